@@ -1,0 +1,1 @@
+"""Aurora: the ML lifecycle engine. Plain Python; only definitions.py imports Dagster."""

@@ -1,0 +1,1 @@
+"""Delta Lake IO and the shared Spark session."""

@@ -1,0 +1,79 @@
+"""One Spark session per process, created on first use (never at import).
+
+A local JVM costs ~6-11 s to start, so every step of an in-process run shares this session.
+The catalog is a persistent Hive metastore (embedded Derby) under AURORA_HOME, so tables
+registered by one process are visible to the next.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import TYPE_CHECKING
+
+from aurora_pipelines.settings import Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_lock = threading.Lock()
+_session: SparkSession | None = None
+_session_home: str | None = None
+
+
+def _builder(settings: Settings):
+    from pyspark.sql import SparkSession
+
+    root = settings.root
+    root.mkdir(parents=True, exist_ok=True)
+    return (
+        SparkSession.builder.master(settings.spark_master)
+        .appName("aurora")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"))
+        .config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
+        .config(
+            "javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
+        )
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
+        .enableHiveSupport()
+    )
+
+
+def get_spark(settings: Settings) -> SparkSession:
+    """The process-wide session for this AURORA_HOME (restarted if the home changed)."""
+    global _session, _session_home
+    home = str(settings.root)
+    with _lock:
+        if _session is not None and _session_home != home:
+            _session.stop()
+            _session = None
+        if _session is None:
+            _session = _builder(settings).getOrCreate()
+            _session.sparkContext.setLogLevel("ERROR")
+            _session_home = home
+        return _session
+
+
+def stop_spark() -> None:
+    global _session, _session_home
+    with _lock:
+        if _session is not None:
+            _session.stop()
+        _session, _session_home = None, None
+
+
+def delta_spark_available(spark: SparkSession) -> bool:
+    """True when delta-spark's JVM classes are on the classpath (clusters, not this laptop)."""
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName(  # type: ignore[union-attr]
+            "io.delta.sql.DeltaSparkSessionExtension"
+        )
+    except Exception:
+        return False
+    return True

@@ -1,0 +1,77 @@
+"""One Settings object for the whole platform (env prefix AURORA_).
+
+Everything Aurora writes lives under `home` (AURORA_HOME, default ./.aurora); each store's
+location can be overridden on its own, which is how the embedded default becomes a cluster
+deployment without code changes.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_DIR = PACKAGE_DIR.parent
+DEFAULT_POLICY = PACKAGE_DIR / "governance" / "policy.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="AURORA_", extra="ignore")
+
+    home: Path = Field(default=Path(".aurora"), description="Root of everything Aurora writes.")
+    experiments_dir: Path = Field(default=REPO_DIR / "experiments")
+    dbt_project_dir: Path = Field(default=REPO_DIR / "dbt_project")
+    policy: Path = Field(default=DEFAULT_POLICY, description="Governance policy file.")
+    governance_url: str | None = Field(default=None, description="SQLAlchemy URL.")
+    mlflow_tracking_uri: str | None = None
+    artifact_url: str | None = Field(default=None, description="Local dir or s3://bucket/prefix.")
+    spark_master: str = "local[2]"
+    user: str | None = Field(default=None, description="Caller identity (AURORA_USER).")
+
+    @cached_property
+    def root(self) -> Path:
+        return self.home.expanduser().resolve()
+
+    @property
+    def lake_dir(self) -> Path:
+        return self.root / "lake"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.root / "warehouse"
+
+    @property
+    def metastore_dir(self) -> Path:
+        return self.root / "metastore_db"
+
+    @property
+    def governance_db_url(self) -> str:
+        return self.governance_url or f"sqlite:///{self.root / 'governance.db'}"
+
+    @property
+    def tracking_uri(self) -> str:
+        return self.mlflow_tracking_uri or f"sqlite:///{self.root / 'mlflow' / 'mlflow.db'}"
+
+    @property
+    def mlflow_artifacts_dir(self) -> Path:
+        return self.root / "mlflow" / "artifacts"
+
+    @property
+    def artifact_store_url(self) -> str:
+        return self.artifact_url or str(self.root / "artifacts")
+
+
+def get_settings() -> Settings:
+    """Settings read from the environment now (not cached: tests switch AURORA_HOME)."""
+    return Settings()

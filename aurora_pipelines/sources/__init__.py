@@ -1,0 +1,1 @@
+"""Governed data sources: catalog tables, files, Delta paths; the sample-data generator."""

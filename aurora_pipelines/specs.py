@@ -1,0 +1,184 @@
+"""Experiment specs: the user-facing contract (experiments/<name>.yaml), validated by pydantic.
+
+An experiment is data, not code: adding a YAML file adds an asset group on the next
+code-location load.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aurora_pipelines.errors import SpecError
+
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+
+
+class ProblemType(StrEnum):
+    classification = "classification"
+    regression = "regression"
+
+
+class _Strict(BaseModel):
+    # Unknown fields are an error: a typo in a spec must not be silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceSpec(_Strict):
+    """Where the governed data comes from: a catalog table, or a CSV/Parquet/Delta path."""
+
+    kind: Literal["table", "csv", "parquet", "delta"] = "table"
+    table: str | None = Field(default=None, description="Catalog table, `database.table`.")
+    path: str | None = Field(default=None, description="File or Delta directory.")
+
+    @model_validator(mode="after")
+    def _one_location(self) -> SourceSpec:
+        if self.kind == "table" and not self.table:
+            raise ValueError("a `table` source needs `table: database.table`")
+        if self.kind != "table" and not self.path:
+            raise ValueError(f"a `{self.kind}` source needs `path:`")
+        return self
+
+    @property
+    def display(self) -> str:
+        return self.table if self.kind == "table" else f"{self.kind}:{self.path}"
+
+
+class ProfilingSpec(_Strict):
+    sample_rows: int = Field(default=20_000, gt=0)
+    seed: int = 42
+    quality_min: float = Field(default=80.0, ge=0, le=100)
+
+
+class FeaturesSpec(_Strict):
+    """The dbt models that build this experiment's feature set from its raw table."""
+
+    dbt_model: str = Field(description="dbt model building the training feature table.")
+    scoring_dbt_model: str | None = Field(
+        default=None, description="dbt model building features for the scoring batch."
+    )
+
+
+class TrainingSpec(_Strict):
+    algorithms: list[str] = Field(
+        default_factory=lambda: ["logistic_regression", "hist_gradient_boosting"], min_length=1
+    )
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    seed: int = 42
+    primary_metric: str = "roc_auc"
+    metric_min: float = 0.7
+    max_train_rows: int | None = Field(
+        default=None, gt=0, description="Train on a seeded sample of at most this many rows."
+    )
+
+
+class ScoringSpec(_Strict):
+    """The batch that production scores (and whose drift is monitored)."""
+
+    source: SourceSpec | None = None
+
+
+class MonitoringSpec(_Strict):
+    drift_share_max: float = Field(default=0.3, ge=0, le=1)
+    psi_threshold: float = Field(default=0.2, gt=0)
+    retrain_cooldown_hours: float = Field(default=24, ge=0)
+
+
+class ExperimentSpec(_Strict):
+    name: str
+    description: str = ""
+    team: str
+    owner: str
+    source: SourceSpec
+    target: str
+    problem_type: ProblemType = ProblemType.classification
+    id_column: str | None = None
+    time_column: str | None = None
+    features: FeaturesSpec
+    profiling: ProfilingSpec = ProfilingSpec()
+    training: TrainingSpec = TrainingSpec()
+    scoring: ScoringSpec = ScoringSpec()
+    monitoring: MonitoringSpec = MonitoringSpec()
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError(
+                "must be lower_snake_case (letters, digits, underscores; starts with a letter)"
+            )
+        return value
+
+    @property
+    def scoring_source(self) -> SourceSpec:
+        return self.scoring.source or self.source
+
+    def key(self, *parts: str) -> list[str]:
+        """Asset key path for a lifecycle stage of this experiment."""
+        return [self.name, *parts]
+
+
+def _format_validation_error(path: Path, exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown field `{where}` (remove it or fix its spelling)")
+        elif err["type"] == "missing":
+            problems.append(f"missing required field `{where}`")
+        else:
+            problems.append(f"`{where}`: {err['msg']}")
+    return f"experiment spec {path}: " + "; ".join(problems)
+
+
+def load_spec(path: Path) -> ExperimentSpec:
+    """Read and validate one spec file; SpecError names each bad field."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as exc:
+        raise SpecError(f"experiment spec {path} does not exist") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError(f"experiment spec {path} is not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"experiment spec {path} must be a YAML mapping of fields")
+    try:
+        spec = ExperimentSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(_format_validation_error(path, exc)) from None
+    if spec.name != path.stem:
+        raise SpecError(
+            f"experiment spec {path}: name `{spec.name}` differs from the file name; "
+            f"rename the file to {spec.name}.yaml or fix `name`"
+        )
+    return spec
+
+
+def load_specs(directory: Path) -> list[ExperimentSpec]:
+    """All specs in a directory, sorted by name."""
+    if not directory.is_dir():
+        return []
+    return [load_spec(p) for p in sorted(directory.glob("*.yaml"))]
+
+
+def find_spec(directory: Path, name: str) -> ExperimentSpec:
+    path = directory / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(s.stem for s in sorted(directory.glob("*.yaml"))) or "none"
+        raise SpecError(
+            f"no experiment named '{name}' in {directory} (known: {known}); "
+            f"create it with `aurora experiments create {name} --source ... --target ...`"
+        )
+    return load_spec(path)
+
+
+def write_spec(directory: Path, spec: ExperimentSpec) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{spec.name}.yaml"
+    data = spec.model_dump(mode="json", exclude_defaults=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

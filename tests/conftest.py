@@ -1,0 +1,49 @@
+"""Shared fixtures: real components, one AURORA_HOME and one Spark session per test session.
+
+A JVM start costs ~10 s, and Spark allows one context per process, so Spark-backed tests
+share the session-wide home; tests that need isolation use their own experiment names or
+their own SQLite/Delta paths under tmp_path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+os.environ.setdefault("AURORA_SPARK_DRIVER_MEMORY", "2g")
+
+
+@pytest.fixture(scope="session")
+def aurora_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("aurora_home")
+    previous = {k: os.environ.get(k) for k in ("AURORA_HOME", "DAGSTER_HOME")}
+    os.environ["AURORA_HOME"] = str(home)
+    os.environ["DAGSTER_HOME"] = str(home / "dagster")
+    (home / "dagster").mkdir()
+    yield home
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def settings(aurora_home: Path):
+    from aurora_pipelines.settings import Settings
+
+    return Settings(home=aurora_home)
+
+
+@pytest.fixture(scope="session")
+def spark(settings):
+    from aurora_pipelines.lake.spark import get_spark, stop_spark
+
+    session = get_spark(settings)
+    yield session
+    stop_spark()
