@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     artifact_url: str | None = Field(default=None, description="Local dir or s3://bucket/prefix.")
     spark_master: str = "local[2]"
+    dbt_target: str = Field(default="duckdb", description="dbt target: duckdb (local) or spark.")
     user: str | None = Field(default=None, description="Caller identity (AURORA_USER).")
 
     @cached_property

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 from aurora_pipelines.errors import SourceError
@@ -36,9 +36,17 @@ def _open(path: str | Path) -> DeltaTable:
         ) from exc
 
 
-def write_table(path: str | Path, data: pd.DataFrame | pa.Table, mode: WriteMode = "overwrite",
-                description: str | None = None) -> int:
-    """Write one atomic commit; returns the new table version."""
+def write_table(
+    path: str | Path,
+    data: pd.DataFrame | pa.Table,
+    mode: WriteMode = "overwrite",
+    commit_info: dict[str, str] | None = None,
+) -> int:
+    """Write one atomic commit; returns the new table version.
+
+    `commit_info` lands in the commit's metadata (e.g. the Dagster run id), so the Delta
+    history says which run wrote each version.
+    """
     Path(path).mkdir(parents=True, exist_ok=True)
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False)
@@ -47,9 +55,7 @@ def write_table(path: str | Path, data: pd.DataFrame | pa.Table, mode: WriteMode
         data,
         mode=mode,
         schema_mode="overwrite" if mode == "overwrite" else None,
-        commit_properties=None,
-        configuration={"delta.appendOnly": "false"},
-        custom_metadata={"description": description} if description else None,
+        commit_properties=CommitProperties(custom_metadata=commit_info) if commit_info else None,
     )
     return DeltaTable(str(path)).version()
 
@@ -81,6 +87,11 @@ def read_spark(spark: SparkSession, path: str | Path) -> DataFrame:
     return spark.read.parquet(*files)
 
 
-def write_spark(df: DataFrame, path: str | Path, mode: WriteMode = "overwrite") -> int:
+def write_spark(
+    df: DataFrame,
+    path: str | Path,
+    mode: WriteMode = "overwrite",
+    commit_info: dict[str, str] | None = None,
+) -> int:
     """Commit a Spark DataFrame through Arrow (delta-spark needs jars this machine lacks)."""
-    return write_table(path, df.toArrow(), mode=mode)
+    return write_table(path, df.toArrow(), mode=mode, commit_info=commit_info)

@@ -37,7 +37,7 @@ def _builder(settings: Settings):
         .config("spark.driver.memory", os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"))
         .config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
         .config(
-            "javax.jdo.option.ConnectionURL",
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
         )
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")

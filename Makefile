@@ -1,0 +1,55 @@
+# Aurora: `make demo` runs the whole lifecycle on the embedded default; `make test` runs the tests.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+export AURORA_HOME ?= $(CURDIR)/.aurora
+export DAGSTER_HOME ?= $(AURORA_HOME)/dagster
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: install demo test lint format ui mlflow-ui bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# torch first and exactly 2.13.0: pip then takes the local CPU wheel instead of a CUDA build.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The dbt manifest is built here, not at every code-location load.
+dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project/models dbt_project/macros dbt_project/tests -type f 2>/dev/null) dbt_project/dbt_project.yml
+	mkdir -p $(AURORA_HOME)
+	$(BIN)/dbt parse --project-dir dbt_project --profiles-dir dbt_project --quiet
+	touch $@
+
+install: $(VENV)/.installed dbt_project/target/manifest.json
+
+demo: install
+	$(BIN)/aurora demo
+
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+ui: install
+	mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+mlflow-ui: install
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/mlflow ui --backend-store-uri sqlite:///$(AURORA_HOME)/mlflow/mlflow.db --default-artifact-root $(AURORA_HOME)/mlflow/artifacts --host 127.0.0.1
+
+bench: install
+	$(BIN)/python benchmarks/bench_demo.py
+
+clean:
+	rm -rf $(AURORA_HOME) dbt_project/target

@@ -1,0 +1,84 @@
+"""eda/profile: a sampled profile of the raw table, gated on the data-quality score."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.metadata import commit_info, path_url
+from aurora_pipelines import lifecycle
+from aurora_pipelines.lake import delta
+from aurora_pipelines.profiling.profile import profile_table
+from aurora_pipelines.profiling.report import write_profile_html
+from aurora_pipelines.specs import ExperimentSpec
+from resources import AuroraResource
+
+QUALITY_CHECK = "quality_score_min"
+
+
+def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
+    key = dg.AssetKey(spec.key(*lifecycle.PROFILE))
+    minimum = spec.profiling.quality_min
+
+    @dg.asset(
+        key=key,
+        deps=[spec.key(*lifecycle.RAW)],
+        group_name=spec.name,
+        kinds={"spark", "delta", "html"},
+        description="Sampled profile of the raw table: types, missingness, distributions, "
+        "outliers, target associations and a 0-100 data-quality score.",
+        owners=[f"team:{spec.team}"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                QUALITY_CHECK,
+                asset=key,
+                blocking=True,
+                description=f"Data-quality score is at least {minimum} (spec profiling.quality_min).",
+            )
+        ],
+    )
+    def profile(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        df = delta.read_spark(aurora.spark(), aurora.lake_path(spec.name, *lifecycle.RAW))
+        result = profile_table(
+            df,
+            target=spec.target,
+            id_column=spec.id_column,
+            sample_rows=spec.profiling.sample_rows,
+            seed=spec.profiling.seed,
+        )
+        html = write_profile_html(result, aurora.reports_path(spec.name, "eda", "profile.html"))
+        columns = result.columns_frame()
+        table_path = aurora.lake_path(spec.name, *lifecycle.PROFILE)
+        version = delta.write_table(table_path, columns.astype(str), commit_info=commit_info(context))
+        score = round(float(result.quality_score), 2)
+        passed = score >= minimum
+        return dg.MaterializeResult(
+            metadata={
+                "quality_score": score,
+                "quality_breakdown": dg.MetadataValue.json(result.quality_breakdown),
+                "columns": dg.MetadataValue.md(columns.to_markdown(index=False)),
+                "sampling": dg.MetadataValue.json(result.sampling),
+                "report": path_url(html),
+                "delta_path": path_url(table_path),
+                "delta_version": version,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=QUALITY_CHECK,
+                    passed=passed,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                    metadata={
+                        "quality_score": score,
+                        "minimum": minimum,
+                        "failing_components": dg.MetadataValue.json(
+                            result.failing_components(minimum)
+                        ),
+                    },
+                    description=None if passed else (
+                        f"quality score {score} is below the minimum {minimum}; fix the data or "
+                        "lower profiling.quality_min in the spec with a documented reason"
+                    ),
+                )
+            ],
+        )
+
+    return [profile]

@@ -1,0 +1,25 @@
+"""build_experiment_assets: one typed spec in, the experiment's lifecycle assets out."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.deploy import build_deploy_assets
+from assets.eda import build_eda_assets
+from assets.governance import build_governance_assets
+from assets.monitoring import build_monitoring_assets
+from assets.raw import build_raw_assets
+from assets.training import build_training_assets
+from aurora_pipelines.specs import ExperimentSpec
+
+
+def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
+    """Every non-dbt asset of one experiment (its dbt feature models come from the dbt project)."""
+    return [
+        *build_raw_assets(spec),
+        *build_eda_assets(spec),
+        *build_training_assets(spec),
+        *build_governance_assets(spec),
+        *build_deploy_assets(spec),
+        *build_monitoring_assets(spec),
+    ]

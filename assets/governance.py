@@ -1,0 +1,88 @@
+"""governance/*_approval: maker-checker gates as assets with a blocking verification check.
+
+Materializing the asset files (or finds) the approval request for the exact model version
+and artifact digest; its check passes only when an allowed role who is not the requester
+approved exactly that. Nothing downstream (deployment) can run until it passes.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.deploy.promotion import candidate_for_gate
+from aurora_pipelines.lifecycle import GATES, Gate
+from aurora_pipelines.specs import ExperimentSpec
+from resources import AuroraResource
+
+APPROVED_CHECK = "approved"
+
+
+def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage):
+    key = dg.AssetKey(spec.key(*GATES[gate].approval))
+
+    @dg.asset(
+        key=key,
+        deps=[spec.key(*upstream)],
+        group_name=spec.name,
+        kinds={"sqlite"},
+        description=f"Approval request for the {gate.value} gate, bound to model name, version "
+        "and artifact digest (maker-checker).",
+        owners=[f"team:{spec.team}"],
+        tags={"aurora/gate": gate.value},
+        check_specs=[
+            dg.AssetCheckSpec(
+                APPROVED_CHECK, asset=key, blocking=True,
+                description=f"An allowed {gate.value} approver (not the requester) approved "
+                "exactly this model version and digest.",
+            )
+        ],
+    )
+    def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
+        governance = aurora.governance()
+        request = governance.request_approval(
+            experiment=spec.name,
+            gate=gate.value,
+            model_name=candidate.model_name,
+            model_version=candidate.version,
+            model_digest=candidate.digest,
+            requested_by=aurora.user or spec.owner,
+            correlation_id=context.run_id,
+            details={"dagster_run_id": context.run_id},
+        )
+        verdict = governance.verify_approval(
+            gate.value, candidate.model_name, candidate.version, candidate.digest
+        )
+        approvers = governance.policy.approvers_for_gate(gate.value)
+        return dg.MaterializeResult(
+            metadata={
+                "approval_request_id": request.id,
+                "status": request.status,
+                "model_version": candidate.version,
+                "model_digest": candidate.digest,
+                "requested_by": request.requested_by,
+                "approvers": ", ".join(approvers),
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=APPROVED_CHECK,
+                    passed=verdict.ok,
+                    metadata={
+                        "approval_request_id": request.id,
+                        "reason": verdict.reason,
+                        "approvers": ", ".join(approvers),
+                    },
+                    description=verdict.reason,
+                )
+            ],
+        )
+
+    return _asset
+
+
+def build_governance_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
+    return [
+        _approval_asset(spec, Gate.staging, lifecycle.MODEL),
+        _approval_asset(spec, Gate.production, lifecycle.STAGING),
+    ]

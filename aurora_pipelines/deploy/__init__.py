@@ -1,0 +1,1 @@
+"""Deployment: artifact stores (local directory, S3) and verified model bundles."""

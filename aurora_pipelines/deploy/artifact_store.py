@@ -1,0 +1,277 @@
+"""Where deployment bundles live: a local directory or an S3 (or S3-compatible) bucket.
+
+Keys are `/`-separated relative paths (`bundles/credit_model/3/manifest.json`). Putting a
+directory stores every file under `<key>/...` and replaces whatever was under that key
+before, so a re-put never leaves stale files next to the new ones.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from abc import ABC, abstractmethod
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from aurora_pipelines.errors import NotFound, SourceError, SpecError
+
+
+def normalize_key(key: str) -> str:
+    """`a/b/c` from `/a//b/c/`; refuses `..` and `.` segments (they would escape the root)."""
+    parts = [p for p in key.replace("\\", "/").split("/") if p]
+    if any(p in (".", "..") for p in parts):
+        raise SpecError(f"artifact key '{key}' contains '.' or '..'; use a plain relative path")
+    return "/".join(parts)
+
+
+class ArtifactStore(ABC):
+    """A flat key space of files; a "directory" is every key under a prefix."""
+
+    @abstractmethod
+    def put(self, local: Path, key: str) -> str:
+        """Store a file or a directory (recursively) under `key`; returns its URI."""
+
+    @abstractmethod
+    def get(self, key: str, dest: Path) -> Path:
+        """Copy the file or directory at `key` to `dest`; NotFound if nothing is there."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool:
+        """True if `key` is a stored file or has files under it."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[str]:
+        """Keys of all stored files that start with `prefix`, sorted."""
+
+    @abstractmethod
+    def uri(self, key: str) -> str:
+        """The URI `key` has (or would have) in this store."""
+
+
+class LocalArtifactStore(ArtifactStore):
+    """A directory on local (or network-mounted) disk."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root).expanduser().resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        key = normalize_key(key)
+        return self.root / key if key else self.root
+
+    def uri(self, key: str) -> str:
+        return self._path(key).as_uri()
+
+    def put(self, local: Path, key: str) -> str:
+        local = Path(local)
+        if not local.exists():
+            raise NotFound(f"cannot store {local}: it does not exist")
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Copy beside the target, then swap: readers never see a half-copied bundle.
+        staging = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+        if local.is_dir():
+            shutil.copytree(local, staging)
+        else:
+            shutil.copy2(local, staging)
+        previous = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
+        if target.exists():
+            target.rename(previous)
+        staging.rename(target)
+        if previous.is_dir():
+            shutil.rmtree(previous)
+        elif previous.exists():
+            previous.unlink()
+        return target.as_uri()
+
+    def get(self, key: str, dest: Path) -> Path:
+        source = self._path(key)
+        if not source.exists():
+            raise NotFound(f"no artifact '{key}' in {self.root}; list them with store.list()")
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, dest)
+        return dest
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).exists()
+
+    def list(self, prefix: str = "") -> list[str]:
+        prefix = normalize_key(prefix) if prefix else ""
+        # Walk only the deepest directory the prefix names, not the whole store.
+        base = self.root / PurePosixPath(prefix).parent if "/" in prefix else self.root
+        if not base.is_dir():
+            return []
+        keys = []
+        for path in base.rglob("*"):
+            if not path.is_file() or any(p.startswith(".") for p in path.relative_to(base).parts):
+                continue
+            key = path.relative_to(self.root).as_posix()
+            if key.startswith(prefix):
+                keys.append(key)
+        return sorted(keys)
+
+
+class S3ArtifactStore(ArtifactStore):
+    """An S3 bucket (or any S3-compatible store, via `endpoint_url`), under a key prefix."""
+
+    def __init__(
+        self, bucket: str, prefix: str = "", endpoint_url: str | None = None, client: Any = None
+    ) -> None:
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+        from botocore.config import Config
+
+        self.bucket = bucket
+        self.prefix = normalize_key(prefix) if prefix else ""
+        self.endpoint_url = endpoint_url
+        # Standard retry mode backs off on throttling and transient 5xx, which S3 does return.
+        self._client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+        )
+        # Model files can be hundreds of MB: upload/download them in parallel parts.
+        self._transfer = TransferConfig(
+            multipart_threshold=64 * 1024 * 1024,
+            multipart_chunksize=16 * 1024 * 1024,
+            max_concurrency=4,
+        )
+
+    def __repr__(self) -> str:
+        return f"S3ArtifactStore({self.uri('')!r}, endpoint_url={self.endpoint_url!r})"
+
+    def _full(self, key: str) -> str:
+        key = normalize_key(key)
+        return "/".join(p for p in (self.prefix, key) if p)
+
+    def _relative(self, full_key: str) -> str:
+        return full_key[len(self.prefix) + 1 :] if self.prefix else full_key
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._full(key)}"
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return fn(*args, **kwargs)
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code", "")
+            if code in ("NoSuchBucket",):
+                raise NotFound(
+                    f"S3 bucket '{self.bucket}' does not exist; create it or fix the "
+                    "artifact store URL (AURORA_ARTIFACT_URL)"
+                ) from exc
+            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+                raise SourceError(
+                    f"S3 refused {what} on s3://{self.bucket} ({code}); check the AWS "
+                    "credentials and the bucket policy"
+                ) from exc
+            raise
+        except BotoCoreError as exc:
+            raise SourceError(
+                f"cannot reach S3 for {what} on s3://{self.bucket} ({exc}); check "
+                "AWS_ENDPOINT_URL and the network"
+            ) from exc
+
+    def _keys(self, full_prefix: str) -> list[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        keys: list[str] = []
+        pages = self._call("list", lambda: list(paginator.paginate(
+            Bucket=self.bucket, Prefix=full_prefix
+        )))
+        for page in pages:
+            keys.extend(obj["Key"] for obj in page.get("Contents", []))
+        return sorted(keys)
+
+    def _delete(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            self._call(
+                "delete", self._client.delete_objects, Bucket=self.bucket,
+                Delete={"Objects": batch, "Quiet": True},
+            )
+
+    def put(self, local: Path, key: str) -> str:
+        local = Path(local)
+        if not local.exists():
+            raise NotFound(f"cannot store {local}: it does not exist")
+        full = self._full(key)
+        if local.is_file():
+            self._call("upload", self._client.upload_file, str(local), self.bucket, full,
+                       Config=self._transfer)
+            return self.uri(key)
+        uploaded = set()
+        for path in sorted(p for p in local.rglob("*") if p.is_file()):
+            object_key = f"{full}/{path.relative_to(local).as_posix()}"
+            self._call("upload", self._client.upload_file, str(path), self.bucket, object_key,
+                       Config=self._transfer)
+            uploaded.add(object_key)
+        # Files of an earlier put under the same key are removed after the new ones are up.
+        self._delete([k for k in self._keys(f"{full}/") if k not in uploaded])
+        return self.uri(key)
+
+    def get(self, key: str, dest: Path) -> Path:
+        full = self._full(key)
+        dest = Path(dest)
+        under = self._keys(f"{full}/")
+        if under:
+            for object_key in under:
+                target = dest / object_key[len(full) + 1 :]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._call("download", self._client.download_file, self.bucket, object_key,
+                           str(target), Config=self._transfer)
+            return dest
+        if not self._object_exists(full):
+            raise NotFound(f"no artifact '{key}' in {self.uri('')}; list them with store.list()")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        self._call("download", self._client.download_file, self.bucket, full, str(dest),
+                   Config=self._transfer)
+        return dest
+
+    def _object_exists(self, full_key: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._call("head", self._client.head_object, Bucket=self.bucket, Key=full_key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
+        return True
+
+    def exists(self, key: str) -> bool:
+        full = self._full(key)
+        return self._object_exists(full) or bool(self._keys(f"{full}/"))
+
+    def list(self, prefix: str = "") -> list[str]:
+        full = self._full(prefix) if prefix else self.prefix
+        # A store prefix must match whole path segments: `models` must not list `models2/...`.
+        if not prefix and self.prefix:
+            full += "/"
+        return [self._relative(k) for k in self._keys(full)]
+
+
+def artifact_store_from_url(url: str) -> ArtifactStore:
+    """`s3://bucket/prefix` -> S3ArtifactStore (endpoint from AWS_ENDPOINT_URL); else a local dir."""
+    if url.startswith("s3://"):
+        bucket, _, prefix = url[len("s3://") :].partition("/")
+        if not bucket:
+            raise SpecError(f"artifact store URL '{url}' has no bucket; use s3://bucket/prefix")
+        endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+        return S3ArtifactStore(bucket, prefix, endpoint_url=endpoint or None)
+    if url.startswith("file://"):
+        return LocalArtifactStore(Path(url[len("file://") :]))
+    if "://" in url:
+        raise SpecError(
+            f"artifact store URL '{url}' has an unsupported scheme; use a local directory "
+            "or s3://bucket/prefix"
+        )
+    return LocalArtifactStore(Path(url))

@@ -1,0 +1,162 @@
+"""Deployment bundles: an approved model version, verified, with a manifest saying what it is.
+
+A bundle is a directory `bundles/<model>/<version>/` in an artifact store:
+
+    manifest.json     model name/version, digest, environment, lineage, approvals, who/when
+    model/            the MLflow model version's artifacts, byte for byte
+    model_card.<ext>  optional
+
+It is built only if the registered artifacts still hash to the digest the approval was
+given for, and it is checked against its manifest again whenever it is fetched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from mlflow.models import Model
+
+from aurora_pipelines.deploy.artifact_store import ArtifactStore
+from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.registry.digest import artifact_digest
+from aurora_pipelines.registry.mlflow_registry import (
+    FEATURE_TABLE_TAG,
+    FEATURE_TABLE_VERSION_TAG,
+    download_model,
+    version_tags,
+)
+
+MANIFEST = "manifest.json"
+MODEL_DIR = "model"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class BundleRef:
+    """Where a bundle was stored and what its manifest says."""
+
+    uri: str
+    key: str
+    manifest: dict[str, Any]
+
+
+def bundle_key(model_name: str, version: str) -> str:
+    return f"bundles/{model_name}/{version}"
+
+
+def build_bundle(
+    *,
+    tracking_uri: str,
+    model_name: str,
+    version: str,
+    expected_digest: str,
+    environment: str,
+    manifest_extra: dict[str, Any],
+    model_card: Path | None,
+    store: ArtifactStore,
+    deployed_by: str,
+    correlation_id: str,
+    approval_ids: Sequence[str] = (),
+) -> BundleRef:
+    """Download, verify and store model `model_name`/`version` as a bundle.
+
+    Raises IntegrityError (and stores nothing) if the registered artifacts no longer hash
+    to `expected_digest` — the digest the approval was given for.
+    """
+    if model_card is not None and not Path(model_card).is_file():
+        raise NotFound(f"model card {model_card} does not exist; build it before deploying")
+    tags = version_tags(tracking_uri, model_name, version)
+    with tempfile.TemporaryDirectory(prefix="aurora-bundle-") as tmp:
+        bundle = Path(tmp) / "bundle"
+        bundle.mkdir()
+        downloaded = download_model(tracking_uri, model_name, version, Path(tmp) / "download")
+        shutil.move(str(downloaded), bundle / MODEL_DIR)
+        digest = artifact_digest(bundle / MODEL_DIR)
+        if digest != expected_digest:
+            raise IntegrityError(
+                f"model '{model_name}' version {version} hashes to {digest}, not the approved "
+                f"{expected_digest}; its artifacts changed after approval — do not deploy it, "
+                "re-register and re-approve the model"
+            )
+        signature = Model.load(str(bundle / MODEL_DIR)).signature
+        core = {
+            "manifest_version": MANIFEST_VERSION,
+            "model_name": model_name,
+            "model_version": str(version),
+            "digest": digest,
+            "environment": environment,
+            "feature_table": tags.get(FEATURE_TABLE_TAG),
+            "feature_table_version": _int_or_none(tags.get(FEATURE_TABLE_VERSION_TAG)),
+            "signature": signature.to_dict() if signature is not None else None,
+            "deployed_by": deployed_by,
+            "correlation_id": correlation_id,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if model_card is not None:
+            card_name = f"model_card{Path(model_card).suffix}"
+            shutil.copy2(model_card, bundle / card_name)
+            core["model_card"] = card_name
+        # Extra fields never override the fields that identify and verify the bundle.
+        manifest = {"approval_ids": [str(a) for a in approval_ids], **manifest_extra, **core}
+        (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        key = bundle_key(model_name, str(version))
+        uri = store.put(bundle, key)
+    return BundleRef(uri=uri, key=key, manifest=manifest)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def read_manifest(bundle_dir: Path) -> dict[str, Any]:
+    path = Path(bundle_dir) / MANIFEST
+    if not path.is_file():
+        raise IntegrityError(f"bundle {bundle_dir} has no {MANIFEST}; rebuild the bundle")
+    return json.loads(path.read_text())
+
+
+def verify_bundle(bundle_dir: Path, expected_digest: str | None = None) -> dict[str, Any]:
+    """The manifest of a local bundle, after checking its model files hash to its digest."""
+    manifest = read_manifest(bundle_dir)
+    recorded = manifest.get("digest")
+    if expected_digest is not None and recorded != expected_digest:
+        raise IntegrityError(
+            f"bundle {bundle_dir} is for digest {recorded}, not the expected {expected_digest}; "
+            "deploy the bundle of the approved model version"
+        )
+    actual = artifact_digest(Path(bundle_dir) / MODEL_DIR)
+    if actual != recorded:
+        raise IntegrityError(
+            f"bundle {bundle_dir}: model files hash to {actual}, but the manifest records "
+            f"{recorded}; the bundle was modified — rebuild it from the registry"
+        )
+    return manifest
+
+
+def fetch_bundle(
+    store: ArtifactStore, key: str, dest: Path, *, expected_digest: str | None = None
+) -> Path:
+    """Download bundle `key` into `dest` and verify it; IntegrityError if it was tampered with.
+
+    Pass `expected_digest` (the approved digest) to also pin which model the bundle holds:
+    without it, a consistent but different bundle would pass.
+    """
+    dest = Path(dest)
+    if dest.exists() and any(dest.iterdir()):
+        raise IntegrityError(
+            f"cannot fetch bundle into {dest}: the directory is not empty and stale files "
+            "would mix with the bundle; use an empty directory"
+        )
+    store.get(key, dest)
+    verify_bundle(dest, expected_digest)
+    return dest

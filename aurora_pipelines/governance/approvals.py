@@ -1,0 +1,535 @@
+"""Maker-checker approval requests bound to one immutable model target.
+
+A request names experiment, gate, model name, model version and the sha256 digest of the model
+artifact. Only a `pending` request can be decided, only by someone other than the requester who
+holds a role the policy allows for that gate; every other status is final and can never be
+reused. Each state change commits in one transaction with its audit row; every refusal is
+audited as `access_denied` in a transaction of its own.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from aurora_pipelines.errors import GovernanceError, NotFound, PermissionDenied
+from aurora_pipelines.governance import audit
+from aurora_pipelines.governance.models import (
+    APPROVED,
+    CHANGES_REQUESTED,
+    PENDING,
+    REJECTED,
+    STATUSES,
+    SUPERSEDED,
+    approval_requests,
+)
+from aurora_pipelines.governance.policy import Policy
+
+Decision = Literal["approve", "reject", "request_changes"]
+DECISIONS: dict[str, tuple[str, str]] = {
+    # decision -> (new status, audit event)
+    "approve": (APPROVED, audit.APPROVAL_APPROVED),
+    "reject": (REJECTED, audit.APPROVAL_REJECTED),
+    "request_changes": (CHANGES_REQUESTED, audit.APPROVAL_CHANGES_REQUESTED),
+}
+DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A snapshot of one approval request (not a live database object)."""
+
+    id: int
+    experiment: str
+    gate: str
+    model_name: str
+    model_version: str
+    model_digest: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    correlation_id: str | None
+    details: dict[str, Any] | None
+    decision_seq: int | None
+
+    @property
+    def target(self) -> str:
+        return f"approval_request/{self.id}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO strings."""
+        data = asdict(self)
+        for key in ("requested_at", "decided_at"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+
+@dataclass(frozen=True)
+class ApprovalVerdict:
+    ok: bool
+    reason: str
+    request: ApprovalRequest | None
+
+
+def normalize_digest(digest: str) -> str:
+    """Lower-case sha256 hex, accepting a `sha256:` prefix; GovernanceError otherwise."""
+    value = str(digest).strip().lower().removeprefix("sha256:")
+    if not DIGEST_PATTERN.match(value):
+        raise GovernanceError(
+            f"model_digest '{digest}' is not a sha256 hex digest (64 hex characters); "
+            "pass the digest of the model artifact"
+        )
+    return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _snapshot(row: sa.Row) -> ApprovalRequest:
+    data = dict(row._mapping)
+    data["requested_at"] = _utc(data["requested_at"])
+    data["decided_at"] = _utc(data["decided_at"])
+    return ApprovalRequest(**data)
+
+
+def _short(digest: str) -> str:
+    return digest[:12] + "…"
+
+
+def _ask(names: list[str]) -> str:
+    return ", ".join(names) if names else "nobody (add a user with the role to the policy)"
+
+
+def _eligible(policy: Policy, gate: str, requester: str) -> list[str]:
+    return [n for n in policy.approvers_for_gate(gate) if n != requester]
+
+
+def _audit_denied(
+    engine: sa.Engine,
+    actor: str | None,
+    target: str,
+    action: str,
+    reason: str,
+    correlation_id: str | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    payload = {"action": action, "reason": reason, **(details or {})}
+    audit.append_audit(
+        engine, audit.ACCESS_DENIED, actor or "<anonymous>", target, payload, correlation_id
+    )
+
+
+def request_approval(
+    engine: sa.Engine,
+    policy: Policy,
+    experiment: str,
+    gate: str,
+    model_name: str,
+    model_version: str | int,
+    model_digest: str,
+    requested_by: str,
+    correlation_id: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> ApprovalRequest:
+    """Open an approval request, or return the open/approved one for this exact target.
+
+    Idempotent: a pending or approved request for the same gate, model, version and digest is
+    returned as is (no new row, no audit). Older pending requests for the same gate and model
+    but another target are superseded, and can never be decided afterwards.
+    """
+    policy.gate(gate)  # unknown gate -> GovernanceError listing the gates
+    version = str(model_version)
+    digest = normalize_digest(model_digest)
+    target_text = f"model/{model_name}/{version}@{gate}"
+    try:
+        policy.user(requested_by)
+    except PermissionDenied as exc:
+        _audit_denied(
+            engine, requested_by, target_text, "request_approval", str(exc), correlation_id
+        )
+        raise
+    correlation_id = correlation_id or uuid.uuid4().hex
+    t = approval_requests.c
+
+    def work(conn: sa.Connection) -> ApprovalRequest:
+        same_target = conn.execute(
+            sa.select(approval_requests)
+            .where(
+                t.gate == gate,
+                t.model_name == model_name,
+                t.model_version == version,
+                t.model_digest == digest,
+                t.status.in_((PENDING, APPROVED)),
+            )
+            .order_by(t.id.desc())
+            .limit(1)
+            .with_for_update()
+        ).first()
+        if same_target is not None:
+            return _snapshot(same_target)
+        now = datetime.now(UTC)
+        # Supersede before inserting: the one-pending-per-gate-and-model index would otherwise
+        # reject the new row.
+        stale = conn.execute(
+            sa.select(t.id, t.model_version, t.model_digest)
+            .where(t.gate == gate, t.model_name == model_name, t.status == PENDING)
+            .with_for_update()
+        ).all()
+        if stale:
+            conn.execute(
+                sa.update(approval_requests)
+                .where(t.id.in_([s.id for s in stale]))
+                .values(status=SUPERSEDED, decided_at=now)
+            )
+        new_id = conn.execute(
+            sa.insert(approval_requests).values(
+                experiment=experiment,
+                gate=gate,
+                model_name=model_name,
+                model_version=version,
+                model_digest=digest,
+                status=PENDING,
+                requested_by=requested_by,
+                requested_at=now,
+                correlation_id=correlation_id,
+                details=details,
+            )
+        ).inserted_primary_key[0]
+        audit.append_audit(
+            conn,
+            audit.APPROVAL_REQUESTED,
+            requested_by,
+            f"approval_request/{new_id}",
+            {
+                "experiment": experiment,
+                "gate": gate,
+                "model_name": model_name,
+                "model_version": version,
+                "model_digest": digest,
+                "details": details or {},
+            },
+            correlation_id,
+        )
+        for old in stale:
+            conn.execute(
+                sa.update(approval_requests)
+                .where(t.id == old.id)
+                .values(comment=f"superseded by request #{new_id}")
+            )
+            audit.append_audit(
+                conn,
+                audit.APPROVAL_SUPERSEDED,
+                requested_by,
+                f"approval_request/{old.id}",
+                {
+                    "superseded_by": new_id,
+                    "gate": gate,
+                    "model_name": model_name,
+                    "model_version": old.model_version,
+                    "model_digest": old.model_digest,
+                },
+                correlation_id,
+            )
+        return _get(conn, new_id)
+
+    return audit.transact(engine, work)
+
+
+def _get(conn: sa.Connection, request_id: int, *, lock: bool = False) -> ApprovalRequest:
+    query = sa.select(approval_requests).where(approval_requests.c.id == request_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(
+            f"approval request #{request_id} does not exist; list requests to find its id"
+        )
+    return _snapshot(row)
+
+
+def _refusal(
+    policy: Policy,
+    request: ApprovalRequest,
+    decision: str,
+    actor: str | None,
+    comment: str | None,
+    current_digest: str | None,
+) -> GovernanceError | None:
+    """Why `actor` may not take `decision` on `request`, or None if they may."""
+    gate = request.gate
+    eligible = _eligible(policy, gate, request.requested_by)
+    try:
+        policy.user(actor)
+    except PermissionDenied as exc:
+        return exc
+    if request.status != PENDING:
+        by = f" by {request.decided_by}" if request.decided_by else ""
+        return GovernanceError(
+            f"approval request #{request.id} is already {request.status}{by}; a decided or "
+            f"superseded request can never be decided again or reused — submit a new request "
+            f"for model '{request.model_name}' version {request.model_version}"
+        )
+    if actor == request.requested_by:
+        verb = "approve" if decision == "approve" else "decide"
+        return PermissionDenied(
+            f"the requester cannot {verb} their own request #{request.id} (maker-checker); "
+            f"ask one of: {_ask(eligible)}"
+        )
+    if not policy.may_approve(actor, gate):
+        roles = " or ".join(policy.roles_for_gate(gate))
+        who = " or ".join(eligible) or "nobody (add a user with the role to the policy)"
+        return PermissionDenied(
+            f"{actor} does not hold a role allowed for the {gate} gate ({roles}); "
+            f"{who} may approve the {gate} gate"
+        )
+    if decision != "approve" and not (comment or "").strip():
+        return GovernanceError(
+            f"a {decision.replace('_', ' ')} decision needs a comment explaining why; "
+            "pass a non-empty comment"
+        )
+    if current_digest is not None and normalize_digest(current_digest) != request.model_digest:
+        return GovernanceError(
+            f"approval request #{request.id} is for digest {_short(request.model_digest)} but "
+            f"the model artifact now has digest {_short(normalize_digest(current_digest))}; "
+            "the artifact changed since the request — submit a new request for it"
+        )
+    return None
+
+
+def decide(
+    engine: sa.Engine,
+    policy: Policy,
+    request_id: int,
+    decision: Decision,
+    actor: str,
+    comment: str | None = None,
+    current_digest: str | None = None,
+    correlation_id: str | None = None,
+) -> ApprovalRequest:
+    """Approve, reject or request changes on a pending request, as `actor`.
+
+    Refusals raise PermissionDenied/GovernanceError with the fix and are audited as
+    `access_denied` (committed even though the decision is not). The decision's audit row
+    carries the request's correlation id unless another one is given.
+    """
+    decision_key = str(decision).strip().lower().replace("-", "_")
+    if decision_key not in DECISIONS:
+        raise GovernanceError(f"unknown decision '{decision}'; use one of: {', '.join(DECISIONS)}")
+    status, event = DECISIONS[decision_key]
+
+    def work(conn: sa.Connection) -> ApprovalRequest | GovernanceError:
+        request = _get(conn, request_id, lock=True)
+        refusal = _refusal(policy, request, decision_key, actor, comment, current_digest)
+        if refusal is not None:
+            return refusal  # nothing written; the refusal is audited after this rolls back
+        entry = audit.append_audit(
+            conn,
+            event,
+            actor,
+            request.target,
+            {
+                "decision": decision_key,
+                "comment": comment,
+                "gate": request.gate,
+                "model_name": request.model_name,
+                "model_version": request.model_version,
+                "model_digest": request.model_digest,
+                "requested_by": request.requested_by,
+            },
+            correlation_id or request.correlation_id,
+        )
+        conn.execute(
+            sa.update(approval_requests)
+            .where(approval_requests.c.id == request.id)
+            .values(
+                status=status,
+                decided_by=actor,
+                decided_at=datetime.now(UTC),
+                comment=(comment or "").strip() or None,
+                decision_seq=entry["seq"],
+            )
+        )
+        return _get(conn, request.id)
+
+    outcome = audit.transact(engine, work)
+    if isinstance(outcome, GovernanceError):
+        _audit_denied(
+            engine,
+            actor,
+            f"approval_request/{request_id}",
+            decision_key,
+            str(outcome),
+            correlation_id,
+        )
+        raise outcome
+    return outcome
+
+
+def get_request(engine: sa.Engine, request_id: int) -> ApprovalRequest:
+    """One request by id; NotFound if there is none."""
+    with engine.connect() as conn:
+        return _get(conn, request_id)
+
+
+def list_requests(
+    engine: sa.Engine,
+    experiment: str | None = None,
+    status: str | None = None,
+    gate: str | None = None,
+) -> list[ApprovalRequest]:
+    """Requests matching the filters, oldest first."""
+    if status is not None and status not in STATUSES:
+        raise GovernanceError(f"unknown status '{status}'; use one of: {', '.join(STATUSES)}")
+    t = approval_requests.c
+    query = sa.select(approval_requests).order_by(t.id)
+    if experiment is not None:
+        query = query.where(t.experiment == experiment)
+    if status is not None:
+        query = query.where(t.status == status)
+    if gate is not None:
+        query = query.where(t.gate == gate)
+    with engine.connect() as conn:
+        return [_snapshot(r) for r in conn.execute(query)]
+
+
+def latest_request(
+    engine: sa.Engine,
+    experiment: str,
+    gate: str,
+    model_name: str,
+    model_version: str | int,
+) -> ApprovalRequest | None:
+    """The newest request for this experiment, gate and model version, whatever its status."""
+    t = approval_requests.c
+    query = (
+        sa.select(approval_requests)
+        .where(
+            t.experiment == experiment,
+            t.gate == gate,
+            t.model_name == model_name,
+            t.model_version == str(model_version),
+        )
+        .order_by(t.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(query).first()
+    return None if row is None else _snapshot(row)
+
+
+def decisions_after(engine: sa.Engine, cursor_id: int) -> list[ApprovalRequest]:
+    """Requests decided after `cursor_id`, in decision order.
+
+    The cursor is a request's `decision_seq` (the audit seq of its decision row; 0 to start).
+    Decisions are numbered in commit order, so a sensor that stores the last `decision_seq` it
+    saw and passes it back never misses or repeats a decision. Superseded requests were never
+    decided and are not returned.
+    """
+    t = approval_requests.c
+    query = (
+        sa.select(approval_requests)
+        .where(t.decision_seq.is_not(None), t.decision_seq > int(cursor_id))
+        .order_by(t.decision_seq)
+    )
+    with engine.connect() as conn:
+        return [_snapshot(r) for r in conn.execute(query)]
+
+
+def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | None:
+    """Why `request` does not approve `digest` under the current policy, or None if it does."""
+    eligible = _eligible(policy, request.gate, request.requested_by)
+    if request.status == PENDING:
+        wrong = (
+            f" (and it is for digest {_short(request.model_digest)}, not {_short(digest)})"
+            if request.model_digest != digest
+            else ""
+        )
+        return f"request #{request.id} is pending{wrong}: ask {_ask(eligible)} to decide it"
+    if request.status in (REJECTED, CHANGES_REQUESTED):
+        said = f": {request.comment}" if request.comment else ""
+        verb = "was rejected" if request.status == REJECTED else "got changes requested"
+        return (
+            f"request #{request.id} {verb} by {request.decided_by}{said}; "
+            "address it and submit a new request"
+        )
+    if request.status == SUPERSEDED:
+        how = request.comment or "superseded"
+        return (
+            f"request #{request.id} was {how} and can never be approved; "
+            "approve the newer request or submit a new one"
+        )
+    if request.model_digest != digest:
+        return (
+            f"request #{request.id} was approved for digest {_short(request.model_digest)} but "
+            f"the model's digest is {_short(digest)}; the artifact changed — request approval "
+            "for the current artifact"
+        )
+    if request.decided_by == request.requested_by:
+        return (
+            f"request #{request.id} was approved by its own requester {request.decided_by}, "
+            f"which maker-checker forbids; ask {_ask(eligible)} to approve a new request"
+        )
+    if not policy.may_approve(request.decided_by, request.gate):
+        roles = " or ".join(policy.roles_for_gate(request.gate))
+        return (
+            f"request #{request.id} was approved by {request.decided_by}, who no longer holds a "
+            f"role allowed for the {request.gate} gate ({roles}) in the current policy; ask "
+            f"{_ask(eligible)} to approve a new request"
+        )
+    return None
+
+
+def verify_approval(
+    engine: sa.Engine,
+    policy: Policy,
+    gate: str,
+    model_name: str,
+    model_version: str | int,
+    model_digest: str,
+) -> ApprovalVerdict:
+    """Is this exact model version and digest approved for `gate` under the current policy?
+
+    ok only for an approved request with the same version and digest, decided by someone other
+    than the requester who still holds a role allowed for the gate. Otherwise the reason names
+    what is missing and who can fix it.
+    """
+    policy.gate(gate)
+    version = str(model_version)
+    digest = normalize_digest(model_digest)
+    t = approval_requests.c
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(approval_requests)
+            .where(t.gate == gate, t.model_name == model_name, t.model_version == version)
+            .order_by(t.id.desc())
+        ).all()
+    requests = [_snapshot(r) for r in rows]
+    if not requests:
+        return ApprovalVerdict(
+            False,
+            f"no approval request for model '{model_name}' version {version} at the {gate} "
+            "gate; request approval first",
+            None,
+        )
+    # An approval for exactly this artifact wins over anything requested after it.
+    exact = [r for r in requests if r.status == APPROVED and r.model_digest == digest]
+    for request in exact:
+        if _why_not(policy, request, digest) is None:
+            return ApprovalVerdict(
+                True,
+                f"request #{request.id} approved by {request.decided_by} for model "
+                f"'{model_name}' version {version} (digest {_short(digest)})",
+                request,
+            )
+    request = exact[0] if exact else requests[0]
+    return ApprovalVerdict(False, _why_not(policy, request, digest) or "not approved", request)

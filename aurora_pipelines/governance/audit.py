@@ -1,0 +1,234 @@
+"""The append-only, hash-chained audit log.
+
+Each row stores `prev_hash` (the previous row's hash; 64 zeros for the first) and `hash` =
+sha256 over a canonical JSON array of (seq, ts, event, actor, target, details, correlation_id,
+prev_hash). Editing a row breaks its hash; deleting or reordering rows breaks the seq sequence
+or the prev_hash links. `verify_chain` walks the chain and names the first bad seq.
+
+Limits: a chain cannot show that its newest rows were cut off, nor that someone rewrote every
+hash after an edit; anchor `audit_head()` somewhere else (run metadata, a log) to catch both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
+
+from aurora_pipelines.errors import GovernanceError
+from aurora_pipelines.governance.models import audit_log
+
+GENESIS_HASH = "0" * 64
+WRITE_ATTEMPTS = 8
+
+# Events the governance engine writes; other modules add their own (run, promotion, rollback...).
+APPROVAL_REQUESTED = "approval_requested"
+APPROVAL_SUPERSEDED = "approval_superseded"
+APPROVAL_APPROVED = "approval_approved"
+APPROVAL_REJECTED = "approval_rejected"
+APPROVAL_CHANGES_REQUESTED = "approval_changes_requested"
+ACCESS_DENIED = "access_denied"
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ChainVerification:
+    ok: bool
+    rows: int
+    first_bad_seq: int | None
+    reason: str
+    head_hash: str | None = None
+
+
+def canonical_json(value: Any) -> str:
+    """Deterministic JSON (sorted keys, compact) so a hash never depends on dict order."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def row_hash(
+    seq: int,
+    ts: str,
+    event: str,
+    actor: str,
+    target: str,
+    details: str,
+    correlation_id: str | None,
+    prev_hash: str,
+) -> str:
+    """The hash a row must carry, given its content and its predecessor's hash."""
+    payload = canonical_json([seq, ts, event, actor, target, details, correlation_id, prev_hash])
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _is_write_conflict(exc: sa_exc.DBAPIError) -> bool:
+    if isinstance(exc, sa_exc.IntegrityError):
+        return True  # a concurrent writer took the same seq/prev_hash or pending slot
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "deadlock" in text or "could not serialize" in text
+
+
+def transact(engine: sa.Engine, work: Callable[[sa.Connection], T]) -> T:
+    """Run `work(conn)` in one write transaction, rerunning it when a concurrent writer won.
+
+    `work` must be safe to rerun: on conflict everything it wrote was rolled back.
+    """
+    for attempt in range(WRITE_ATTEMPTS):
+        try:
+            with engine.begin() as conn:
+                return work(conn)
+        except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
+            if not _is_write_conflict(exc):
+                raise
+            if attempt == WRITE_ATTEMPTS - 1:
+                raise GovernanceError(
+                    f"governance write kept conflicting with concurrent writers "
+                    f"({WRITE_ATTEMPTS} attempts): {exc.orig}; retry the command"
+                ) from exc
+            time.sleep(0.01 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _append(
+    conn: sa.Connection,
+    event: str,
+    actor: str,
+    target: str,
+    details: dict[str, Any] | None,
+    correlation_id: str | None,
+) -> dict[str, Any]:
+    # FOR UPDATE locks the current head on Postgres (ignored on SQLite, where BEGIN IMMEDIATE
+    # already serializes writers). If two writers still read the same head, UNIQUE(seq) and
+    # UNIQUE(prev_hash) reject the second, and `transact` reruns it on the new head.
+    head = conn.execute(
+        sa.select(audit_log.c.seq, audit_log.c.hash)
+        .order_by(audit_log.c.seq.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    seq = 1 if head is None else head.seq + 1
+    prev_hash = GENESIS_HASH if head is None else head.hash
+    row = {
+        "seq": seq,
+        "ts": datetime.now(UTC).isoformat(timespec="microseconds"),
+        "event": event,
+        "actor": actor,
+        "target": target,
+        "details": canonical_json(details or {}),
+        "correlation_id": correlation_id,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = row_hash(**row)
+    result = conn.execute(sa.insert(audit_log).values(**row))
+    return {"id": result.inserted_primary_key[0], **row}
+
+
+def append_audit(
+    session_or_engine: sa.Engine | sa.Connection | Session,
+    event: str,
+    actor: str,
+    target: str,
+    details: dict[str, Any] | None = None,
+    correlation_id: str | None = None,
+) -> dict[str, Any]:
+    """Append one audit row and return it (with its seq and hash).
+
+    With an Engine the row is written in its own transaction (retried on a concurrent append);
+    with a Connection or Session it joins the caller's transaction, so a state change and its
+    audit row commit together — the caller then owns the retry (see `transact`).
+    """
+    if not event or not actor or not target:
+        raise GovernanceError("an audit row needs a non-empty event, actor and target")
+    if isinstance(session_or_engine, sa.Engine):
+        return transact(
+            session_or_engine,
+            lambda conn: _append(conn, event, actor, target, details, correlation_id),
+        )
+    conn = (
+        session_or_engine.connection()
+        if isinstance(session_or_engine, Session)
+        else session_or_engine
+    )
+    return _append(conn, event, actor, target, details, correlation_id)
+
+
+def _as_dict(row: sa.Row) -> dict[str, Any]:
+    data = dict(row._mapping)
+    data["details"] = json.loads(data["details"]) if data["details"] else {}
+    return data
+
+
+def read_audit(
+    engine: sa.Engine,
+    limit: int | None = None,
+    *,
+    event: str | None = None,
+    correlation_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Audit rows in chain order (oldest first); with `limit`, only the newest `limit` rows."""
+    query = sa.select(audit_log)
+    if event is not None:
+        query = query.where(audit_log.c.event == event)
+    if correlation_id is not None:
+        query = query.where(audit_log.c.correlation_id == correlation_id)
+    if limit is not None:
+        query = query.order_by(audit_log.c.seq.desc()).limit(limit)
+    with engine.connect() as conn:
+        rows = [_as_dict(r) for r in conn.execute(query)]
+    return sorted(rows, key=lambda r: r["seq"])
+
+
+def audit_head(engine: sa.Engine) -> tuple[int, str] | None:
+    """(seq, hash) of the newest row — worth recording elsewhere to detect a truncated tail."""
+    with engine.connect() as conn:
+        head = conn.execute(
+            sa.select(audit_log.c.seq, audit_log.c.hash).order_by(audit_log.c.seq.desc()).limit(1)
+        ).first()
+    return None if head is None else (head.seq, head.hash)
+
+
+def verify_chain(engine: sa.Engine) -> ChainVerification:
+    """Walk the chain from seq 1 and report the first row that was edited, deleted or moved."""
+    columns = [audit_log.c[name] for name in ("seq", "ts", "event", "actor", "target")]
+    columns += [audit_log.c[name] for name in ("details", "correlation_id", "prev_hash", "hash")]
+    expected_seq, prev_hash, rows = 1, GENESIS_HASH, 0
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=1000).execute(
+            sa.select(*columns).order_by(audit_log.c.seq)
+        )
+        for row in result:
+            if row.seq != expected_seq:
+                return ChainVerification(
+                    False,
+                    rows,
+                    expected_seq,
+                    f"seq {expected_seq} is missing (next row has seq {row.seq}): "
+                    "a row was deleted or renumbered",
+                )
+            if row.prev_hash != prev_hash:
+                return ChainVerification(
+                    False,
+                    rows,
+                    row.seq,
+                    f"row seq {row.seq} does not link to row seq {row.seq - 1} (prev_hash "
+                    "differs): rows were deleted, reordered or replaced",
+                )
+            content = {k: getattr(row, k) for k in row._fields if k != "hash"}
+            if row_hash(**content) != row.hash:
+                return ChainVerification(
+                    False,
+                    rows,
+                    row.seq,
+                    f"row seq {row.seq} was edited: its content no longer matches its hash",
+                )
+            expected_seq, prev_hash, rows = expected_seq + 1, row.hash, rows + 1
+    head = None if rows == 0 else prev_hash
+    return ChainVerification(True, rows, None, f"{rows} rows, chain intact", head)

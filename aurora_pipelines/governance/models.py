@@ -1,0 +1,83 @@
+"""SQLAlchemy tables of the governance store: approval requests and the hash-chained audit log.
+
+Types are portable (no SQLite-only SQL) so the same schema runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+metadata = sa.MetaData()
+
+# Statuses of an approval request. Only `pending` can change; the others are final.
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+CHANGES_REQUESTED = "changes_requested"
+SUPERSEDED = "superseded"
+STATUSES: tuple[str, ...] = (PENDING, APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED)
+
+approval_requests = sa.Table(
+    "approval_requests",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("experiment", sa.String(200), nullable=False),
+    sa.Column("gate", sa.String(64), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("model_digest", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("requested_by", sa.String(100), nullable=False),
+    sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("decided_by", sa.String(100)),
+    sa.Column("decided_at", sa.DateTime(timezone=True)),
+    sa.Column("comment", sa.Text),
+    sa.Column("correlation_id", sa.String(200)),
+    sa.Column("details", sa.JSON),
+    # Audit `seq` of the decision row: a monotonic cursor for the approval sensor.
+    sa.Column("decision_seq", sa.Integer, unique=True),
+    sa.CheckConstraint(f"status IN {STATUSES!r}", name="ck_approval_requests_status"),
+    sa.Index("ix_approval_requests_target", "gate", "model_name", "model_version"),
+    sa.Index("ix_approval_requests_experiment", "experiment"),
+)
+
+# At most one pending request per gate and model: a concurrent second request fails here and is
+# retried, and then finds (or supersedes) the first. Partial indexes exist on SQLite and Postgres
+# only, so the index is created only there.
+sa.Index(
+    "uq_approval_requests_one_pending",
+    approval_requests.c.gate,
+    approval_requests.c.model_name,
+    unique=True,
+    sqlite_where=approval_requests.c.status == PENDING,
+    postgresql_where=approval_requests.c.status == PENDING,
+).ddl_if(dialect=("sqlite", "postgresql"))
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    # The chain position, assigned as previous seq + 1 inside the writing transaction. UNIQUE on
+    # seq and prev_hash makes two writers that read the same previous row fail instead of forking.
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
+    sa.Column("ts", sa.String(40), nullable=False),
+    sa.Column("event", sa.String(64), nullable=False),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("correlation_id", sa.String(200)),
+    sa.Column("prev_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("hash", sa.String(64), nullable=False, unique=True),
+    sa.Index("ix_audit_log_event", "event"),
+    sa.Index("ix_audit_log_correlation_id", "correlation_id"),
+)
+
+
+def create_tables(engine: sa.Engine) -> None:
+    """Create the governance tables if missing (safe when several processes start at once)."""
+    try:
+        metadata.create_all(engine)
+    except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
+        # Another process created them between our existence check and CREATE; check again.
+        metadata.create_all(engine)

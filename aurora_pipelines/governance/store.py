@@ -1,0 +1,202 @@
+"""GovernanceStore: approvals and the audit log behind one object, on any SQLAlchemy URL.
+
+Construction is cheap and touches nothing; the engine, the SQLite file and the tables are
+created on first use, so a code location can build the store at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+
+from aurora_pipelines.governance import approvals, audit
+from aurora_pipelines.governance.approvals import ApprovalRequest, ApprovalVerdict, Decision
+from aurora_pipelines.governance.audit import ChainVerification
+from aurora_pipelines.governance.models import create_tables
+from aurora_pipelines.governance.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from aurora_pipelines.settings import Settings
+
+SQLITE_BUSY_TIMEOUT_S = 30
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for `url`; for SQLite, writers serialize (BEGIN IMMEDIATE) and wait when busy."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return sa.create_engine(url, pool_pre_ping=True)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = sa.create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+
+    # pysqlite's own transaction handling defers BEGIN and never takes the write lock up front,
+    # so two processes could both read the audit head. Take over BEGIN (SQLAlchemy's documented
+    # recipe) and make each transaction IMMEDIATE: writers queue up instead of forking the chain.
+    @event.listens_for(engine, "connect")
+    def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def shared_engine(url: str) -> sa.Engine:
+    """One engine (and connection pool) per URL per process: sensors build a store every tick."""
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            _ENGINES[url] = make_engine(url)
+        return _ENGINES[url]
+
+
+class GovernanceStore:
+    """Approval requests, decisions and the hash-chained audit log for one policy and database."""
+
+    def __init__(self, url: str, policy: Policy) -> None:
+        self.url = url
+        self.policy = policy
+        self._ready = False
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GovernanceStore:
+        """The store at `settings.governance_db_url` with the policy at `settings.policy`."""
+        return cls(settings.governance_db_url, load_policy(settings.policy))
+
+    @cached_property
+    def _engine(self) -> sa.Engine:
+        return shared_engine(self.url)
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine, with the tables created on first access."""
+        if not self._ready:
+            with self._lock:
+                if not self._ready:
+                    create_tables(self._engine)
+                    self._ready = True
+        return self._engine
+
+    def dispose(self) -> None:
+        """Close pooled connections (the store stays usable)."""
+        if "_engine" in self.__dict__:
+            self._engine.dispose()
+
+    # Approvals
+
+    def request_approval(
+        self,
+        experiment: str,
+        gate: str,
+        model_name: str,
+        model_version: str | int,
+        model_digest: str,
+        requested_by: str,
+        correlation_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> ApprovalRequest:
+        """Open (or return the open/approved) request for this exact model target."""
+        return approvals.request_approval(
+            self.engine,
+            self.policy,
+            experiment,
+            gate,
+            model_name,
+            model_version,
+            model_digest,
+            requested_by,
+            correlation_id,
+            details,
+        )
+
+    def decide(
+        self,
+        request_id: int,
+        decision: Decision,
+        actor: str,
+        comment: str | None = None,
+        current_digest: str | None = None,
+        correlation_id: str | None = None,
+    ) -> ApprovalRequest:
+        """Approve / reject / request changes as `actor`; refusals raise and are audited."""
+        return approvals.decide(
+            self.engine,
+            self.policy,
+            request_id,
+            decision,
+            actor,
+            comment,
+            current_digest,
+            correlation_id,
+        )
+
+    def list_requests(
+        self, experiment: str | None = None, status: str | None = None, gate: str | None = None
+    ) -> list[ApprovalRequest]:
+        return approvals.list_requests(self.engine, experiment, status, gate)
+
+    def get_request(self, request_id: int) -> ApprovalRequest:
+        return approvals.get_request(self.engine, request_id)
+
+    def latest_request(
+        self, experiment: str, gate: str, model_name: str, model_version: str | int
+    ) -> ApprovalRequest | None:
+        return approvals.latest_request(self.engine, experiment, gate, model_name, model_version)
+
+    def verify_approval(
+        self,
+        gate: str,
+        model_name: str,
+        model_version: str | int,
+        model_digest: str,
+        policy: Policy | None = None,
+    ) -> ApprovalVerdict:
+        """Checked against the store's policy unless another (e.g. freshly reloaded) is given."""
+        return approvals.verify_approval(
+            self.engine, policy or self.policy, gate, model_name, model_version, model_digest
+        )
+
+    def decisions_after(self, cursor_id: int) -> list[ApprovalRequest]:
+        """Decisions with `decision_seq` > cursor_id, in decision order (cursor 0 = all)."""
+        return approvals.decisions_after(self.engine, cursor_id)
+
+    # Audit
+
+    def audit(
+        self,
+        event: str,
+        actor: str,
+        target: str,
+        details: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Append one audit row in its own transaction; returns the row (seq, hash, ...)."""
+        return audit.append_audit(self.engine, event, actor, target, details, correlation_id)
+
+    def verify_audit(self) -> ChainVerification:
+        return audit.verify_chain(self.engine)
+
+    def read_audit(
+        self,
+        limit: int | None = None,
+        *,
+        event: str | None = None,
+        correlation_id: str | None = None,
+    ) -> list[dict[str, Any]]:
+        return audit.read_audit(self.engine, limit, event=event, correlation_id=correlation_id)
+
+    def audit_head(self) -> tuple[int, str] | None:
+        return audit.audit_head(self.engine)

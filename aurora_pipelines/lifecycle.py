@@ -1,0 +1,46 @@
+"""The lifecycle's stages and gates: one name per thing across assets, CLI and docs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Stage(tuple[str, ...]):
+    """An asset-key suffix under the experiment's name, e.g. ("eda", "profile")."""
+
+
+RAW = Stage(("raw",))
+RAW_BATCH = Stage(("raw_batch",))
+PROFILE = Stage(("eda", "profile"))
+FEATURES = Stage(("features",))
+SCORING_FEATURES = Stage(("serve", "scoring_features"))
+MODEL = Stage(("train", "model"))
+STAGING_APPROVAL = Stage(("governance", "staging_approval"))
+STAGING = Stage(("deploy", "staging"))
+PRODUCTION_APPROVAL = Stage(("governance", "production_approval"))
+PRODUCTION = Stage(("deploy", "production"))
+BATCH_SCORES = Stage(("serve", "batch_scores"))
+DRIFT = Stage(("monitor", "drift"))
+
+
+class Gate(StrEnum):
+    staging = "staging"
+    production = "production"
+
+
+@dataclass(frozen=True)
+class GateStages:
+    approval: Stage
+    deployment: Stage
+    alias: str
+
+
+GATES: dict[Gate, GateStages] = {
+    Gate.staging: GateStages(STAGING_APPROVAL, STAGING, alias="staging"),
+    Gate.production: GateStages(PRODUCTION_APPROVAL, PRODUCTION, alias="champion"),
+}
+
+# dbt feature models declare which stage they build with meta {aurora: {stage: ...}}.
+DBT_STAGES: dict[str, Stage] = {"features": FEATURES, "scoring_features": SCORING_FEATURES}
+DBT_SOURCE_STAGES: dict[str, Stage] = {"raw": RAW, "scoring_batch": RAW_BATCH}

@@ -1,0 +1,167 @@
+"""Run an experiment's lifecycle in process, through Dagster, as far as its gates allow.
+
+Like definitions.py and cli.py this module imports Dagster (the engine modules do not). Runs
+are recorded in the Dagster instance under AURORA_HOME, so `make ui` shows what the CLI did.
+
+Which assets run: every asset that was never materialized or whose upstream changed since
+(`--full` runs them all). A gate is re-evaluated whenever something behind it must run: the
+direct parent of a selected asset is selected too when it has a blocking check, so a
+deployment never proceeds on a check result from an earlier run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.specs import ExperimentSpec
+
+
+@dataclass
+class FailedCheck:
+    asset: str
+    check: str
+    description: str
+    metadata: dict[str, str]
+
+
+@dataclass
+class RunOutcome:
+    run_id: str | None
+    success: bool
+    selected: list[str] = field(default_factory=list)
+    materialized: list[str] = field(default_factory=list)
+    failed_checks: list[FailedCheck] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.run_id is None
+
+
+def instance_for(settings: Settings) -> dg.DagsterInstance:
+    """The persistent Dagster instance under AURORA_HOME (the one `make ui` opens)."""
+    settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
+    return dg.DagsterInstance.get()
+
+
+def experiment_assets(defs: dg.Definitions, spec: ExperimentSpec) -> dict[dg.AssetKey, dg.AssetsDefinition]:
+    """Every asset key of the experiment (its group), mapped to the definition that builds it."""
+    owned: dict[dg.AssetKey, dg.AssetsDefinition] = {}
+    for assets_def in defs.assets or []:
+        if not isinstance(assets_def, dg.AssetsDefinition):
+            continue
+        for key in assets_def.keys:
+            if assets_def.group_names_by_key.get(key) == spec.name:
+                owned[key] = assets_def
+    return owned
+
+
+def _toposort(owned: dict[dg.AssetKey, dg.AssetsDefinition]) -> list[dg.AssetKey]:
+    order: list[dg.AssetKey] = []
+    seen: set[dg.AssetKey] = set()
+
+    def visit(key: dg.AssetKey) -> None:
+        if key in seen:
+            return
+        seen.add(key)
+        for parent in owned[key].asset_deps.get(key, set()):
+            if parent in owned:
+                visit(parent)
+        order.append(key)
+
+    for key in sorted(owned, key=lambda k: k.to_user_string()):
+        visit(key)
+    return order
+
+
+def _has_blocking_check(assets_def: dg.AssetsDefinition, key: dg.AssetKey) -> bool:
+    return any(spec.blocking and spec.asset_key == key for spec in assets_def.check_specs)
+
+
+def plan_selection(
+    defs: dg.Definitions, instance: dg.DagsterInstance, spec: ExperimentSpec, full: bool = False
+) -> list[dg.AssetKey]:
+    """The experiment's assets this run must materialize, in dependency order."""
+    owned = experiment_assets(defs, spec)
+    order = _toposort(owned)
+    if full:
+        return order
+    stamp: dict[dg.AssetKey, float | None] = {}
+    for key in order:
+        event = instance.get_latest_materialization_event(key)
+        stamp[key] = event.timestamp if event else None
+    needed: set[dg.AssetKey] = set()
+    for key in order:
+        parents = [p for p in owned[key].asset_deps.get(key, set()) if p in owned]
+        if (
+            stamp[key] is None
+            or any(p in needed for p in parents)
+            or any((stamp[p] or 0) > (stamp[key] or 0) for p in parents)
+        ):
+            needed.add(key)
+    gates = {
+        parent
+        for key in needed
+        for parent in owned[key].asset_deps.get(key, set())
+        if parent in owned and _has_blocking_check(owned[parent], parent)
+    }
+    selected = needed | gates
+    return [key for key in order if key in selected]
+
+
+def _string_metadata(metadata: dict) -> dict[str, str]:
+    return {name: str(getattr(value, "value", value)) for name, value in metadata.items()}
+
+
+def run_experiment(
+    defs: dg.Definitions,
+    spec: ExperimentSpec,
+    instance: dg.DagsterInstance,
+    *,
+    full: bool = False,
+    tags: dict[str, str] | None = None,
+) -> RunOutcome:
+    """Materialize what `plan_selection` picks, in process; never raises on a failed step."""
+    selection = plan_selection(defs, instance, spec, full=full)
+    if not selection:
+        return RunOutcome(run_id=None, success=True)
+    result = dg.materialize(
+        assets=[a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
+        selection=selection,
+        instance=instance,
+        resources=dict(defs.resources or {}),
+        raise_on_error=False,
+        tags={"aurora/experiment": spec.name, **(tags or {})},
+    )
+    outcome = RunOutcome(
+        run_id=result.run_id,
+        success=result.success,
+        selected=[k.to_user_string() for k in selection],
+        materialized=_keys(e.asset_key for e in result.get_asset_materialization_events()),
+    )
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed:
+            outcome.failed_checks.append(
+                FailedCheck(
+                    asset=evaluation.asset_key.to_user_string(),
+                    check=evaluation.check_name,
+                    description=evaluation.description or "",
+                    metadata=_string_metadata(evaluation.metadata),
+                )
+            )
+    for failure in result.get_step_failure_events():
+        error = failure.step_failure_data.error
+        outcome.errors.append(
+            f"{failure.step_key}: {error.message.strip() if error else 'step failed'}"
+        )
+    return outcome
+
+
+def _keys(keys: Iterable[dg.AssetKey | None]) -> list[str]:
+    return [k.to_user_string() for k in keys if k is not None]

@@ -1,0 +1,359 @@
+"""MLflow tracking and registry: log a training result, register it, move aliases, load it back.
+
+Every function takes the tracking URI explicitly (the same URI serves the registry), so
+nothing depends on MLflow's process-global state; the one fluent call that needs it
+(`mlflow.sklearn.log_model`) runs inside `_tracking`, which restores the previous URI.
+
+Models are stored with skops, never pickle. The types skops must trust are computed from
+the model itself and must fall inside `TRUSTED_TYPE_PREFIXES`; loading re-checks them
+against that list (not only against the list the model's own MLmodel file declares) and
+verifies the artifact digest first, so a tampered artifact is refused before it is read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.exceptions import MlflowException
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.types import ColSpec, Schema
+
+from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.registry.digest import (
+    artifact_digest,
+    download_version_artifacts,
+    model_version_digest,
+)
+from aurora_pipelines.training.trainer import TrainingResult, get_metric
+
+MODEL_ARTIFACT_NAME = "model"
+DIGEST_TAG = "digest"
+FEATURE_TABLE_TAG = "feature_table"
+FEATURE_TABLE_VERSION_TAG = "feature_table_version"
+# Only library code may be deserialised: sklearn estimators, numpy/scipy containers and
+# Aurora's own preprocessing transformers.
+TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "aurora_pipelines.training.")
+_MLFLOW_BATCH = 900  # MLflow accepts at most 1000 metrics per log_batch call
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """One registered model version and what it was registered with."""
+
+    name: str
+    version: str
+    run_id: str
+    model_uri: str
+    digest: str
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+def _client(tracking_uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+
+@contextmanager
+def _tracking(tracking_uri: str) -> Iterator[None]:
+    # mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI; restore exactly what was there.
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)  # None unsets it
+
+
+def skops_trusted_types(model: Any) -> list[str]:
+    """The non-default types skops needs to load `model`; refuses any outside the allow-list."""
+    import skops.io
+
+    types = sorted(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+    _check_trusted(types, what=f"{type(model).__name__} model")
+    return types
+
+
+def _check_trusted(types: list[str], *, what: str) -> None:
+    unexpected = [t for t in types if not t.startswith(TRUSTED_TYPE_PREFIXES)]
+    if unexpected:
+        raise IntegrityError(
+            f"{what} needs types outside Aurora's trusted list ({', '.join(unexpected)}); "
+            "only sklearn/numpy/scipy/aurora_pipelines.training types may be deserialised"
+        )
+
+
+def _pip_requirements() -> list[str]:
+    # Explicit pins: MLflow's requirement inference re-imports the model in a subprocess,
+    # which costs ~10 s per model here and pins everything the venv happens to import.
+    from importlib.metadata import version
+
+    pins = ["mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy"]
+    return [f"{pkg}=={version(pkg)}" for pkg in pins]
+
+
+def _experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = (Path(artifact_root).resolve() / name).as_uri()
+    try:
+        return client.create_experiment(name, artifact_location=location)
+    except MlflowException:
+        # Another process created it between our lookup and create.
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+def _signature(features: pd.DataFrame, model: Any) -> ModelSignature:
+    """Signature inferred from real rows, with every input optional.
+
+    The pipeline imputes every feature, so a null is valid input; MLflow would otherwise
+    mark a column required whenever the sample happened to have no nulls in it.
+    """
+    with warnings.catch_warnings():
+        # Integer columns stay `long` on purpose (MLflow refuses int64 input for a double
+        # column); its hint about missing integers is known and would repeat on every run.
+        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+        inferred = infer_signature(features, model.predict(features.head(100)))
+    inputs = Schema(
+        [ColSpec(col.type, col.name, required=False) for col in inferred.inputs.inputs]
+    )
+    return ModelSignature(inputs=inputs, outputs=inferred.outputs)
+
+
+def _description(result: TrainingResult, feature_table: str, feature_table_version: int) -> str:
+    metric = get_metric(result.primary_metric, result.problem_type)
+    direction = "highest" if metric.greater_is_better else "lowest"
+    board = "; ".join(
+        f"{row['algorithm']} {row[result.primary_metric]:.4f}" for row in result.leaderboard
+    )
+    splitter = "stratified " if result.problem_type == "classification" else ""
+    return (
+        f"{result.best_algorithm} chosen for the {direction} mean {result.primary_metric} "
+        f"({result.primary_score:.4f}) over {result.cv_folds}-fold {splitter}cross-validation "
+        f"(seed {result.seed}) among: {board}. Refit on all {result.n_rows} rows of "
+        f"{feature_table} (Delta version {feature_table_version})."
+    )
+
+
+def log_and_register(
+    result: TrainingResult,
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment_name: str,
+    registered_model_name: str,
+    sample_input: pd.DataFrame,
+    feature_table: str,
+    feature_table_version: int,
+    tags: dict[str, str],
+    training_data: pd.DataFrame | None = None,
+) -> RegisteredModel:
+    """Log `result` as an MLflow run with its model, register it and tag it with its digest.
+
+    `training_data` (optional, defaults to `sample_input`) is recorded as the run's dataset
+    input, so the dataset digest and schema describe what the model was trained on.
+    """
+    client = _client(tracking_uri)
+    experiment_id = _experiment_id(client, experiment_name, artifact_root)
+    reference = training_data if training_data is not None else sample_input
+    signature = _signature(reference[result.feature_columns], result.model)
+    example = sample_input[result.feature_columns].head(5)
+    trusted = skops_trusted_types(result.model)
+    lineage = {
+        FEATURE_TABLE_TAG: feature_table,
+        FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
+    }
+    run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
+
+    with _tracking(tracking_uri), mlflow.start_run(experiment_id=experiment_id) as run:
+        run_id = run.info.run_id
+        _log_run_data(client, run_id, result, lineage, run_tags)
+        with warnings.catch_warnings():
+            # A local path matches MLflow's local source class twice; the warning is noise.
+            warnings.filterwarnings("ignore", message="The specified dataset source")
+            dataset = mlflow.data.from_pandas(
+                training_data if training_data is not None else sample_input,
+                source=feature_table,
+                name=f"{Path(feature_table).name}@v{feature_table_version}",
+                targets=result.target if training_data is not None else None,
+            )
+        mlflow.log_input(dataset, context="training", tags=lineage)
+        with tempfile.TemporaryDirectory(prefix="aurora-run-") as tmp:
+            board = Path(tmp) / "leaderboard.json"
+            board.write_text(json.dumps(result.leaderboard, indent=2))
+            columns = Path(tmp) / "feature_columns.json"
+            columns.write_text(json.dumps(result.feature_columns, indent=2))
+            client.log_artifact(run_id, str(board))
+            client.log_artifact(run_id, str(columns))
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            info = mlflow.sklearn.log_model(
+                result.model,
+                name=MODEL_ARTIFACT_NAME,
+                signature=signature,
+                input_example=example,
+                serialization_format="skops",
+                skops_trusted_types=trusted,
+                pip_requirements=_pip_requirements(),
+            )
+
+    try:
+        client.create_registered_model(registered_model_name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+    version = client.create_model_version(
+        name=registered_model_name,
+        source=info.model_uri,
+        run_id=run_id,
+        tags={**tags, **lineage},
+        description=_description(result, feature_table, feature_table_version),
+        model_id=info.model_id,
+    )
+    digest = model_version_digest(tracking_uri, registered_model_name, version.version)
+    client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
+    return RegisteredModel(
+        name=registered_model_name,
+        version=str(version.version),
+        run_id=run_id,
+        model_uri=f"models:/{registered_model_name}/{version.version}",
+        digest=digest,
+        metrics=dict(result.metrics),
+    )
+
+
+def _log_run_data(
+    client: MlflowClient,
+    run_id: str,
+    result: TrainingResult,
+    lineage: dict[str, str],
+    run_tags: dict[str, str],
+) -> None:
+    params = {
+        **{k: v for k, v in result.params.items()},
+        **lineage,
+        "problem_type": result.problem_type,
+        "target": result.target,
+        "primary_metric": result.primary_metric,
+        "n_rows": result.n_rows,
+        "n_features": len(result.feature_columns),
+        "candidates": ",".join(result.cv),
+    }
+    metrics = [Metric(name, value, 0, 0) for name, value in result.metrics.items()]
+    # Per-fold values of the chosen algorithm as steps: MLflow's UI charts them per fold.
+    for name, values in result.cv[result.best_algorithm].items():
+        metrics += [Metric(f"cv_{name}", value, 0, step) for step, value in enumerate(values)]
+    client.log_batch(
+        run_id,
+        params=[Param(k, str(v)) for k, v in params.items()],
+        tags=[RunTag(k, str(v)) for k, v in run_tags.items()],
+    )
+    for start in range(0, len(metrics), _MLFLOW_BATCH):
+        client.log_batch(run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
+
+
+def _model_version(client: MlflowClient, name: str, version: str) -> Any:
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException as exc:
+        raise NotFound(
+            f"model '{name}' has no version {version}; "
+            "check the name and version in the MLflow UI or `aurora models list`"
+        ) from exc
+
+
+def set_alias(tracking_uri: str, name: str, alias: str, version: str) -> None:
+    """Point alias `alias` (e.g. `staging`, `champion`) of model `name` at `version`."""
+    client = _client(tracking_uri)
+    _model_version(client, name, version)
+    client.set_registered_model_alias(name, alias, str(version))
+
+
+def get_alias_version(tracking_uri: str, name: str, alias: str) -> str | None:
+    """The version alias `alias` points at, or None if the alias (or model) does not exist."""
+    try:
+        return str(_client(tracking_uri).get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def download_model(tracking_uri: str, name: str, version: str, dest: Path) -> Path:
+    """Download model version artifacts into `dest`; returns the model directory."""
+    return download_version_artifacts(tracking_uri, name, version, dest)
+
+
+def load_model(tracking_uri: str, name: str, version: str) -> Any:
+    """Load a registered sklearn model version after checking its digest and trusted types."""
+    import skops.io
+
+    client = _client(tracking_uri)
+    expected = _model_version(client, name, version).tags.get(DIGEST_TAG)
+    with tempfile.TemporaryDirectory(prefix="aurora-load-") as tmp:
+        local = download_version_artifacts(tracking_uri, name, version, Path(tmp))
+        if expected and artifact_digest(local) != expected:
+            raise IntegrityError(
+                f"model '{name}' version {version}: artifacts do not match the registered "
+                f"digest {expected}; the artifact store was modified — re-register the model"
+            )
+        flavor = Model.load(str(local)).flavors["sklearn"]
+        if flavor.get("serialization_format") != "skops":
+            raise IntegrityError(
+                f"model '{name}' version {version} is not stored with skops "
+                f"({flavor.get('serialization_format')}); Aurora loads only skops models"
+            )
+        trusted = list(flavor.get("skops_trusted_types") or [])
+        _check_trusted(trusted, what=f"model '{name}' version {version}")
+        return skops.io.load(local / flavor["pickled_model"], trusted=trusted)
+
+
+def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
+    if not run_id:
+        return {}
+    metrics = client.get_run(run_id).data.metrics
+    # Per-fold series are `cv_*`; the run's summary metrics are the CV means.
+    return {k: float(v) for k, v in metrics.items() if not k.startswith("cv_")}
+
+
+def get_model_version(tracking_uri: str, name: str, version: str) -> RegisteredModel:
+    """One registered model version with its digest and CV metrics; NotFound if missing."""
+    client = _client(tracking_uri)
+    mv = _model_version(client, name, version)
+    return RegisteredModel(
+        name=name,
+        version=str(mv.version),
+        run_id=mv.run_id or "",
+        model_uri=f"models:/{name}/{mv.version}",
+        digest=mv.tags.get(DIGEST_TAG, ""),
+        metrics=_run_metrics(client, mv.run_id),
+    )
+
+
+def latest_version(tracking_uri: str, name: str) -> RegisteredModel | None:
+    """The highest-numbered version of model `name`, or None if it has none."""
+    client = _client(tracking_uri)
+    # The name goes into a filter string: escape quotes so a name cannot alter the query.
+    escaped = name.replace("'", "\\'")
+    versions = client.search_model_versions(f"name = '{escaped}'")
+    if not versions:
+        return None
+    newest = max(versions, key=lambda mv: int(mv.version))
+    return get_model_version(tracking_uri, name, str(newest.version))
+
+
+def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:
+    """All tags of a model version (lineage, digest, caller tags)."""
+    return dict(_model_version(_client(tracking_uri), name, version).tags)

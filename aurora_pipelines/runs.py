@@ -1,0 +1,64 @@
+"""`aurora run`: one in-process Dagster run of an experiment, reported for a person."""
+
+from __future__ import annotations
+
+import uuid
+
+from rich.console import Console
+
+from aurora_pipelines.orchestration import RunOutcome, instance_for, run_experiment
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.specs import find_spec
+
+
+def run_and_report(settings: Settings, name: str, *, full: bool, console: Console) -> RunOutcome:
+    """Run what the gates allow; say which approval is needed next and who may give it."""
+    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.governance.store import GovernanceStore
+
+    spec = find_spec(settings.experiments_dir, name)
+    defs = build_definitions(settings)
+    instance = instance_for(settings)
+    governance = GovernanceStore.from_settings(settings)
+    actor = settings.user or spec.owner
+    correlation_id = uuid.uuid4().hex
+    governance.audit("run_started", actor=actor, target=f"experiment/{name}",
+                     details={"full": full}, correlation_id=correlation_id)
+    outcome = run_experiment(defs, spec, instance, full=full,
+                             tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor})
+    governance.audit(
+        "run_finished", actor=actor, target=f"experiment/{name}",
+        details={"dagster_run_id": outcome.run_id, "success": outcome.success,
+                 "materialized": outcome.materialized,
+                 "failed_checks": [f"{c.asset}:{c.check}" for c in outcome.failed_checks]},
+        correlation_id=correlation_id,
+    )
+    _report(outcome, name, console)
+    return outcome
+
+
+def _report(outcome: RunOutcome, name: str, console: Console) -> None:
+    if outcome.up_to_date:
+        console.print(f"[green]{name}: every stage is up to date[/green] "
+                      "(use --full to re-run everything)")
+        return
+    console.print(f"run {outcome.run_id}: materialized {len(outcome.materialized)} of "
+                  f"{len(outcome.selected)} selected assets")
+    for key in outcome.materialized:
+        console.print(f"  [green]✓[/green] {key}")
+    for check in outcome.failed_checks:
+        if check.check == "approved":
+            request_id = check.metadata.get("approval_request_id", "?")
+            approvers = check.metadata.get("approvers", "")
+            console.print(
+                f"[yellow]gate:[/yellow] {check.asset} needs a human decision: "
+                f"{check.description}\n"
+                f"  ask {approvers or 'an approver'} to decide: "
+                f"AURORA_USER=<approver> aurora approvals approve {request_id} --comment '...'\n"
+                f"  then continue with: aurora run {name}"
+            )
+        else:
+            console.print(f"[red]check failed:[/red] {check.asset} {check.check}: "
+                          f"{check.description}")
+    for error in outcome.errors:
+        console.print(f"[red]error:[/red] {error}")

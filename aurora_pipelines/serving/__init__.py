@@ -1,0 +1,1 @@
+"""Scoring: batch on Spark (here) and the HTTP service (a later issue)."""

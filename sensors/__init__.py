@@ -1,0 +1,14 @@
+"""Jobs, sensors and schedules: approvals continue promotions, drift requests retraining."""
+
+from sensors.approval import build_approval_sensor
+from sensors.drift import build_drift_sensor
+from sensors.jobs import ExperimentJobs, build_experiment_jobs
+from sensors.schedules import build_daily_schedule
+
+__all__ = [
+    "ExperimentJobs",
+    "build_approval_sensor",
+    "build_daily_schedule",
+    "build_drift_sensor",
+    "build_experiment_jobs",
+]

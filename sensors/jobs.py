@@ -1,0 +1,70 @@
+"""Asset jobs per experiment: the whole lifecycle, each promotion, retraining, daily scoring."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.lifecycle import GATES, Gate
+from aurora_pipelines.specs import ExperimentSpec
+
+
+@dataclass(frozen=True)
+class ExperimentJobs:
+    lifecycle: dg.UnresolvedAssetJobDefinition
+    promote: dict[Gate, dg.UnresolvedAssetJobDefinition]
+    retrain: dg.UnresolvedAssetJobDefinition
+    score_and_monitor: dg.UnresolvedAssetJobDefinition
+
+    def all(self) -> list[dg.UnresolvedAssetJobDefinition]:
+        return [self.lifecycle, *self.promote.values(), self.retrain, self.score_and_monitor]
+
+
+def _keys(spec: ExperimentSpec, *stages: lifecycle.Stage) -> dg.AssetSelection:
+    return dg.AssetSelection.assets(*[dg.AssetKey(spec.key(*s)) for s in stages])
+
+
+def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
+    tags = {"aurora/experiment": spec.name}
+    promote = {
+        Gate.staging: dg.define_asset_job(
+            f"{spec.name}__promote_staging",
+            selection=_keys(spec, GATES[Gate.staging].approval, lifecycle.STAGING,
+                            lifecycle.PRODUCTION_APPROVAL),
+            description="After a staging approval: re-verify it, deploy to staging, and file "
+            "the production approval request.",
+            tags=tags,
+        ),
+        Gate.production: dg.define_asset_job(
+            f"{spec.name}__promote_production",
+            selection=_keys(spec, lifecycle.PRODUCTION_APPROVAL, lifecycle.PRODUCTION,
+                            lifecycle.BATCH_SCORES, lifecycle.DRIFT),
+            description="After a production approval: re-verify it, make the version champion, "
+            "score the batch and report drift.",
+            tags=tags,
+        ),
+    }
+    return ExperimentJobs(
+        lifecycle=dg.define_asset_job(
+            f"{spec.name}__lifecycle", selection=dg.AssetSelection.groups(spec.name), tags=tags,
+            description="Every stage of the experiment, as far as its gates allow.",
+        ),
+        promote=promote,
+        retrain=dg.define_asset_job(
+            f"{spec.name}__retrain",
+            selection=_keys(spec, lifecycle.RAW, lifecycle.PROFILE, lifecycle.FEATURES,
+                            lifecycle.MODEL, lifecycle.STAGING_APPROVAL),
+            description="Retrain on the current source and file a new staging approval request; "
+            "the candidate never serves without the same approvals.",
+            tags={**tags, "aurora/trigger": "retrain"},
+        ),
+        score_and_monitor=dg.define_asset_job(
+            f"{spec.name}__score_and_monitor",
+            selection=_keys(spec, lifecycle.RAW_BATCH, lifecycle.SCORING_FEATURES,
+                            lifecycle.BATCH_SCORES, lifecycle.DRIFT),
+            description="Score the new batch with the champion and report drift.",
+            tags=tags,
+        ),
+    )

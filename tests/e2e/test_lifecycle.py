@@ -1,0 +1,156 @@
+"""End to end: one experiment through all seven stages on real Spark, Delta, dbt and MLflow,
+with both maker-checker approvals, then the sensors that continue and retrain."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from rich.console import Console
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.errors import PermissionDenied
+from aurora_pipelines.lake import delta
+from aurora_pipelines.settings import REPO_DIR, Settings
+
+EXPERIMENT = "credit_default"
+
+
+@pytest.fixture(scope="module")
+def lifecycle_settings(settings: Settings, spark) -> Settings:
+    from aurora_pipelines.sources.catalog import seed_sample_tables
+
+    seed_sample_tables(spark, rows=6_000, batch_rows=2_000, seed=7)
+    return settings.model_copy(update={"experiments_dir": REPO_DIR / "experiments"})
+
+
+@pytest.fixture(scope="module")
+def quiet() -> Console:
+    return Console(quiet=True)
+
+
+def _governance(settings: Settings):
+    from aurora_pipelines.governance.store import GovernanceStore
+
+    return GovernanceStore.from_settings(settings)
+
+
+def _pending(settings: Settings, gate: str):
+    pending = _governance(settings).list_requests(experiment=EXPERIMENT, gate=gate,
+                                                  status="pending")
+    assert len(pending) == 1, pending
+    return pending[0]
+
+
+@pytest.fixture(scope="module")
+def first_run(lifecycle_settings: Settings, quiet: Console):
+    from aurora_pipelines.runs import run_and_report
+
+    return run_and_report(lifecycle_settings, EXPERIMENT, full=True, console=quiet)
+
+
+def test_first_run_stops_at_the_staging_gate(first_run, lifecycle_settings: Settings):
+    assert not first_run.errors
+    done = set(first_run.materialized)
+    for stage in (lifecycle.RAW, lifecycle.PROFILE, lifecycle.FEATURES, lifecycle.MODEL,
+                  lifecycle.STAGING_APPROVAL, lifecycle.RAW_BATCH, lifecycle.SCORING_FEATURES):
+        assert "/".join([EXPERIMENT, *stage]) in done
+    assert "credit_default/deploy/staging" not in done
+    gate = [c for c in first_run.failed_checks if c.check == "approved"]
+    assert [c.asset for c in gate] == ["credit_default/governance/staging_approval"]
+    assert "validator_bob" in gate[0].metadata["approvers"]
+    # Real Delta tables, each with its version history.
+    lake = lifecycle_settings.lake_dir / EXPERIMENT
+    assert delta.version(lake / "raw") >= 0
+    features = delta.read_pandas(lake / "features")
+    assert len(features) == 6_000 and "loan_to_income" in features.columns
+
+
+def test_requester_and_wrong_role_cannot_approve(first_run, lifecycle_settings: Settings):
+    request = _pending(lifecycle_settings, "staging")
+    governance = _governance(lifecycle_settings)
+    with pytest.raises(PermissionDenied, match="requester"):
+        governance.decide(request.id, "approve", actor=request.requested_by, comment="mine")
+    with pytest.raises(PermissionDenied):
+        governance.decide(request.id, "approve", actor="mrm_carol", comment="wrong gate role")
+    assert governance.get_request(request.id).status == "pending"
+
+
+def test_approvals_carry_the_model_through_to_monitoring(
+    first_run, lifecycle_settings: Settings, quiet: Console
+):
+    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.status import experiment_status
+
+    governance = _governance(lifecycle_settings)
+    governance.decide(_pending(lifecycle_settings, "staging").id, "approve",
+                      actor="validator_bob", comment="validated")
+    second = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
+    assert "credit_default/deploy/staging" in second.materialized
+    # Continuing never retrains: the approved version is what gets deployed.
+    assert "credit_default/train/model" not in second.materialized
+    assert [c.asset for c in second.failed_checks] == [
+        "credit_default/governance/production_approval"
+    ]
+
+    governance.decide(_pending(lifecycle_settings, "production").id, "approve",
+                      actor="mrm_carol", comment="MRM sign-off")
+    third = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
+    assert not third.errors, third.errors
+    for key in ("deploy/production", "serve/batch_scores", "monitor/drift"):
+        assert f"credit_default/{key}" in third.materialized
+
+    status = json.loads(json.dumps(experiment_status(lifecycle_settings, EXPERIMENT)))
+    version = status["model"]["version"]
+    assert status["model"]["metrics"]["roc_auc"] > 0.7
+    assert status["deployment"] == {"staging": version, "production": version,
+                                    "fallback": None}
+    assert {(a["gate"], a["status"]) for a in status["approvals"]} == {
+        ("staging", "approved"), ("production", "approved")}
+    assert status["drift"]["drift_share"] > 0.3  # the batch is drifted on purpose
+    assert Path(status["drift"]["report"]).exists()
+    scores = delta.read_pandas(lifecycle_settings.lake_dir / EXPERIMENT / "serve" / "batch_scores")
+    assert len(scores) == 2_000 and scores["score"].between(0, 1).all()
+    assert set(scores["model_version"]) == {version}
+    assert _governance(lifecycle_settings).verify_audit().ok
+
+
+def test_nothing_left_to_run_after_the_lifecycle(
+    lifecycle_settings: Settings, quiet: Console
+):
+    from aurora_pipelines.runs import run_and_report
+
+    outcome = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
+    assert outcome.up_to_date
+
+
+def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: Settings):
+    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.orchestration import instance_for
+
+    defs = build_definitions(lifecycle_settings)
+    instance = instance_for(lifecycle_settings)
+    resources = dict(defs.resources or {})
+
+    approval = defs.get_sensor_def("approval_sensor")
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        requests = list(approval(context) or [])
+    assert [r.job_name for r in requests] == [
+        "credit_default__promote_staging", "credit_default__promote_production"]
+    with dg.build_sensor_context(instance=instance, resources=resources,
+                                 cursor=context.cursor) as again:
+        assert list(approval(again) or []) == []  # each decision launches once
+
+    drift = defs.get_sensor_def("credit_default__drift_sensor")
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        result = drift(context)
+    assert isinstance(result, dg.RunRequest)
+    assert result.tags["aurora/trigger"] == "drift"
+    events = [row["event"] for row in _governance(lifecycle_settings).read_audit()]
+    assert "retrain_requested" in events
+
+    schedule = defs.get_schedule_def("credit_default__daily_scoring")
+    assert schedule.cron_schedule == "0 6 * * *"
+    assert schedule.job_name == "credit_default__score_and_monitor"
