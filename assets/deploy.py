@@ -1,10 +1,8 @@
 """deploy/staging and deploy/production: bundle the approved version and move its alias."""
 
-from __future__ import annotations
 
 import dagster as dg
 
-from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
@@ -23,6 +21,9 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
         tags={"aurora/gate": gate.value},
     )
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        # Imported on use: mlflow adds seconds to every code-location load.
+        from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
+
         deployment = promote(
             gate=gate,
             experiment=spec.name,

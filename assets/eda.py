@@ -1,6 +1,5 @@
 """eda/profile: a sampled profile of the raw table, gated on the data-quality score."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -32,7 +31,7 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 QUALITY_CHECK,
                 asset=key,
                 blocking=True,
-                description=f"Data-quality score is at least {minimum} (spec profiling.quality_min).",
+                description=f"Quality score is at least {minimum} (profiling.quality_min).",
             )
         ],
     )
@@ -48,7 +47,9 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         html = write_profile_html(result, aurora.reports_path(spec.name, "eda", "profile.html"))
         columns = result.columns_frame()
         table_path = aurora.lake_path(spec.name, *lifecycle.PROFILE)
-        version = delta.write_table(table_path, columns.astype(str), commit_info=commit_info(context))
+        version = delta.write_table(
+            table_path, columns.astype(str), commit_info=commit_info(context)
+        )
         score = round(float(result.quality_score), 2)
         passed = score >= minimum
         return dg.MaterializeResult(
@@ -73,7 +74,9 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                             result.failing_components(minimum)
                         ),
                     },
-                    description=None if passed else (
+                    description=None
+                    if passed
+                    else (
                         f"quality score {score} is below the minimum {minimum}; fix the data or "
                         "lower profiling.quality_min in the spec with a documented reason"
                     ),

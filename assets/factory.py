@@ -1,6 +1,5 @@
 """build_experiment_assets: one typed spec in, the experiment's lifecycle assets out."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -4,7 +4,6 @@ One `@dbt_assets` covers the whole dbt project; the translator files each model 
 experiment (model meta `aurora: {experiment, stage}`), so dbt modelers never touch Python.
 """
 
-from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -45,8 +44,9 @@ class AuroraDbtTranslator(DagsterDbtTranslator):
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
         return _aurora_meta(dbt_resource_props).get("experiment") or "dbt_shared"
 
-    def get_asset_spec(self, manifest: Mapping[str, Any], unique_id: str,
-                       project: DbtProject | None) -> dg.AssetSpec:
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         meta = _aurora_meta(props)

@@ -5,12 +5,10 @@ and artifact digest; its check passes only when an allowed role who is not the r
 approved exactly that. Nothing downstream (deployment) can run until it passes.
 """
 
-from __future__ import annotations
 
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.deploy.promotion import candidate_for_gate
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
@@ -32,13 +30,18 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
         tags={"aurora/gate": gate.value},
         check_specs=[
             dg.AssetCheckSpec(
-                APPROVED_CHECK, asset=key, blocking=True,
+                APPROVED_CHECK,
+                asset=key,
+                blocking=True,
                 description=f"An allowed {gate.value} approver (not the requester) approved "
                 "exactly this model version and digest.",
             )
         ],
     )
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        # Imported on use: mlflow adds seconds to every code-location load.
+        from aurora_pipelines.deploy.promotion import candidate_for_gate
+
         candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
         governance = aurora.governance()
         request = governance.request_approval(

@@ -1,6 +1,5 @@
 """Small translations from engine results to Dagster metadata."""
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 """serve/batch_scores and monitor/drift: the champion scores the new batch on Spark, and
 the batch's features are compared with the training reference."""
 
-from __future__ import annotations
 
 from datetime import UTC, datetime
 
@@ -11,10 +10,7 @@ from assets.metadata import commit_info, path_url
 from aurora_pipelines import lifecycle
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.lake import delta
-from aurora_pipelines.monitoring.drift import compute_drift
 from aurora_pipelines.monitoring.series import append_window
-from aurora_pipelines.registry import mlflow_registry
-from aurora_pipelines.serving.batch import model_input_columns, score_batch
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
 
@@ -23,6 +19,8 @@ REFERENCE_ROWS = 50_000
 
 
 def _champion(aurora: AuroraResource, spec: ExperimentSpec) -> str:
+    from aurora_pipelines.registry import mlflow_registry
+
     version = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "champion")
     if version is None:
         raise NotFound(f"model '{spec.name}' has no champion; pass the production gate first")
@@ -43,14 +41,23 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     def batch_scores(
         context: dg.AssetExecutionContext, aurora: AuroraResource
     ) -> dg.MaterializeResult:
+        # Imported on use: mlflow adds seconds to every code-location load.
+        from aurora_pipelines.registry import mlflow_registry
+        from aurora_pipelines.serving.batch import model_input_columns, score_batch
+
         version = _champion(aurora, spec)
         model = mlflow_registry.load_model(aurora.tracking_uri, spec.name, version)
         columns = model_input_columns(aurora.tracking_uri, spec.name, version)
         features_path = aurora.lake_path(spec.name, *lifecycle.SCORING_FEATURES)
         batch = delta.read_spark(aurora.spark(), features_path)
         scored = score_batch(
-            batch, model, feature_columns=columns, id_column=spec.id_column or "",
-            model_name=spec.name, model_version=version, problem_type=spec.problem_type.value,
+            batch,
+            model,
+            feature_columns=columns,
+            id_column=spec.id_column or "",
+            model_name=spec.name,
+            model_version=version,
+            problem_type=spec.problem_type.value,
         )
         path = aurora.lake_path(spec.name, *lifecycle.BATCH_SCORES)
         table_version = delta.write_spark(scored, path, commit_info=commit_info(context))
@@ -76,13 +83,17 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
-                DRIFT_CHECK, asset=drift_key,
+                DRIFT_CHECK,
+                asset=drift_key,
                 description=f"Share of drifted features is at most "
                 f"{spec.monitoring.drift_share_max} (spec monitoring.drift_share_max).",
             )
         ],
     )
     def drift(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        from aurora_pipelines.monitoring.drift import compute_drift
+        from aurora_pipelines.serving.batch import model_input_columns
+
         version = _champion(aurora, spec)
         columns = model_input_columns(aurora.tracking_uri, spec.name, version)
         reference = delta.read_pandas(aurora.lake_path(spec.name, *lifecycle.FEATURES), columns)
@@ -94,7 +105,9 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         window = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
         report = aurora.reports_path(spec.name, "drift", f"drift_{window}.html")
         result = compute_drift(
-            reference, current, columns=columns,
+            reference,
+            current,
+            columns=columns,
             psi_threshold=spec.monitoring.psi_threshold,
             drift_share_max=spec.monitoring.drift_share_max,
             report_path=report,
@@ -102,17 +115,20 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         frame = result.to_frame()
         path = aurora.lake_path(spec.name, *lifecycle.DRIFT)
         table_version = append_window(
-            path, frame, window=window, model_version=version,
-            drift_share=result.drift_share, commit_info=commit_info(context),
+            path,
+            frame,
+            window=window,
+            model_version=version,
+            drift_share=result.drift_share,
+            commit_info=commit_info(context),
         )
         passed = not result.dataset_drift
         return dg.MaterializeResult(
             metadata={
                 "drift_share": float(result.drift_share),
                 "dataset_drift": bool(result.dataset_drift),
-                "drifted_features": ", ".join(
-                    f.column for f in result.features if f.drifted
-                ) or "none",
+                "drifted_features": ", ".join(f.column for f in result.features if f.drifted)
+                or "none",
                 "features": dg.MetadataValue.md(frame.to_markdown(index=False)),
                 "report": path_url(report),
                 "model_version": version,
@@ -125,9 +141,13 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                     check_name=DRIFT_CHECK,
                     passed=passed,
                     severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"drift_share": float(result.drift_share),
-                              "maximum": spec.monitoring.drift_share_max},
-                    description=None if passed else "drift above threshold: the drift sensor "
+                    metadata={
+                        "drift_share": float(result.drift_share),
+                        "maximum": spec.monitoring.drift_share_max,
+                    },
+                    description=None
+                    if passed
+                    else "drift above threshold: the drift sensor "
                     "requests a retraining run (which goes through approval again)",
                 )
             ],

@@ -1,6 +1,5 @@
 """raw and raw_batch: governed source -> Delta, on Spark."""
 
-from __future__ import annotations
 
 import dagster as dg
 
@@ -12,7 +11,10 @@ from resources import AuroraResource
 
 
 def _ingest_asset(
-    spec: ExperimentSpec, stage: lifecycle.Stage, source: SourceSpec, required: dict[str, str],
+    spec: ExperimentSpec,
+    stage: lifecycle.Stage,
+    source: SourceSpec,
+    required: dict[str, str],
     description: str,
 ) -> dg.AssetsDefinition:
     @dg.asset(
@@ -25,7 +27,10 @@ def _ingest_asset(
     )
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         result = ingest_source(
-            aurora.spark(), source, aurora.lake_path(spec.name, *stage), required,
+            aurora.spark(),
+            source,
+            aurora.lake_path(spec.name, *stage),
+            required,
             commit_info=commit_info(context),
         )
         return dg.MaterializeResult(
@@ -42,12 +47,24 @@ def _ingest_asset(
 
 
 def build_raw_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
-    training_columns = {"target": spec.target, "id_column": spec.id_column or "",
-                        "time_column": spec.time_column or ""}
+    training_columns = {
+        "target": spec.target,
+        "id_column": spec.id_column or "",
+        "time_column": spec.time_column or "",
+    }
     return [
-        _ingest_asset(spec, lifecycle.RAW, spec.source, training_columns,
-                      f"Copy of governed source {spec.source.display} as a Delta table."),
-        _ingest_asset(spec, lifecycle.RAW_BATCH, spec.scoring_source,
-                      {"id_column": spec.id_column or ""},
-                      f"The batch production scores, from {spec.scoring_source.display}."),
+        _ingest_asset(
+            spec,
+            lifecycle.RAW,
+            spec.source,
+            training_columns,
+            f"Copy of governed source {spec.source.display} as a Delta table.",
+        ),
+        _ingest_asset(
+            spec,
+            lifecycle.RAW_BATCH,
+            spec.scoring_source,
+            {"id_column": spec.id_column or ""},
+            f"The batch production scores, from {spec.scoring_source.display}.",
+        ),
     ]

@@ -1,15 +1,12 @@
 """train/model: CV over the spec's algorithms, best refit, logged and registered in MLflow."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
-from aurora_pipelines.registry.mlflow_registry import log_and_register
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.training.trainer import train_experiment
 from resources import AuroraResource
 
 METRIC_CHECK = "metric_min"
@@ -36,12 +33,18 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
-                METRIC_CHECK, asset=key, blocking=True,
+                METRIC_CHECK,
+                asset=key,
+                blocking=True,
                 description=f"Mean CV {metric} is at least {minimum} (spec training.metric_min).",
             )
         ],
     )
     def model(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+        # Imported on use: mlflow and sklearn add seconds to every code-location load.
+        from aurora_pipelines.registry.mlflow_registry import log_and_register
+        from aurora_pipelines.training.trainer import train_experiment
+
         features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
         features_version = delta.version(features_path)
         frame = _training_frame(spec, delta.read_pandas(features_path))
@@ -95,7 +98,9 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                     check_name=METRIC_CHECK,
                     passed=passed,
                     metadata={metric: score, "minimum": minimum},
-                    description=None if passed else (
+                    description=None
+                    if passed
+                    else (
                         f"mean CV {metric} {score:.4f} is below the spec minimum {minimum}; "
                         "improve the features or algorithms before requesting approval"
                     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -63,8 +62,14 @@ def experiments_create(
 
     settings = get_settings()
     created = create_experiment(
-        settings, name=name, source=source, target=target, team=team, problem_type=problem,
-        id_column=id_column, time_column=time_column,
+        settings,
+        name=name,
+        source=source,
+        target=target,
+        team=team,
+        problem_type=problem,
+        id_column=id_column,
+        time_column=time_column,
     )
     console.print(f"created experiment [bold]{name}[/bold]: {created.spec_path}")
     for path in created.dbt_files:
@@ -79,8 +84,14 @@ def experiments_list() -> None:
 
     table = Table("name", "team", "owner", "source", "target", "problem")
     for spec in load_specs(get_settings().experiments_dir):
-        table.add_row(spec.name, spec.team, spec.owner, spec.source.display, spec.target,
-                      spec.problem_type.value)
+        table.add_row(
+            spec.name,
+            spec.team,
+            spec.owner,
+            spec.source.display,
+            spec.target,
+            spec.problem_type.value,
+        )
     console.print(table)
 
 
@@ -162,8 +173,15 @@ def approvals_list(
         return
     table = Table("id", "experiment", "gate", "model", "status", "requested_by", "decided_by")
     for r in requests:
-        table.add_row(str(r.id), r.experiment, r.gate, f"{r.model_name} v{r.model_version}",
-                      r.status, r.requested_by, r.decided_by or "")
+        table.add_row(
+            str(r.id),
+            r.experiment,
+            r.gate,
+            f"{r.model_name} v{r.model_version}",
+            r.status,
+            r.requested_by,
+            r.decided_by or "",
+        )
     console.print(table)
 
 
@@ -177,8 +195,10 @@ def _decide(request_id: int, decision: str, comment: str) -> None:
         f"v{request.model_version}) is now {request.status} by {request.decided_by}"
     )
     if request.status == "approved":
-        console.print(f"continue with `aurora run {request.experiment}` "
-                      "(or let the approval sensor launch the promotion)")
+        console.print(
+            f"continue with `aurora run {request.experiment}` "
+            "(or let the approval sensor launch the promotion)"
+        )
 
 
 @approvals_app.command("approve")
@@ -207,8 +227,9 @@ def audit_verify() -> None:
     """Exit 0 when the audit hash chain is intact; otherwise name the first bad row."""
     result = _governance(get_settings()).verify_audit()
     if not result.ok:
-        typer.echo(f"error: audit chain broken at seq {result.first_bad_seq}: {result.reason}",
-                   err=True)
+        typer.echo(
+            f"error: audit chain broken at seq {result.first_bad_seq}: {result.reason}", err=True
+        )
         raise typer.Exit(1)
     typer.echo(f"audit chain intact: {result.rows} rows")
 
@@ -225,8 +246,12 @@ def audit_show(
         return
     table = Table("seq", "ts", "event", "actor", "target", "correlation_id")
     for row in rows:
-        table.add_row(*(str(row.get(k, "")) for k in
-                        ("seq", "ts", "event", "actor", "target", "correlation_id")))
+        table.add_row(
+            *(
+                str(row.get(k, ""))
+                for k in ("seq", "ts", "event", "actor", "target", "correlation_id")
+            )
+        )
     console.print(table)
 
 

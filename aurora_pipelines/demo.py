@@ -44,11 +44,15 @@ def _approve_pending(settings: Settings, gate: str, console: Console) -> None:
     request = pending[0]
     approver = DEMO_APPROVERS[gate]
     governance.decide(
-        request.id, "approve", actor=approver,
+        request.id,
+        "approve",
+        actor=approver,
         comment=f"DEMO ONLY: approved by demo identity {approver} (aurora demo)",
     )
-    console.print(f"[magenta]demo-only approval:[/magenta] {approver} approved request "
-                  f"#{request.id} ({gate}, {request.model_name} v{request.model_version})")
+    console.print(
+        f"[magenta]demo-only approval:[/magenta] {approver} approved request "
+        f"#{request.id} ({gate}, {request.model_name} v{request.model_version})"
+    )
 
 
 def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console) -> Stopwatch:
@@ -59,8 +63,10 @@ def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console
 
     watch = Stopwatch()
     console.rule("Aurora demo: credit_default")
-    seeded = watch.time("seed sample data (incl. Spark start)",
-                        lambda: seed_sample_tables(get_spark(settings), rows, batch_rows))
+    seeded = watch.time(
+        "seed sample data (incl. Spark start)",
+        lambda: seed_sample_tables(get_spark(settings), rows, batch_rows),
+    )
     for table in seeded:
         console.print(f"seeded {table.table}: {table.rows:,} rows" + (" (drifted)" * table.drift))
 
@@ -70,11 +76,14 @@ def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console
             raise AuroraError(f"demo run failed: {outcome.errors[0]}")
 
     watch.time("run: raw → profile → features → train → staging request", lambda: run(True))
-    watch.time("approve staging (demo identity)",
-               lambda: _approve_pending(settings, "staging", console))
+    watch.time(
+        "approve staging (demo identity)", lambda: _approve_pending(settings, "staging", console)
+    )
     watch.time("run: deploy staging → production request", run)
-    watch.time("approve production (demo identity)",
-               lambda: _approve_pending(settings, "production", console))
+    watch.time(
+        "approve production (demo identity)",
+        lambda: _approve_pending(settings, "production", console),
+    )
     watch.time("run: deploy champion → batch scores → drift", run)
 
     console.rule("Summary")
@@ -91,8 +100,9 @@ def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console
         ("Dagster runs", settings.dagster_home),
     ]:
         console.print(f"  {label:<26} {path}")
-    console.print("  Dagster UI: make ui    MLflow UI: make mlflow-ui    "
-                  "audit: .venv/bin/aurora audit verify")
+    console.print(
+        "  Dagster UI: make ui    MLflow UI: make mlflow-ui    audit: .venv/bin/aurora audit verify"
+    )
     console.print("\n[bold]Time per step[/bold]")
     for label, seconds in watch.steps:
         console.print(f"  {seconds:7.1f} s  {label}")

@@ -81,10 +81,18 @@ def create_experiment(
     source_spec = infer_source(source)
     try:
         spec = ExperimentSpec(
-            name=name, team=team, owner=owner, source=source_spec, target=target,
-            problem_type=problem_type, id_column=id_column, time_column=time_column,
-            features={"dbt_model": f"{name}_features",
-                      "scoring_dbt_model": f"{name}_scoring_features"},
+            name=name,
+            team=team,
+            owner=owner,
+            source=source_spec,
+            target=target,
+            problem_type=problem_type,
+            id_column=id_column,
+            time_column=time_column,
+            features={
+                "dbt_model": f"{name}_features",
+                "scoring_dbt_model": f"{name}_scoring_features",
+            },
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -96,22 +104,24 @@ def create_experiment(
 
     df = read_source(get_spark(settings), source_spec)
     require_columns(
-        df, {"target": target, "id_column": id_column or "", "time_column": time_column or ""},
+        df,
+        {"target": target, "id_column": id_column or "", "time_column": time_column or ""},
         source_spec,
     )
     dbt_files = _scaffold_dbt(settings.dbt_project_dir, name)
-    return CreatedExperiment(spec=spec, spec_path=write_spec(settings.experiments_dir, spec),
-                             dbt_files=dbt_files)
+    return CreatedExperiment(
+        spec=spec, spec_path=write_spec(settings.experiments_dir, spec), dbt_files=dbt_files
+    )
 
 
 def _scaffold_dbt(project_dir: Path, name: str) -> list[Path]:
     folder = project_dir / "models" / "experiments" / name
     files = {
         folder / f"{name}.yml": SOURCES_YAML.format(name=name),
-        folder / f"{name}_features.sql": MODEL_SQL.format(name=name, stage="features",
-                                                          table="raw"),
+        folder / f"{name}_features.sql": MODEL_SQL.format(name=name, stage="features", table="raw"),
         folder / f"{name}_scoring_features.sql": MODEL_SQL.format(
-            name=name, stage="scoring_features", table="scoring_batch"),
+            name=name, stage="scoring_features", table="scoring_batch"
+        ),
     }
     folder.mkdir(parents=True, exist_ok=True)
     for path, text in files.items():

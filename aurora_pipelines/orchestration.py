@@ -50,7 +50,9 @@ def instance_for(settings: Settings) -> dg.DagsterInstance:
     return dg.DagsterInstance.get()
 
 
-def experiment_assets(defs: dg.Definitions, spec: ExperimentSpec) -> dict[dg.AssetKey, dg.AssetsDefinition]:
+def experiment_assets(
+    defs: dg.Definitions, spec: ExperimentSpec
+) -> dict[dg.AssetKey, dg.AssetsDefinition]:
     """Every asset key of the experiment (its group), mapped to the definition that builds it."""
     owned: dict[dg.AssetKey, dg.AssetsDefinition] = {}
     for assets_def in defs.assets or []:

@@ -22,15 +22,30 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
     governance = GovernanceStore.from_settings(settings)
     actor = settings.user or spec.owner
     correlation_id = uuid.uuid4().hex
-    governance.audit("run_started", actor=actor, target=f"experiment/{name}",
-                     details={"full": full}, correlation_id=correlation_id)
-    outcome = run_experiment(defs, spec, instance, full=full,
-                             tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor})
     governance.audit(
-        "run_finished", actor=actor, target=f"experiment/{name}",
-        details={"dagster_run_id": outcome.run_id, "success": outcome.success,
-                 "materialized": outcome.materialized,
-                 "failed_checks": [f"{c.asset}:{c.check}" for c in outcome.failed_checks]},
+        "run_started",
+        actor=actor,
+        target=f"experiment/{name}",
+        details={"full": full},
+        correlation_id=correlation_id,
+    )
+    outcome = run_experiment(
+        defs,
+        spec,
+        instance,
+        full=full,
+        tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor},
+    )
+    governance.audit(
+        "run_finished",
+        actor=actor,
+        target=f"experiment/{name}",
+        details={
+            "dagster_run_id": outcome.run_id,
+            "success": outcome.success,
+            "materialized": outcome.materialized,
+            "failed_checks": [f"{c.asset}:{c.check}" for c in outcome.failed_checks],
+        },
         correlation_id=correlation_id,
     )
     _report(outcome, name, console)
@@ -39,11 +54,14 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
 
 def _report(outcome: RunOutcome, name: str, console: Console) -> None:
     if outcome.up_to_date:
-        console.print(f"[green]{name}: every stage is up to date[/green] "
-                      "(use --full to re-run everything)")
+        console.print(
+            f"[green]{name}: every stage is up to date[/green] (use --full to re-run everything)"
+        )
         return
-    console.print(f"run {outcome.run_id}: materialized {len(outcome.materialized)} of "
-                  f"{len(outcome.selected)} selected assets")
+    console.print(
+        f"run {outcome.run_id}: materialized {len(outcome.materialized)} of "
+        f"{len(outcome.selected)} selected assets"
+    )
     for key in outcome.materialized:
         console.print(f"  [green]✓[/green] {key}")
     for check in outcome.failed_checks:
@@ -58,7 +76,8 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
                 f"  then continue with: aurora run {name}"
             )
         else:
-            console.print(f"[red]check failed:[/red] {check.asset} {check.check}: "
-                          f"{check.description}")
+            console.print(
+                f"[red]check failed:[/red] {check.asset} {check.check}: {check.description}"
+            )
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")

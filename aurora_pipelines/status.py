@@ -32,8 +32,14 @@ def experiment_status(settings: Settings, name: str) -> dict[str, Any]:
             "primary_metric": spec.training.primary_metric,
         },
         "approvals": [
-            {"id": r.id, "gate": r.gate, "status": r.status, "model_version": r.model_version,
-             "requested_by": r.requested_by, "decided_by": r.decided_by}
+            {
+                "id": r.id,
+                "gate": r.gate,
+                "status": r.status,
+                "model_version": r.model_version,
+                "requested_by": r.requested_by,
+                "decided_by": r.decided_by,
+            }
             for r in requests
         ],
         "deployment": {
@@ -67,19 +73,33 @@ def render_status(data: dict[str, Any], console: Console) -> None:
     metric = model["primary_metric"]
     value = model["metrics"].get(metric)
     console.print(f"[bold]{data['experiment']}[/bold] (team {data['team']}, owner {data['owner']})")
-    console.print(f"  model: v{model['version'] or '-'}  {metric}="
-                  f"{value:.4f}" if value is not None else f"  model: {model['version'] or '-'}")
+    console.print(
+        f"  model: v{model['version'] or '-'}  {metric}={value:.4f}"
+        if value is not None
+        else f"  model: {model['version'] or '-'}"
+    )
     deployment = data["deployment"]
-    console.print(f"  staging: v{deployment['staging'] or '-'}   production (champion): "
-                  f"v{deployment['production'] or '-'}")
+    console.print(
+        f"  staging: v{deployment['staging'] or '-'}   production (champion): "
+        f"v{deployment['production'] or '-'}"
+    )
     drift = data["drift"]
     if drift.get("drift_share") is not None:
-        console.print(f"  drift: share {drift['drift_share']:.2f} "
-                      f"({', '.join(drift['drifted_features']) or 'no feature drifted'})")
+        console.print(
+            f"  drift: share {drift['drift_share']:.2f} "
+            f"({', '.join(drift['drifted_features']) or 'no feature drifted'})"
+        )
         console.print(f"  drift report: {drift['report']}")
-    table = Table("id", "gate", "version", "status", "requested_by", "decided_by",
-                  title="approvals")
+    table = Table(
+        "id", "gate", "version", "status", "requested_by", "decided_by", title="approvals"
+    )
     for a in data["approvals"]:
-        table.add_row(str(a["id"]), a["gate"], str(a["model_version"]), a["status"],
-                      a["requested_by"], a["decided_by"] or "")
+        table.add_row(
+            str(a["id"]),
+            a["gate"],
+            str(a["model_version"]),
+            a["status"],
+            a["requested_by"],
+            a["decided_by"] or "",
+        )
     console.print(table)

@@ -21,4 +21,3 @@ def build_resources(settings: Settings) -> dict[str, Any]:
             dbt_executable=dbt_executable(),
         ),
     }
-

@@ -1,6 +1,5 @@
 """Approval sensor: a recorded decision continues the promotion it unblocks."""
 
-from __future__ import annotations
 
 import dagster as dg
 

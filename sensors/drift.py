@@ -4,7 +4,6 @@ Each trigger and each skip is written to the audit log with its reason. The retr
 is only a candidate: it waits for the same staging and production approvals.
 """
 
-from __future__ import annotations
 
 import time
 
@@ -48,9 +47,13 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
         governance = aurora.governance()
 
         def skip(reason: str) -> dg.SkipReason:
-            governance.audit("retrain_skipped", actor="drift_sensor", target=audit_target,
-                             details={"reason": reason, "drift_share": drift_share},
-                             correlation_id=event.run_id)
+            governance.audit(
+                "retrain_skipped",
+                actor="drift_sensor",
+                target=audit_target,
+                details={"reason": reason, "drift_share": drift_share},
+                correlation_id=event.run_id,
+            )
             return dg.SkipReason(reason)
 
         if drift_share <= threshold:
@@ -61,13 +64,19 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
         if open_runs:
             return skip(f"retraining run {open_runs[0].run_id} is still open")
         last = context.instance.get_runs(dg.RunsFilter(job_name=retrain.name), limit=1)
-        if last and last[0].create_timestamp and (
-            time.time() - last[0].create_timestamp < cooldown_s
+        if (
+            last
+            and last[0].create_timestamp
+            and (time.time() - last[0].create_timestamp < cooldown_s)
         ):
             return skip(f"cooldown: last retraining run {last[0].run_id} is recent")
-        governance.audit("retrain_requested", actor="drift_sensor", target=audit_target,
-                         details={"drift_share": drift_share, "threshold": threshold},
-                         correlation_id=event.run_id)
+        governance.audit(
+            "retrain_requested",
+            actor="drift_sensor",
+            target=audit_target,
+            details={"drift_share": drift_share, "threshold": threshold},
+            correlation_id=event.run_id,
+        )
         return dg.RunRequest(
             run_key=f"drift-{event.storage_id}",
             tags={"aurora/trigger": "drift", "aurora/drift_share": f"{drift_share:.3f}"},

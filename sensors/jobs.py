@@ -1,8 +1,8 @@
 """Asset jobs per experiment: the whole lifecycle, each promotion, retraining, daily scoring."""
 
-from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import dagster as dg
 
@@ -11,14 +11,18 @@ from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
 
+# What `dg.define_asset_job` returns; its class is not part of Dagster's public API.
+AssetJob = Any
+
+
 @dataclass(frozen=True)
 class ExperimentJobs:
-    lifecycle: dg.UnresolvedAssetJobDefinition
-    promote: dict[Gate, dg.UnresolvedAssetJobDefinition]
-    retrain: dg.UnresolvedAssetJobDefinition
-    score_and_monitor: dg.UnresolvedAssetJobDefinition
+    lifecycle: AssetJob
+    promote: dict[Gate, AssetJob]
+    retrain: AssetJob
+    score_and_monitor: AssetJob
 
-    def all(self) -> list[dg.UnresolvedAssetJobDefinition]:
+    def all(self) -> list[AssetJob]:
         return [self.lifecycle, *self.promote.values(), self.retrain, self.score_and_monitor]
 
 
@@ -31,16 +35,22 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
     promote = {
         Gate.staging: dg.define_asset_job(
             f"{spec.name}__promote_staging",
-            selection=_keys(spec, GATES[Gate.staging].approval, lifecycle.STAGING,
-                            lifecycle.PRODUCTION_APPROVAL),
+            selection=_keys(
+                spec, GATES[Gate.staging].approval, lifecycle.STAGING, lifecycle.PRODUCTION_APPROVAL
+            ),
             description="After a staging approval: re-verify it, deploy to staging, and file "
             "the production approval request.",
             tags=tags,
         ),
         Gate.production: dg.define_asset_job(
             f"{spec.name}__promote_production",
-            selection=_keys(spec, lifecycle.PRODUCTION_APPROVAL, lifecycle.PRODUCTION,
-                            lifecycle.BATCH_SCORES, lifecycle.DRIFT),
+            selection=_keys(
+                spec,
+                lifecycle.PRODUCTION_APPROVAL,
+                lifecycle.PRODUCTION,
+                lifecycle.BATCH_SCORES,
+                lifecycle.DRIFT,
+            ),
             description="After a production approval: re-verify it, make the version champion, "
             "score the batch and report drift.",
             tags=tags,
@@ -48,22 +58,35 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
     }
     return ExperimentJobs(
         lifecycle=dg.define_asset_job(
-            f"{spec.name}__lifecycle", selection=dg.AssetSelection.groups(spec.name), tags=tags,
+            f"{spec.name}__lifecycle",
+            selection=dg.AssetSelection.groups(spec.name),
+            tags=tags,
             description="Every stage of the experiment, as far as its gates allow.",
         ),
         promote=promote,
         retrain=dg.define_asset_job(
             f"{spec.name}__retrain",
-            selection=_keys(spec, lifecycle.RAW, lifecycle.PROFILE, lifecycle.FEATURES,
-                            lifecycle.MODEL, lifecycle.STAGING_APPROVAL),
+            selection=_keys(
+                spec,
+                lifecycle.RAW,
+                lifecycle.PROFILE,
+                lifecycle.FEATURES,
+                lifecycle.MODEL,
+                lifecycle.STAGING_APPROVAL,
+            ),
             description="Retrain on the current source and file a new staging approval request; "
             "the candidate never serves without the same approvals.",
             tags={**tags, "aurora/trigger": "retrain"},
         ),
         score_and_monitor=dg.define_asset_job(
             f"{spec.name}__score_and_monitor",
-            selection=_keys(spec, lifecycle.RAW_BATCH, lifecycle.SCORING_FEATURES,
-                            lifecycle.BATCH_SCORES, lifecycle.DRIFT),
+            selection=_keys(
+                spec,
+                lifecycle.RAW_BATCH,
+                lifecycle.SCORING_FEATURES,
+                lifecycle.BATCH_SCORES,
+                lifecycle.DRIFT,
+            ),
             description="Score the new batch with the champion and report drift.",
             tags=tags,
         ),

@@ -1,6 +1,5 @@
 """Daily batch scoring and drift for each experiment."""
 
-from __future__ import annotations
 
 import dagster as dg
 

@@ -184,9 +184,9 @@ class S3ArtifactStore(ArtifactStore):
     def _keys(self, full_prefix: str) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
         keys: list[str] = []
-        pages = self._call("list", lambda: list(paginator.paginate(
-            Bucket=self.bucket, Prefix=full_prefix
-        )))
+        pages = self._call(
+            "list", lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full_prefix))
+        )
         for page in pages:
             keys.extend(obj["Key"] for obj in page.get("Contents", []))
         return sorted(keys)
@@ -195,7 +195,9 @@ class S3ArtifactStore(ArtifactStore):
         for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
             batch = [{"Key": k} for k in keys[start : start + 1000]]
             self._call(
-                "delete", self._client.delete_objects, Bucket=self.bucket,
+                "delete",
+                self._client.delete_objects,
+                Bucket=self.bucket,
                 Delete={"Objects": batch, "Quiet": True},
             )
 
@@ -205,14 +207,26 @@ class S3ArtifactStore(ArtifactStore):
             raise NotFound(f"cannot store {local}: it does not exist")
         full = self._full(key)
         if local.is_file():
-            self._call("upload", self._client.upload_file, str(local), self.bucket, full,
-                       Config=self._transfer)
+            self._call(
+                "upload",
+                self._client.upload_file,
+                str(local),
+                self.bucket,
+                full,
+                Config=self._transfer,
+            )
             return self.uri(key)
         uploaded = set()
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
             object_key = f"{full}/{path.relative_to(local).as_posix()}"
-            self._call("upload", self._client.upload_file, str(path), self.bucket, object_key,
-                       Config=self._transfer)
+            self._call(
+                "upload",
+                self._client.upload_file,
+                str(path),
+                self.bucket,
+                object_key,
+                Config=self._transfer,
+            )
             uploaded.add(object_key)
         # Files of an earlier put under the same key are removed after the new ones are up.
         self._delete([k for k in self._keys(f"{full}/") if k not in uploaded])
@@ -226,14 +240,26 @@ class S3ArtifactStore(ArtifactStore):
             for object_key in under:
                 target = dest / object_key[len(full) + 1 :]
                 target.parent.mkdir(parents=True, exist_ok=True)
-                self._call("download", self._client.download_file, self.bucket, object_key,
-                           str(target), Config=self._transfer)
+                self._call(
+                    "download",
+                    self._client.download_file,
+                    self.bucket,
+                    object_key,
+                    str(target),
+                    Config=self._transfer,
+                )
             return dest
         if not self._object_exists(full):
             raise NotFound(f"no artifact '{key}' in {self.uri('')}; list them with store.list()")
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self._call("download", self._client.download_file, self.bucket, full, str(dest),
-                   Config=self._transfer)
+        self._call(
+            "download",
+            self._client.download_file,
+            self.bucket,
+            full,
+            str(dest),
+            Config=self._transfer,
+        )
         return dest
 
     def _object_exists(self, full_key: str) -> bool:
@@ -260,7 +286,7 @@ class S3ArtifactStore(ArtifactStore):
 
 
 def artifact_store_from_url(url: str) -> ArtifactStore:
-    """`s3://bucket/prefix` -> S3ArtifactStore (endpoint from AWS_ENDPOINT_URL); else a local dir."""
+    """`s3://bucket/prefix` -> S3ArtifactStore (endpoint: AWS_ENDPOINT_URL); else a local dir."""
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://") :].partition("/")
         if not bucket:

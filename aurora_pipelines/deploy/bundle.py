@@ -24,7 +24,7 @@ from typing import Any
 from mlflow.models import Model
 
 from aurora_pipelines.deploy.artifact_store import ArtifactStore
-from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.errors import IntegrityError, NotFound, SpecError
 from aurora_pipelines.registry.digest import artifact_digest
 from aurora_pipelines.registry.mlflow_registry import (
     FEATURE_TABLE_TAG,
@@ -153,7 +153,7 @@ def fetch_bundle(
     """
     dest = Path(dest)
     if dest.exists() and any(dest.iterdir()):
-        raise IntegrityError(
+        raise SpecError(
             f"cannot fetch bundle into {dest}: the directory is not empty and stale files "
             "would mix with the bundle; use an empty directory"
         )

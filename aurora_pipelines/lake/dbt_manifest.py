@@ -43,9 +43,21 @@ def ensure_manifest(project_dir: Path, aurora_home: Path, target: str = "duckdb"
     if manifest_is_stale(project_dir):
         env = {**os.environ, "AURORA_HOME": str(aurora_home)}
         done = subprocess.run(
-            [dbt_executable(), "parse", "--project-dir", str(project_dir),
-             "--profiles-dir", str(project_dir), "--target", target, "--quiet"],
-            env=env, capture_output=True, text=True, check=False,
+            [
+                dbt_executable(),
+                "parse",
+                "--project-dir",
+                str(project_dir),
+                "--profiles-dir",
+                str(project_dir),
+                "--target",
+                target,
+                "--quiet",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if done.returncode != 0:
             message = (done.stdout + done.stderr).strip().splitlines()[-5:]

@@ -128,9 +128,7 @@ def _signature(features: pd.DataFrame, model: Any) -> ModelSignature:
         # column); its hint about missing integers is known and would repeat on every run.
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
         inferred = infer_signature(features, model.predict(features.head(100)))
-    inputs = Schema(
-        [ColSpec(col.type, col.name, required=False) for col in inferred.inputs.inputs]
-    )
+    inputs = Schema([ColSpec(col.type, col.name, required=False) for col in inferred.inputs.inputs])
     return ModelSignature(inputs=inputs, outputs=inferred.outputs)
 
 
@@ -179,51 +177,55 @@ def log_and_register(
     }
     run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
 
-    with _tracking(tracking_uri), mlflow.start_run(experiment_id=experiment_id) as run:
-        run_id = run.info.run_id
-        _log_run_data(client, run_id, result, lineage, run_tags)
-        with warnings.catch_warnings():
-            # A local path matches MLflow's local source class twice; the warning is noise.
-            warnings.filterwarnings("ignore", message="The specified dataset source")
-            dataset = mlflow.data.from_pandas(
-                training_data if training_data is not None else sample_input,
-                source=feature_table,
-                name=f"{Path(feature_table).name}@v{feature_table_version}",
-                targets=result.target if training_data is not None else None,
-            )
-        mlflow.log_input(dataset, context="training", tags=lineage)
-        with tempfile.TemporaryDirectory(prefix="aurora-run-") as tmp:
-            board = Path(tmp) / "leaderboard.json"
-            board.write_text(json.dumps(result.leaderboard, indent=2))
-            columns = Path(tmp) / "feature_columns.json"
-            columns.write_text(json.dumps(result.feature_columns, indent=2))
-            client.log_artifact(run_id, str(board))
-            client.log_artifact(run_id, str(columns))
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
-            info = mlflow.sklearn.log_model(
-                result.model,
-                name=MODEL_ARTIFACT_NAME,
-                signature=signature,
-                input_example=example,
-                serialization_format="skops",
-                skops_trusted_types=trusted,
-                pip_requirements=_pip_requirements(),
-            )
+    with _tracking(tracking_uri):
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            run_id = run.info.run_id
+            _log_run_data(client, run_id, result, lineage, run_tags)
+            with warnings.catch_warnings():
+                # A local path matches MLflow's local source class twice; the warning is noise.
+                warnings.filterwarnings("ignore", message="The specified dataset source")
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                dataset = mlflow.data.from_pandas(
+                    training_data if training_data is not None else sample_input,
+                    source=feature_table,
+                    name=f"{Path(feature_table).name}@v{feature_table_version}",
+                    targets=result.target if training_data is not None else None,
+                )
+            mlflow.log_input(dataset, context="training", tags=lineage)
+            with tempfile.TemporaryDirectory(prefix="aurora-run-") as tmp:
+                board = Path(tmp) / "leaderboard.json"
+                board.write_text(json.dumps(result.leaderboard, indent=2))
+                columns = Path(tmp) / "feature_columns.json"
+                columns.write_text(json.dumps(result.feature_columns, indent=2))
+                client.log_artifact(run_id, str(board))
+                client.log_artifact(run_id, str(columns))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+                info = mlflow.sklearn.log_model(
+                    result.model,
+                    name=MODEL_ARTIFACT_NAME,
+                    signature=signature,
+                    input_example=example,
+                    serialization_format="skops",
+                    skops_trusted_types=trusted,
+                    pip_requirements=_pip_requirements(),
+                )
 
-    try:
-        client.create_registered_model(registered_model_name)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-            raise
-    version = client.create_model_version(
-        name=registered_model_name,
-        source=info.model_uri,
-        run_id=run_id,
-        tags={**tags, **lineage},
-        description=_description(result, feature_table, feature_table_version),
-        model_id=info.model_id,
-    )
+        # The registry resolves a `models:/<model_id>` source through MLflow's global
+        # tracking URI, so registration stays inside `_tracking` too.
+        try:
+            client.create_registered_model(registered_model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = client.create_model_version(
+            name=registered_model_name,
+            source=info.model_uri,
+            run_id=run_id,
+            tags={**tags, **lineage},
+            description=_description(result, feature_table, feature_table_version),
+            model_id=info.model_id,
+        )
     digest = model_version_digest(tracking_uri, registered_model_name, version.version)
     client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
     return RegisteredModel(

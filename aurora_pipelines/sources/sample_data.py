@@ -17,8 +17,14 @@ TIME_COLUMN = "application_date"
 
 HOME_OWNERSHIP = ["RENT", "MORTGAGE", "OWN", "OTHER"]
 LOAN_PURPOSE = [
-    "debt_consolidation", "credit_card", "home_improvement", "car",
-    "medical", "small_business", "education", "other",
+    "debt_consolidation",
+    "credit_card",
+    "home_improvement",
+    "car",
+    "medical",
+    "small_business",
+    "education",
+    "other",
 ]
 EMPLOYMENT_TYPE = ["salaried", "self_employed", "contract", "unemployed", "retired"]
 REGION = ["north", "south", "east", "west", "central"]
@@ -53,8 +59,10 @@ def generate_credit_data(
 
     debt_to_income = (rng.gamma(2.2, 0.09, n) + loan_amount / income / 6).round(4)
     interest_rate = (
-        4.0 + (850 - credit_score) / 28 + rng.normal(0, 1.2, n) + (1.5 if drift else 0.0)
-    ).clip(2.5, 36).round(2)
+        (4.0 + (850 - credit_score) / 28 + rng.normal(0, 1.2, n) + (1.5 if drift else 0.0))
+        .clip(2.5, 36)
+        .round(2)
+    )
 
     start = np.datetime64(start_date)
     application_date = start + rng.integers(0, 365, n).astype("timedelta64[D]")
@@ -74,9 +82,7 @@ def generate_credit_data(
         - 0.35 * np.log(income / 60_000)
         + 0.05 * (interest_rate - 14)
         - 0.03 * (employment_years - 6)
-        + np.select(
-            [employment == "unemployed", employment == "contract"], [0.9, 0.25], 0.0
-        )
+        + np.select([employment == "unemployed", employment == "contract"], [0.9, 0.25], 0.0)
         + np.select([purpose == "small_business", purpose == "medical"], [0.45, 0.3], 0.0)
         + np.where(home == "OWN", -0.25, 0.0)
         - 0.4 * has_cosigner
@@ -115,8 +121,12 @@ def generate_credit_data(
 
 def _inject_missing(df: pd.DataFrame, rng: np.random.Generator) -> None:
     # Missing at realistic rates, in the columns where real applications leave gaps.
-    for column, rate in {"annual_income": 0.03, "employment_years": 0.06,
-                         "employment_type": 0.02, "credit_utilization": 0.01}.items():
+    for column, rate in {
+        "annual_income": 0.03,
+        "employment_years": 0.06,
+        "employment_type": 0.02,
+        "credit_utilization": 0.01,
+    }.items():
         mask = rng.random(len(df)) < rate
         df[column] = df[column].astype("object" if df[column].dtype == object else "float64")
         df.loc[mask, column] = None

@@ -188,9 +188,7 @@ class FeatureColumns:
 
 def is_date_like(series: pd.Series) -> bool:
     """True for datetime dtypes and for object columns holding date/datetime values."""
-    if pd.api.types.is_datetime64_any_dtype(series) or isinstance(
-        series.dtype, pd.PeriodDtype
-    ):
+    if pd.api.types.is_datetime64_any_dtype(series) or isinstance(series.dtype, pd.PeriodDtype):
         return True
     if series.dtype == object:
         sample = series.dropna().head(20)
@@ -243,6 +241,4 @@ def build_pipeline(
     if features.categorical:
         transformers.append(("categorical", Pipeline(categorical_steps), features.categorical))
     preprocess = ColumnTransformer(transformers, remainder="drop")
-    return Pipeline(
-        [("preprocess", preprocess), ("model", spec.estimator(problem_type, seed))]
-    )
+    return Pipeline([("preprocess", preprocess), ("model", spec.estimator(problem_type, seed))])

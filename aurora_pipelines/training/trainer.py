@@ -143,7 +143,11 @@ def train_experiment(
     specs = [get_algorithm(name, problem_type) for name in dict.fromkeys(algorithms)]
     if not specs:
         raise SpecError("no algorithms to train; list at least one in `training.algorithms`")
-    for role, column in (("target", target), ("id_column", id_column), ("time_column", time_column)):
+    for role, column in (
+        ("target", target),
+        ("id_column", id_column),
+        ("time_column", time_column),
+    ):
         if column and column not in df.columns:
             raise SourceError(
                 f"{role} '{column}' is not a column of the training data "

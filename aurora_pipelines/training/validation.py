@@ -42,9 +42,7 @@ def _check_regression_target(y: pd.Series) -> None:
             "cast it in the feature model or use problem_type: classification"
         )
     if y.nunique() < 2:
-        raise DataError(
-            f"target '{y.name}' is constant ({y.iloc[0]!r}); there is nothing to learn"
-        )
+        raise DataError(f"target '{y.name}' is constant ({y.iloc[0]!r}); there is nothing to learn")
 
 
 def _check_classification_target(y: pd.Series, cv_folds: int) -> None:

@@ -38,8 +38,9 @@ def _governance(settings: Settings):
 
 
 def _pending(settings: Settings, gate: str):
-    pending = _governance(settings).list_requests(experiment=EXPERIMENT, gate=gate,
-                                                  status="pending")
+    pending = _governance(settings).list_requests(
+        experiment=EXPERIMENT, gate=gate, status="pending"
+    )
     assert len(pending) == 1, pending
     return pending[0]
 
@@ -54,8 +55,15 @@ def first_run(lifecycle_settings: Settings, quiet: Console):
 def test_first_run_stops_at_the_staging_gate(first_run, lifecycle_settings: Settings):
     assert not first_run.errors
     done = set(first_run.materialized)
-    for stage in (lifecycle.RAW, lifecycle.PROFILE, lifecycle.FEATURES, lifecycle.MODEL,
-                  lifecycle.STAGING_APPROVAL, lifecycle.RAW_BATCH, lifecycle.SCORING_FEATURES):
+    for stage in (
+        lifecycle.RAW,
+        lifecycle.PROFILE,
+        lifecycle.FEATURES,
+        lifecycle.MODEL,
+        lifecycle.STAGING_APPROVAL,
+        lifecycle.RAW_BATCH,
+        lifecycle.SCORING_FEATURES,
+    ):
         assert "/".join([EXPERIMENT, *stage]) in done
     assert "credit_default/deploy/staging" not in done
     gate = [c for c in first_run.failed_checks if c.check == "approved"]
@@ -85,8 +93,12 @@ def test_approvals_carry_the_model_through_to_monitoring(
     from aurora_pipelines.status import experiment_status
 
     governance = _governance(lifecycle_settings)
-    governance.decide(_pending(lifecycle_settings, "staging").id, "approve",
-                      actor="validator_bob", comment="validated")
+    governance.decide(
+        _pending(lifecycle_settings, "staging").id,
+        "approve",
+        actor="validator_bob",
+        comment="validated",
+    )
     second = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
     assert "credit_default/deploy/staging" in second.materialized
     # Continuing never retrains: the approved version is what gets deployed.
@@ -95,8 +107,12 @@ def test_approvals_carry_the_model_through_to_monitoring(
         "credit_default/governance/production_approval"
     ]
 
-    governance.decide(_pending(lifecycle_settings, "production").id, "approve",
-                      actor="mrm_carol", comment="MRM sign-off")
+    governance.decide(
+        _pending(lifecycle_settings, "production").id,
+        "approve",
+        actor="mrm_carol",
+        comment="MRM sign-off",
+    )
     third = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
     assert not third.errors, third.errors
     for key in ("deploy/production", "serve/batch_scores", "monitor/drift"):
@@ -105,10 +121,11 @@ def test_approvals_carry_the_model_through_to_monitoring(
     status = json.loads(json.dumps(experiment_status(lifecycle_settings, EXPERIMENT)))
     version = status["model"]["version"]
     assert status["model"]["metrics"]["roc_auc"] > 0.7
-    assert status["deployment"] == {"staging": version, "production": version,
-                                    "fallback": None}
+    assert status["deployment"] == {"staging": version, "production": version, "fallback": None}
     assert {(a["gate"], a["status"]) for a in status["approvals"]} == {
-        ("staging", "approved"), ("production", "approved")}
+        ("staging", "approved"),
+        ("production", "approved"),
+    }
     assert status["drift"]["drift_share"] > 0.3  # the batch is drifted on purpose
     assert Path(status["drift"]["report"]).exists()
     scores = delta.read_pandas(lifecycle_settings.lake_dir / EXPERIMENT / "serve" / "batch_scores")
@@ -117,9 +134,7 @@ def test_approvals_carry_the_model_through_to_monitoring(
     assert _governance(lifecycle_settings).verify_audit().ok
 
 
-def test_nothing_left_to_run_after_the_lifecycle(
-    lifecycle_settings: Settings, quiet: Console
-):
+def test_nothing_left_to_run_after_the_lifecycle(lifecycle_settings: Settings, quiet: Console):
     from aurora_pipelines.runs import run_and_report
 
     outcome = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
@@ -138,9 +153,12 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         requests = list(approval(context) or [])
     assert [r.job_name for r in requests] == [
-        "credit_default__promote_staging", "credit_default__promote_production"]
-    with dg.build_sensor_context(instance=instance, resources=resources,
-                                 cursor=context.cursor) as again:
+        "credit_default__promote_staging",
+        "credit_default__promote_production",
+    ]
+    with dg.build_sensor_context(
+        instance=instance, resources=resources, cursor=context.cursor
+    ) as again:
         assert list(approval(again) or []) == []  # each decision launches once
 
     drift = defs.get_sensor_def("credit_default__drift_sensor")

@@ -43,8 +43,19 @@ def csv_source(tmp_path: Path) -> Path:
 
 
 def test_create_experiment_from_csv_writes_spec_and_dbt_models(workspace, csv_source, spark):
-    main(["experiments", "create", "loans", "--source", str(csv_source),
-          "--target", "default_flag", "--id-column", "application_id"])
+    main(
+        [
+            "experiments",
+            "create",
+            "loans",
+            "--source",
+            str(csv_source),
+            "--target",
+            "default_flag",
+            "--id-column",
+            "application_id",
+        ]
+    )
     from aurora_pipelines.specs import load_spec
 
     spec = load_spec(workspace / "experiments" / "loans.yaml")
@@ -56,16 +67,32 @@ def test_create_experiment_from_csv_writes_spec_and_dbt_models(workspace, csv_so
 def test_missing_target_column_is_named_with_the_columns_and_writes_nothing(
     workspace, csv_source, capsys, spark
 ):
-    err = _fails(capsys, "experiments", "create", "loans", "--source", str(csv_source),
-                 "--target", "defaulted")
+    err = _fails(
+        capsys,
+        "experiments",
+        "create",
+        "loans",
+        "--source",
+        str(csv_source),
+        "--target",
+        "defaulted",
+    )
     assert "target column 'defaulted' is not in source" in err and "application_id" in err
     assert not (workspace / "experiments" / "loans.yaml").exists()
     assert not (workspace / "dbt_project" / "models" / "experiments" / "loans").exists()
 
 
 def test_source_path_that_does_not_exist(workspace, capsys):
-    err = _fails(capsys, "experiments", "create", "loans", "--source",
-                 str(workspace / "nope.csv"), "--target", "y")
+    err = _fails(
+        capsys,
+        "experiments",
+        "create",
+        "loans",
+        "--source",
+        str(workspace / "nope.csv"),
+        "--target",
+        "y",
+    )
     assert "does not exist" in err
     assert not list((workspace / "experiments").iterdir())
 
@@ -76,8 +103,7 @@ def test_spec_with_unknown_field_or_missing_target(workspace, capsys):
     (experiments / "credit_default.yaml").write_text(good + "\nlearning_rate: 0.1\n")
     err = _fails(capsys, "status", "credit_default")
     assert "unknown field `learning_rate`" in err
-    (experiments / "credit_default.yaml").write_text(
-        good.replace("target: default_flag\n", ""))
+    (experiments / "credit_default.yaml").write_text(good.replace("target: default_flag\n", ""))
     err = _fails(capsys, "status", "credit_default")
     assert "missing required field `target`" in err
 
@@ -93,8 +119,12 @@ def _request(settings_home: Path, requester: str = "ds_alice") -> int:
 
     store = GovernanceStore.from_settings(get_settings())
     return store.request_approval(
-        experiment="cli_case", gate="staging", model_name="cli_case", model_version="1",
-        model_digest="a" * 64, requested_by=requester,
+        experiment="cli_case",
+        gate="staging",
+        model_name="cli_case",
+        model_version="1",
+        model_digest="a" * 64,
+        requested_by=requester,
     ).id
 
 

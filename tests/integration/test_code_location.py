@@ -27,8 +27,14 @@ def test_loading_the_code_location_starts_no_spark_mlflow_or_database(tmp_path):
         "home = pathlib.Path(os.environ['AURORA_HOME'])\n"
         "print('WROTE', sorted(p.name for p in home.glob('*')) if home.exists() else [])\n"
     )
-    done = subprocess.run([sys.executable, "-c", probe], env=_env(tmp_path), cwd=REPO_DIR,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        env=_env(tmp_path),
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "HEAVY []" in done.stdout
     # No governance DB, MLflow store or metastore was created by loading.
@@ -36,9 +42,14 @@ def test_loading_the_code_location_starts_no_spark_mlflow_or_database(tmp_path):
 
 
 def test_dagster_definitions_validate_passes(tmp_path):
+    (tmp_path / "home" / "dagster").mkdir(parents=True)
     done = subprocess.run(
         [DAGSTER, "definitions", "validate", "-m", "aurora_pipelines.definitions"],
-        env=_env(tmp_path), cwd=REPO_DIR, capture_output=True, text=True, timeout=300,
+        env=_env(tmp_path),
+        cwd=REPO_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
 
@@ -51,14 +62,23 @@ def test_every_stage_is_an_asset_in_the_experiment_group():
 
     defs = build_definitions(Settings(experiments_dir=REPO_DIR / "experiments"))
     graph = defs.resolve_asset_graph()
-    keys = {k.to_user_string() for k in graph.get_all_asset_keys()
-            if graph.get(k).group_name == "credit_default"}
+    keys = {
+        k.to_user_string()
+        for k in graph.get_all_asset_keys()
+        if graph.get(k).group_name == "credit_default"
+    }
     assert {
-        "credit_default/raw", "credit_default/eda/profile", "credit_default/features",
-        "credit_default/train/model", "credit_default/governance/staging_approval",
-        "credit_default/deploy/staging", "credit_default/governance/production_approval",
-        "credit_default/deploy/production", "credit_default/raw_batch",
-        "credit_default/serve/scoring_features", "credit_default/serve/batch_scores",
+        "credit_default/raw",
+        "credit_default/eda/profile",
+        "credit_default/features",
+        "credit_default/train/model",
+        "credit_default/governance/staging_approval",
+        "credit_default/deploy/staging",
+        "credit_default/governance/production_approval",
+        "credit_default/deploy/production",
+        "credit_default/raw_batch",
+        "credit_default/serve/scoring_features",
+        "credit_default/serve/batch_scores",
         "credit_default/monitor/drift",
     } <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}

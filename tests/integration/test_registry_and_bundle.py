@@ -103,7 +103,9 @@ def test_registered_digest_equals_a_recomputation(registered, tracking_uri, tmp_
     assert model_version_digest(tracking_uri, MODEL, registered.version) == registered.digest
     local = download_model(tracking_uri, MODEL, registered.version, tmp_path / "m")
     assert artifact_digest(local) == registered.digest
-    tags = MlflowClient(tracking_uri, tracking_uri).get_model_version(MODEL, registered.version).tags
+    tags = (
+        MlflowClient(tracking_uri, tracking_uri).get_model_version(MODEL, registered.version).tags
+    )
     assert tags["digest"] == registered.digest
 
 
@@ -222,7 +224,9 @@ def store(request, tmp_path) -> ArtifactStore:
         return artifact_store_from_url(str(tmp_path / "store"))
     request.getfixturevalue("s3_endpoint")
     # A fresh prefix per test: the bucket is shared by the module.
-    return artifact_store_from_url(f"s3://aurora-artifacts/{request.node.name}".replace("[", "_").replace("]", ""))
+    return artifact_store_from_url(
+        f"s3://aurora-artifacts/{request.node.name}".replace("[", "_").replace("]", "")
+    )
 
 
 def test_store_from_url_picks_the_backend(tmp_path, s3_endpoint):

@@ -182,8 +182,13 @@ def test_class_smaller_than_fold_count_is_refused(credit):
 
 def test_non_numeric_regression_target_is_refused(credit):
     with pytest.raises(DataError, match="regression needs a numeric target"):
-        _train(credit, target="region", problem_type="regression", algorithms=["ridge"],
-               primary_metric="rmse")
+        _train(
+            credit,
+            target="region",
+            problem_type="regression",
+            algorithms=["ridge"],
+            primary_metric="rmse",
+        )
 
 
 def test_continuous_classification_target_is_refused(credit):
@@ -193,6 +198,9 @@ def test_continuous_classification_target_is_refused(credit):
 
 def test_registry_is_open_for_new_algorithms():
     assert known_algorithms("regression") == [
-        "hist_gradient_boosting", "linear_regression", "random_forest", "ridge",
+        "hist_gradient_boosting",
+        "linear_regression",
+        "random_forest",
+        "ridge",
     ]
     assert get_algorithm("random_forest", "regression") is ALGORITHMS["random_forest"]
