@@ -10,7 +10,6 @@ from aurora_pipelines import lifecycle
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
-
 # What `dg.define_asset_job` returns; its class is not part of Dagster's public API.
 AssetJob = Any
 
