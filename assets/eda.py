@@ -57,7 +57,7 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "quality_score": score,
                 "quality_breakdown": dg.MetadataValue.json(result.quality_breakdown),
                 "columns": dg.MetadataValue.md(columns.to_markdown(index=False)),
-                "sampling": dg.MetadataValue.json(result.sampling),
+                "sampling": dg.MetadataValue.json(result.sampling.model_dump(mode="json")),
                 "report": path_url(html),
                 "delta_path": path_url(table_path),
                 "delta_version": version,

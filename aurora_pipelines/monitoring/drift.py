@@ -211,8 +211,9 @@ def _evidently_drift(
         numerical_columns=[c for c, k in kinds.items() if k == "numeric"],
         categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
     )
-    report = Report([DataDriftPreset(columns=list(kinds), drift_share=drift_share_max)],
-                    include_tests=True)
+    report = Report(
+        [DataDriftPreset(columns=list(kinds), drift_share=drift_share_max)], include_tests=True
+    )
     snapshot = report.run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),

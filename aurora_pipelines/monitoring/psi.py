@@ -2,9 +2,10 @@
 
     PSI = sum over buckets i of (c_i - r_i) * ln(c_i / r_i)
 
-where r_i and c_i are the shares of reference and current rows in bucket i, and a share of 0 is
-replaced by `epsilon` (default 1e-4) so an empty bucket costs a large but finite amount instead
-of an infinite one. Common reading: < 0.1 stable, 0.1-0.2 moderate shift, > 0.2 significant.
+where r_i and c_i are the shares of reference and current rows in bucket i, and shares below
+`epsilon` (default 1e-4; in practice the empty buckets) are raised to it, so an empty bucket
+costs a large but finite amount instead of an infinite one. Common reading: < 0.1 stable,
+0.1-0.2 moderate shift, > 0.2 significant.
 
 Buckets:
 - numeric: edges are the reference's quantiles at 1/bins, 2/bins, ... (bins-1)/bins, with

@@ -150,7 +150,9 @@ class Profile(BaseModel):
     def correlation_frame(self) -> pd.DataFrame:
         names = list(self.correlations)
         return pd.DataFrame(
-            [[self.correlations[r].get(c) for c in names] for r in names], index=names, columns=names
+            [[self.correlations[r].get(c) for c in names] for r in names],
+            index=names,
+            columns=names,
         )
 
     def summary(self) -> dict[str, float | int | str]:
@@ -218,8 +220,11 @@ def profile_table(
         missing=[c.missing for c in columns],
         invalid=[c.invalid for c in columns],
         consistency=[c.quality_breakdown["consistency"] / 100.0 for c in columns],
-        outliers=[c.quality_breakdown["outliers"] / 100.0 for c in numeric
-                  if "outliers" in c.quality_breakdown],
+        outliers=[
+            c.quality_breakdown["outliers"] / 100.0
+            for c in numeric
+            if "outliers" in c.quality_breakdown
+        ],
         duplicate_row_share=duplicate_share,
         id_uniqueness=id_uniqueness,
     )
@@ -236,7 +241,8 @@ def profile_table(
             id_profile.non_null - full[id_column]["distinct_exact"] if id_profile else None
         ),
         constant_columns=[c.name for c in columns if c.is_constant],
-        class_balance=_class_balance(df, target, rows) if target_kind in ("binary", "categorical")
+        class_balance=_class_balance(df, target, rows)
+        if target_kind in ("binary", "categorical")
         else None,
         correlations=stats.correlation_matrix(sample, [c.name for c in numeric]),
         quality_score=quality.weighted_score(components),
@@ -250,7 +256,7 @@ def profile_table(
 
 
 def _kind(field: Any) -> str:
-    """Coarse physical kind of a Spark field: float, integral, decimal, bool, date, string, other."""
+    """Coarse physical kind: float, integral, decimal, bool, date, string or other."""
     from pyspark.sql import types as T
 
     t = field.dataType
@@ -296,7 +302,7 @@ def _full_table_pass(df: DataFrame, id_column: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {"rows": row["rows"]}
     for i, field in enumerate(df.schema.fields):
         prefix = f"{i}__"
-        out[field.name] = {k[len(prefix):]: v for k, v in row.items() if k.startswith(prefix)}
+        out[field.name] = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
     if id_column is not None:
         id_col = F.col("`" + id_column.replace("`", "``") + "`")
         out[id_column]["distinct_exact"] = df.agg(F.count_distinct(id_col)).first()[0]
@@ -305,9 +311,7 @@ def _full_table_pass(df: DataFrame, id_column: str | None) -> dict[str, Any]:
 
 def _class_balance(df: DataFrame, target: str, rows: int) -> dict[str, float]:
     counts = df.groupBy(target).count().orderBy("count", ascending=False).limit(100).collect()
-    return {
-        ("null" if r[0] is None else str(r[0])): round(r["count"] / rows, 6) for r in counts
-    }
+    return {("null" if r[0] is None else str(r[0])): round(r["count"] / rows, 6) for r in counts}
 
 
 # --- per-column profile ----------------------------------------------------------------------
@@ -335,7 +339,11 @@ def _infer_semantic_type(
     if kind in ("float", "integral", "decimal"):
         if distinct <= 2 and {_as_float(full.get("min")), _as_float(full.get("max"))} <= {0.0, 1.0}:
             return SemanticType.boolean
-        if kind == "integral" and ID_NAME.search(field.name) and sample_ratio >= IDENTIFIER_MIN_RATIO:
+        if (
+            kind == "integral"
+            and ID_NAME.search(field.name)
+            and sample_ratio >= IDENTIFIER_MIN_RATIO
+        ):
             return SemanticType.identifier
         return SemanticType.numeric
     # Strings: what they hold decides.
@@ -347,19 +355,23 @@ def _infer_semantic_type(
     words = set(non_null_sample.astype(str).str.strip().str.lower().unique())
     if 0 < len(words) <= 2 and words <= BOOLEAN_WORDS:
         return SemanticType.boolean
-    has_spaces = non_null_sample.astype(str).str.strip().str.contains(r"\s").mean() if len(
-        non_null_sample
-    ) else 0.0
+    has_spaces = (
+        non_null_sample.astype(str).str.strip().str.contains(r"\s").mean()
+        if len(non_null_sample)
+        else 0.0
+    )
     if sample_ratio >= IDENTIFIER_MIN_RATIO:
         return SemanticType.text if has_spaces > 0.05 else SemanticType.identifier
     non_null = int(full.get("non_null") or 0)
-    if distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= CATEGORICAL_MAX_RATIO * max(non_null, 1):
+    if distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= CATEGORICAL_MAX_RATIO * max(
+        non_null, 1
+    ):
         return SemanticType.categorical
     return SemanticType.text
 
 
 def _target_kind(target: str, semantic: dict[str, SemanticType], full: dict[str, Any]) -> str:
-    """"binary", "categorical" or "numeric": picks the association measure (see stats.py)."""
+    """ "binary", "categorical" or "numeric": picks the association measure (see stats.py)."""
     distinct = int(full[target].get("distinct") or 0)
     kind = semantic[target]
     if distinct == 2 or kind is SemanticType.boolean:
@@ -419,15 +431,19 @@ def _profile_column(
         profile.update(stats.quantiles(values))
         if kind == "string":  # min/max of text are lexicographic: use the parsed sample
             profile.update(
-                min=stats.finite_or_none(values.min()), max=stats.finite_or_none(values.max()),
-                mean=stats.finite_or_none(values.mean()), std=stats.finite_or_none(values.std()),
+                min=stats.finite_or_none(values.min()),
+                max=stats.finite_or_none(values.max()),
+                mean=stats.finite_or_none(values.mean()),
+                std=stats.finite_or_none(values.std()),
             )
         iqr, z = stats.iqr_outliers(values), stats.zscore_outliers(values)
         n = max(len(values), 1)
         outlier_share = iqr / n if len(values) else None
         profile.update(
-            iqr_outliers=iqr, iqr_outlier_pct=round(100.0 * iqr / n, 4),
-            zscore_outliers=z, zscore_outlier_pct=round(100.0 * z / n, 4),
+            iqr_outliers=iqr,
+            iqr_outlier_pct=round(100.0 * iqr / n, 4),
+            zscore_outliers=z,
+            zscore_outlier_pct=round(100.0 * z / n, 4),
         )
     if semantic in (SemanticType.categorical, SemanticType.boolean):
         profile["top_values"] = stats.top_values(series)
@@ -483,9 +499,7 @@ def _profile_column(
         is_constant=is_constant,
         invalid=round(invalid),
         invalid_pct=round(100.0 * invalid / non_null, 4) if non_null else 0.0,
-        target_association=(
-            round(association[0], 6) if association[0] is not None else None
-        ),
+        target_association=(round(association[0], 6) if association[0] is not None else None),
         association_method=association[1],
         quality_score=quality.weighted_score(components),
         quality_breakdown=quality.as_percent(components),

@@ -2,20 +2,22 @@
 
 Each component is the share of values (or cells, or rows) that pass one check, in [0, 1]:
 
-| component    | weight | column: share of ... that pass                  | table                        |
-|--------------|--------|-------------------------------------------------|------------------------------|
-| completeness | 0.35   | rows that are not null (full table)             | non-null cells / all cells   |
-| validity     | 0.25   | non-null values that are valid for the type:    | valid / non-null cells,      |
-|              |        | not NaN or +-inf (floating), not a blank string,|  over all columns            |
-|              |        | and, for numbers/dates stored as text, values   |                              |
-|              |        | that parse (sample share x full-table count)    |                              |
-| uniqueness   | 0.15   | id column only: distinct / non-null (exact)     | (1 - duplicate-row share of  |
-|              |        |                                                 |  the sample) x id uniqueness |
-| consistency  | 0.15   | 0 for a constant column (one value or none);    | mean of the column scores    |
-|              |        | else values not colliding with a more frequent  |                              |
-|              |        | spelling of the same category ("North"/"north ")|                              |
-| outliers     | 0.10   | numeric only: sample values inside Tukey's      | mean over numeric columns    |
-|              |        | fences (Q1 - 1.5 IQR, Q3 + 1.5 IQR)             |                              |
+- completeness (weight 0.35)
+  column: rows that are not null (full table).  table: non-null cells / all cells.
+- validity (0.25)
+  column: non-null values valid for their type: not NaN or +-inf (floating point), not a blank
+  string, and, for numbers or dates stored as text, values that parse (the unparseable share of
+  the sample applied to the full-table count).  table: valid / non-null cells over all columns.
+- uniqueness (0.15)
+  column: the id column only: exact distinct / non-null.  table: (1 - share of duplicate rows
+  in the sample, id column ignored) x the id column's uniqueness.
+- consistency (0.15)
+  column: 0 for a constant column (one distinct value, or none); else the share of values that
+  do not collide with a more frequent spelling of the same category ("North" vs "north ").
+  table: mean of the column scores.
+- outliers (0.10)
+  column: numeric only: sample values inside Tukey's fences (Q1 - 1.5 IQR, Q3 + 1.5 IQR).
+  table: mean over numeric columns.
 
 score = 100 * sum(w_k * s_k) / sum(w_k), over the components that apply. A component that does
 not apply (uniqueness of a non-id column, outliers of a text column, validity of an all-null

@@ -1,4 +1,4 @@
-"""Write a profile as JSON or as one self-contained HTML page (inline CSS, no scripts, no assets)."""
+"""Write a profile as JSON, or as one self-contained HTML page (inline CSS, no scripts)."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def render_profile_html(profile: Profile) -> str:
         f"<title>Profile: {profile.rows:,} rows</title><style>{_CSS}</style></head><body>",
         "<h1>Data profile</h1>",
         f"<p class='muted'>Profiled at {escape(profile.profiled_at)} &middot; target: "
-        f"{escape(profile.target or '-')} &middot; id column: {escape(profile.id_column or '-')}</p>",
+        f"{escape(profile.target or '-')} &middot; "
+        f"id column: {escape(profile.id_column or '-')}</p>",
         "<div class='cards'>",
         f"<div class='card'>Quality score<b class='{_grade(profile.quality_score)}'>"
         f"{profile.quality_score:.1f}</b></div>",
@@ -105,8 +106,10 @@ def _fmt(value: object) -> str:
 
 def _table(headers: list[str], rows: list[list[object]], raw_cols: set[int] | None = None) -> str:
     raw_cols = raw_cols or set()
-    head = "".join(f"<th class='l'>{escape(h)}</th>" if i == 0 else f"<th>{escape(h)}</th>"
-                   for i, h in enumerate(headers))
+    head = "".join(
+        f"<th class='l'>{escape(h)}</th>" if i == 0 else f"<th>{escape(h)}</th>"
+        for i, h in enumerate(headers)
+    )
     body = []
     for row in rows:
         cells = []
@@ -118,34 +121,80 @@ def _table(headers: list[str], rows: list[list[object]], raw_cols: set[int] | No
 
 
 def _columns_table(columns: list[ColumnProfile]) -> str:
-    headers = ["column", "type", "semantic", "missing %", "distinct", "invalid %", "min", "max",
-               "mean", "IQR outl. %", "target assoc.", "quality"]
+    headers = [
+        "column",
+        "type",
+        "semantic",
+        "missing %",
+        "distinct",
+        "invalid %",
+        "min",
+        "max",
+        "mean",
+        "IQR outl. %",
+        "target assoc.",
+        "quality",
+    ]
     rows = [
-        [c.name, c.spark_type, c.semantic_type.value, c.missing_pct, c.distinct, c.invalid_pct,
-         c.min, c.max, c.mean, c.iqr_outlier_pct,
-         f"{c.target_association:.3f} ({c.association_method})"
-         if c.target_association is not None else None,
-         _score_cell(c.quality_score)]
+        [
+            c.name,
+            c.spark_type,
+            c.semantic_type.value,
+            c.missing_pct,
+            c.distinct,
+            c.invalid_pct,
+            c.min,
+            c.max,
+            c.mean,
+            c.iqr_outlier_pct,
+            f"{c.target_association:.3f} ({c.association_method})"
+            if c.target_association is not None
+            else None,
+            _score_cell(c.quality_score),
+        ]
         for c in columns
     ]
     return _table(headers, rows, raw_cols={11})
 
 
 def _column_details(c: ColumnProfile) -> str:
-    stats_rows = [[k, getattr(c, k)] for k in (
-        "non_null", "missing", "distinct", "invalid", "min", "max", "mean", "std", "p01", "p25",
-        "p50", "p75", "p99", "iqr_outliers", "zscore_outliers", "zscore_outlier_pct",
-    ) if getattr(c, k) is not None]
+    stats_rows = [
+        [k, getattr(c, k)]
+        for k in (
+            "non_null",
+            "missing",
+            "distinct",
+            "invalid",
+            "min",
+            "max",
+            "mean",
+            "std",
+            "p01",
+            "p25",
+            "p50",
+            "p75",
+            "p99",
+            "iqr_outliers",
+            "zscore_outliers",
+            "zscore_outlier_pct",
+        )
+        if getattr(c, k) is not None
+    ]
     body = [_table(["statistic", "value"], stats_rows)]
-    body.append(_table(
-        ["quality component", "score"],
-        [[k, _score_cell(v)] for k, v in c.quality_breakdown.items()],
-        raw_cols={1},
-    ))
+    body.append(
+        _table(
+            ["quality component", "score"],
+            [[k, _score_cell(v)] for k, v in c.quality_breakdown.items()],
+            raw_cols={1},
+        )
+    )
     if c.top_values:
-        body.append(_table(
-            ["top value (sample)", "count", "%"], [[t.value, t.count, t.pct] for t in c.top_values]
-        ))
+        body.append(
+            _table(
+                ["top value (sample)", "count", "%"],
+                [[t.value, t.count, t.pct] for t in c.top_values],
+            )
+        )
     if c.notes:
         body.append("<ul>" + "".join(f"<li>{escape(n)}</li>" for n in c.notes) + "</ul>")
     return (

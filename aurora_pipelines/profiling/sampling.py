@@ -34,7 +34,8 @@ def sample_fraction(table_rows: int, sample_rows: int) -> float:
     """Fraction of rows to keep for a sample of about `sample_rows` rows (1.0 for small tables)."""
     if sample_rows <= 0:
         raise DataError(
-            f"sample_rows must be positive, got {sample_rows}; set profiling.sample_rows to e.g. 20000"
+            f"sample_rows must be positive, got {sample_rows}; "
+            "set profiling.sample_rows to e.g. 20000"
         )
     if table_rows <= sample_rows:
         return 1.0
@@ -44,13 +45,14 @@ def sample_fraction(table_rows: int, sample_rows: int) -> float:
 def sample_to_pandas(
     df: DataFrame, *, table_rows: int, sample_rows: int, seed: int
 ) -> tuple[pd.DataFrame, SamplingInfo]:
-    """A seeded random sample of about `sample_rows` rows of `df`, as pandas, and how it was drawn."""
+    """A seeded random sample of ~`sample_rows` rows of `df` in pandas, and how it was drawn."""
     fraction = sample_fraction(table_rows, sample_rows)
     if fraction >= 1.0:
         sample, method = df.toPandas(), "full"
     else:
-        sample, method = df.sample(withReplacement=False, fraction=fraction, seed=seed).toPandas(), (
-            "bernoulli"
+        sample, method = (
+            df.sample(withReplacement=False, fraction=fraction, seed=seed).toPandas(),
+            ("bernoulli"),
         )
     info = SamplingInfo(
         method=method,

@@ -137,7 +137,7 @@ def pearson(x: pd.Series, y: pd.Series) -> float | None:
 
 
 def cramers_v(x: pd.Series, y: pd.Series) -> float | None:
-    """Bias-corrected Cramér's V between two categorical series (0 = independent, 1 = determined)."""
+    """Bias-corrected Cramér's V of two categorical series (0 independent, 1 determined)."""
     frame = pd.concat([x.astype("object"), y.astype("object")], axis=1).dropna()
     if len(frame) < 3:
         return None
@@ -205,8 +205,11 @@ def correlation_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, di
     numeric = numeric.replace([np.inf, -np.inf], np.nan)
     matrix = numeric.corr(method="pearson", min_periods=3)
     return {
-        row: {col: round(v, 4) for col in columns if (v := finite_or_none(matrix.at[row, col]))
-              is not None}
+        row: {
+            col: round(v, 4)
+            for col in columns
+            if (v := finite_or_none(matrix.at[row, col])) is not None
+        }
         for row in columns
     }
 
@@ -214,8 +217,10 @@ def correlation_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, di
 def duplicate_rows(sample: pd.DataFrame) -> int:
     """Rows of the sample that repeat an earlier row exactly (unhashable columns ignored)."""
     hashable = [
-        c for c in sample.columns
-        if not sample[c].map(lambda v: isinstance(v, list | dict | np.ndarray)).any()
+        c
+        for c in sample.columns
+        if sample[c].dtype != object
+        or not sample[c].map(lambda v: isinstance(v, list | dict | np.ndarray)).any()
     ]
     if not hashable or sample.empty:
         return 0

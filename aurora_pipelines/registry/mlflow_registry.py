@@ -191,7 +191,8 @@ def log_and_register(
                     name=f"{Path(feature_table).name}@v{feature_table_version}",
                     targets=result.target if training_data is not None else None,
                 )
-            mlflow.log_input(dataset, context="training", tags=lineage)
+                # The dataset's schema is inferred lazily, here: keep it under the filter.
+                mlflow.log_input(dataset, context="training", tags=lineage)
             with tempfile.TemporaryDirectory(prefix="aurora-run-") as tmp:
                 board = Path(tmp) / "leaderboard.json"
                 board.write_text(json.dumps(result.leaderboard, indent=2))

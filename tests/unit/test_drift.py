@@ -37,7 +37,9 @@ def stable(reference):
 def drifted(reference, tmp_path_factory):
     report = tmp_path_factory.mktemp("drift") / "monitor" / "drift.html"
     return compute_drift(
-        reference, generate_credit_data(ROWS, seed=3, drift=True), columns=FEATURES,
+        reference,
+        generate_credit_data(ROWS, seed=3, drift=True),
+        columns=FEATURES,
         report_path=report,
     )
 
@@ -83,8 +85,11 @@ def test_result_serialises_for_the_delta_time_series(drifted):
 
 def test_small_batches_report_p_values(reference):
     # Evidently uses p-value tests up to 1000 rows, distances above.
-    result = compute_drift(reference.head(500), generate_credit_data(500, seed=5, drift=True),
-                           columns=["credit_score", "region"])
+    result = compute_drift(
+        reference.head(500),
+        generate_credit_data(500, seed=5, drift=True),
+        columns=["credit_score", "region"],
+    )
     credit = result.feature("credit_score")
     assert credit.test == "K-S p_value" and credit.p_value is not None and credit.p_value < 0.05
     assert result.feature("region").test == "chi-square p_value"
@@ -92,8 +97,9 @@ def test_small_batches_report_p_values(reference):
 
 def test_unknown_columns_are_a_data_error_naming_them(reference):
     with pytest.raises(DataError, match="current: churn"):
-        compute_drift(reference, reference.drop(columns=["region"]).assign(x=1),
-                      columns=["age", "churn"])
+        compute_drift(
+            reference, reference.drop(columns=["region"]).assign(x=1), columns=["age", "churn"]
+        )
 
 
 def test_psi_matches_a_hand_computed_numeric_case():

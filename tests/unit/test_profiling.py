@@ -14,10 +14,11 @@ from aurora_pipelines.profiling import (
     Profile,
     SemanticType,
     profile_table,
+    quality,
+    stats,
     write_profile_html,
     write_profile_json,
 )
-from aurora_pipelines.profiling import quality, stats
 from aurora_pipelines.sources.sample_data import generate_credit_data
 
 ROWS = 5000
@@ -109,15 +110,26 @@ def test_quality_score_is_bounded_with_a_full_breakdown(profile):
 def test_quality_score_drops_when_many_nulls_are_injected(spark, credit_pdf, profile):
     damaged = credit_pdf.copy()
     rng = np.random.default_rng(0)
-    for column in ["annual_income", "credit_score", "region", "loan_amount", "interest_rate",
-                   "age", "loan_purpose", "debt_to_income"]:
+    for column in [
+        "annual_income",
+        "credit_score",
+        "region",
+        "loan_amount",
+        "interest_rate",
+        "age",
+        "loan_purpose",
+        "debt_to_income",
+    ]:
         mask = rng.random(len(damaged)) < 0.6
         damaged[column] = damaged[column].astype("object").where(~mask, None)
         if column not in ("region", "loan_purpose"):
             damaged[column] = damaged[column].astype("float64")
     worse = profile_table(
         spark.createDataFrame(damaged),
-        target="default_flag", id_column="application_id", sample_rows=3000, seed=7,
+        target="default_flag",
+        id_column="application_id",
+        sample_rows=3000,
+        seed=7,
     )
     assert worse.quality_score < profile.quality_score - 5
     assert worse.quality_breakdown["completeness"] < profile.quality_breakdown["completeness"] - 15
@@ -127,8 +139,9 @@ def test_quality_score_drops_when_many_nulls_are_injected(spark, credit_pdf, pro
 
 def test_duplicate_ids_lower_uniqueness(spark, credit_df, profile):
     with_duplicates = credit_df.union(credit_df.limit(250))
-    result = profile_table(with_duplicates, target=None, id_column="application_id",
-                           sample_rows=3000, seed=7)
+    result = profile_table(
+        with_duplicates, target=None, id_column="application_id", sample_rows=3000, seed=7
+    )
     assert result.id_duplicates == 250
     assert result.column("application_id").quality_breakdown["uniqueness"] < 100
     assert result.quality_breakdown["uniqueness"] < profile.quality_breakdown["uniqueness"]
@@ -153,8 +166,13 @@ def test_numbers_stored_as_text_are_numeric_and_unparseable_values_invalid(spark
 
 def test_case_variants_of_a_category_lower_consistency(spark):
     regions = ["north"] * 300 + ["North"] * 30 + ["south "] * 10 + ["south"] * 260
-    result = profile_table(spark.createDataFrame(pd.DataFrame({"region": regions})),
-                           target=None, id_column=None, sample_rows=1000, seed=1)
+    result = profile_table(
+        spark.createDataFrame(pd.DataFrame({"region": regions})),
+        target=None,
+        id_column=None,
+        sample_rows=1000,
+        seed=1,
+    )
     region = result.column("region")
     assert region.semantic_type is SemanticType.categorical
     assert region.quality_breakdown["consistency"] == pytest.approx(100 * (1 - 40 / 600), abs=0.01)
