@@ -1,6 +1,5 @@
 """deploy/staging and deploy/production: bundle the approved version and move its alias."""
 
-
 import dagster as dg
 
 from aurora_pipelines.lifecycle import GATES, Gate

@@ -1,6 +1,5 @@
 """eda/profile: a sampled profile of the raw table, gated on the data-quality score."""
 
-
 import dagster as dg
 
 from assets.metadata import commit_info, path_url

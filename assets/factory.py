@@ -1,6 +1,5 @@
 """build_experiment_assets: one typed spec in, the experiment's lifecycle assets out."""
 
-
 import dagster as dg
 
 from assets.deploy import build_deploy_assets

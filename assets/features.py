@@ -4,7 +4,6 @@ One `@dbt_assets` covers the whole dbt project; the translator files each model 
 experiment (model meta `aurora: {experiment, stage}`), so dbt modelers never touch Python.
 """
 
-
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any

@@ -5,7 +5,6 @@ and artifact digest; its check passes only when an allowed role who is not the r
 approved exactly that. Nothing downstream (deployment) can run until it passes.
 """
 
-
 import dagster as dg
 
 from aurora_pipelines import lifecycle

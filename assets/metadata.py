@@ -1,6 +1,5 @@
 """Small translations from engine results to Dagster metadata."""
 
-
 from pathlib import Path
 
 import dagster as dg

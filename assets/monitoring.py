@@ -1,7 +1,6 @@
 """serve/batch_scores and monitor/drift: the champion scores the new batch on Spark, and
 the batch's features are compared with the training reference."""
 
-
 from datetime import UTC, datetime
 
 import dagster as dg

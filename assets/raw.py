@@ -1,6 +1,5 @@
 """raw and raw_batch: governed source -> Delta, on Spark."""
 
-
 import dagster as dg
 
 from assets.metadata import commit_info, path_url, table_schema

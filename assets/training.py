@@ -1,6 +1,5 @@
 """train/model: CV over the spec's algorithms, best refit, logged and registered in MLflow."""
 
-
 import dagster as dg
 import pandas as pd
 
@@ -43,7 +42,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     def model(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         # Imported on use: mlflow and sklearn add seconds to every code-location load.
         from aurora_pipelines.registry.mlflow_registry import log_and_register
-        from aurora_pipelines.training.trainer import train_experiment
+        from aurora_pipelines.training.trainer import get_metric, train_experiment
 
         features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
         features_version = delta.version(features_path)
@@ -66,6 +65,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             experiment_name=spec.name,
             registered_model_name=spec.name,
             sample_input=frame[result.feature_columns].head(5),
+            training_data=frame,
             feature_table=str(features_path),
             feature_table_version=features_version,
             tags={
@@ -77,7 +77,8 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             },
         )
         score = float(result.metrics[metric])
-        passed = score >= minimum
+        higher_is_better = get_metric(metric, spec.problem_type.value).greater_is_better
+        passed = score >= minimum if higher_is_better else score <= minimum
         leaderboard = pd.DataFrame(result.leaderboard)
         return dg.MaterializeResult(
             metadata={
@@ -97,11 +98,15 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 dg.AssetCheckResult(
                     check_name=METRIC_CHECK,
                     passed=passed,
-                    metadata={metric: score, "minimum": minimum},
+                    metadata={
+                        metric: score,
+                        "bound": minimum,
+                        "direction": "min" if higher_is_better else "max",
+                    },
                     description=None
                     if passed
                     else (
-                        f"mean CV {metric} {score:.4f} is below the spec minimum {minimum}; "
+                        f"mean CV {metric} {score:.4f} misses the spec bound {minimum}; "
                         "improve the features or algorithms before requesting approval"
                     ),
                 )

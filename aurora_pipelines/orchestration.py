@@ -4,9 +4,10 @@ Like definitions.py and cli.py this module imports Dagster (the engine modules d
 are recorded in the Dagster instance under AURORA_HOME, so `make ui` shows what the CLI did.
 
 Which assets run: every asset that was never materialized or whose upstream changed since
-(`--full` runs them all). A gate is re-evaluated whenever something behind it must run: the
-direct parent of a selected asset is selected too when it has a blocking check, so a
-deployment never proceeds on a check result from an earlier run.
+(`--full` runs them all). A gate that did not pass is re-evaluated whenever something behind
+it must run: the direct parent of a selected asset is selected too when its latest blocking
+check did not succeed (e.g. an approval that was pending), so nothing proceeds past a gate
+on a stale verdict, and a passed gate is not re-run for nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,15 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import dagster as dg
 
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
+
+# Dagster fails the step of an asset whose blocking check failed; that is a gate, not an error.
+BLOCKING_CHECK_FAILURE = "DagsterAssetCheckFailedError"
 
 
 @dataclass
@@ -46,6 +51,10 @@ class RunOutcome:
 def instance_for(settings: Settings) -> dg.DagsterInstance:
     """The persistent Dagster instance under AURORA_HOME (the one `make ui` opens)."""
     settings.dagster_home.mkdir(parents=True, exist_ok=True)
+    config = settings.dagster_home / "dagster.yaml"
+    if not config.exists():
+        # Regulated environments send nothing home; an explicit file also silences a warning.
+        config.write_text("telemetry:\n  enabled: false\n")
     os.environ["DAGSTER_HOME"] = str(settings.dagster_home)
     return dg.DagsterInstance.get()
 
@@ -82,8 +91,15 @@ def _toposort(owned: dict[dg.AssetKey, dg.AssetsDefinition]) -> list[dg.AssetKey
     return order
 
 
-def _has_blocking_check(assets_def: dg.AssetsDefinition, key: dg.AssetKey) -> bool:
-    return any(spec.blocking and spec.asset_key == key for spec in assets_def.check_specs)
+def _gate_open(
+    instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey
+) -> bool:
+    """True unless one of the asset's blocking checks has not succeeded in its latest run."""
+    blocking = [s.key for s in assets_def.check_specs if s.blocking and s.asset_key == key]
+    if not blocking:
+        return True
+    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(blocking)
+    return all(check in latest and latest[check].status.value == "SUCCEEDED" for check in blocking)
 
 
 def plan_selection(
@@ -111,7 +127,7 @@ def plan_selection(
         parent
         for key in needed
         for parent in owned[key].asset_deps.get(key, set())
-        if parent in owned and _has_blocking_check(owned[parent], parent)
+        if parent in owned and not _gate_open(instance, owned[parent], parent)
     }
     selected = needed | gates
     return [key for key in order if key in selected]
@@ -159,10 +175,19 @@ def run_experiment(
             )
     for failure in result.get_step_failure_events():
         error = failure.step_failure_data.error
-        outcome.errors.append(
-            f"{failure.step_key}: {error.message.strip() if error else 'step failed'}"
-        )
+        if error and error.cls_name == BLOCKING_CHECK_FAILURE:
+            continue  # already reported above, as the failed check itself
+        outcome.errors.append(f"{failure.step_key}: {_root_message(error)}")
     return outcome
+
+
+def _root_message(error: Any) -> str:
+    """The user's error, not Dagster's wrapper: AuroraError messages name the fix."""
+    if error is None:
+        return "step failed"
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    return f"{error.cls_name}: {error.message.strip()}" if error.cls_name else error.message
 
 
 def _keys(keys: Iterable[dg.AssetKey | None]) -> list[str]:

@@ -1,6 +1,5 @@
 """Approval sensor: a recorded decision continues the promotion it unblocks."""
 
-
 import dagster as dg
 
 from aurora_pipelines.lifecycle import Gate

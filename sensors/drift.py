@@ -4,7 +4,6 @@ Each trigger and each skip is written to the audit log with its reason. The retr
 is only a candidate: it waits for the same staging and production approvals.
 """
 
-
 import time
 
 import dagster as dg
@@ -36,10 +35,12 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
         description=f"Requests retraining when drift share exceeds {threshold}.",
     )
     def drift_sensor(context: dg.SensorEvaluationContext, aurora: AuroraResource):
-        event = context.instance.get_latest_materialization_event(drift_key)
-        if event is None or event.storage_id <= int(context.cursor or 0):
+        records = context.instance.fetch_materializations(drift_key, limit=1).records
+        if not records or records[0].storage_id <= int(context.cursor or 0):
             return dg.SkipReason("no new drift report")
-        context.update_cursor(str(event.storage_id))
+        record = records[0]
+        context.update_cursor(str(record.storage_id))
+        event = record.event_log_entry
         materialization = event.asset_materialization
         metadata = materialization.metadata if materialization else {}
         drift_share = float(metadata["drift_share"].value) if "drift_share" in metadata else 0.0
@@ -78,7 +79,7 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
             correlation_id=event.run_id,
         )
         return dg.RunRequest(
-            run_key=f"drift-{event.storage_id}",
+            run_key=f"drift-{record.storage_id}",
             tags={"aurora/trigger": "drift", "aurora/drift_share": f"{drift_share:.3f}"},
         )
 

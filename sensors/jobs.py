@@ -1,6 +1,5 @@
 """Asset jobs per experiment: the whole lifecycle, each promotion, retraining, daily scoring."""
 
-
 from dataclasses import dataclass
 from typing import Any
 

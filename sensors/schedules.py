@@ -1,6 +1,5 @@
 """Daily batch scoring and drift for each experiment."""
 
-
 import dagster as dg
 
 from aurora_pipelines.specs import ExperimentSpec

@@ -47,8 +47,9 @@ class BundleRef:
     manifest: dict[str, Any]
 
 
-def bundle_key(model_name: str, version: str) -> str:
-    return f"bundles/{model_name}/{version}"
+def bundle_key(model_name: str, version: str, environment: str) -> str:
+    """One bundle per environment, so promoting to production keeps the staging record."""
+    return f"bundles/{model_name}/{version}/{environment}"
 
 
 def build_bundle(
@@ -106,7 +107,7 @@ def build_bundle(
         # Extra fields never override the fields that identify and verify the bundle.
         manifest = {"approval_ids": [str(a) for a in approval_ids], **manifest_extra, **core}
         (bundle / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
-        key = bundle_key(model_name, str(version))
+        key = bundle_key(model_name, str(version), environment)
         uri = store.put(bundle, key)
     return BundleRef(uri=uri, key=key, manifest=manifest)
 

@@ -87,9 +87,9 @@ def promote(
         version=candidate.version,
         expected_digest=candidate.digest,
         environment=gate.value,
+        approval_ids=[str(verdict.request.id)],
         manifest_extra={
             "experiment": experiment,
-            "approvals": [verdict.request.id],
             "approved_by": verdict.request.decided_by,
             "previous_version": previous,
             **(manifest_extra or {}),

@@ -8,6 +8,7 @@ registered by one process are visible to the next.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -26,12 +27,15 @@ def _builder(settings: Settings):
 
     root = settings.root
     root.mkdir(parents=True, exist_ok=True)
+    # Python workers (mapInPandas, UDFs) must run this interpreter, with this venv's packages.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
         SparkSession.builder.master(settings.spark_master)
         .appName("aurora")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.pyspark.python", os.environ["PYSPARK_PYTHON"])
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"))

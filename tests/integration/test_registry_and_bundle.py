@@ -289,7 +289,7 @@ def _bundle(store, registered, tracking_uri, tmp_path, digest=None):
 
 def test_bundle_is_built_verified_and_fetched(store, registered, tracking_uri, tmp_path):
     ref = _bundle(store, registered, tracking_uri, tmp_path)
-    assert ref.key == f"bundles/{MODEL}/{registered.version}"
+    assert ref.key == f"bundles/{MODEL}/{registered.version}/staging"
     manifest = ref.manifest
     # manifest_extra adds fields but cannot forge the ones that identify the model.
     assert manifest["digest"] == registered.digest
