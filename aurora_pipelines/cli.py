@@ -31,7 +31,7 @@ app.add_typer(experiments_app, name="experiments")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
 
-console = Console()
+console = Console(soft_wrap=True)
 DEMO_APPROVERS = {"staging": "validator_bob", "production": "mrm_carol"}
 
 
@@ -262,6 +262,7 @@ def main(argv: list[str] | None = None) -> Any:
     if debug:
         args.remove("--debug")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         code = app(args=args, prog_name="aurora", standalone_mode=False)
         if isinstance(code, int) and code:

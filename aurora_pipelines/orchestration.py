@@ -32,6 +32,7 @@ class FailedCheck:
     check: str
     description: str
     metadata: dict[str, str]
+    blocking: bool = True
 
 
 @dataclass
@@ -144,6 +145,7 @@ def run_experiment(
     *,
     full: bool = False,
     tags: dict[str, str] | None = None,
+    log_level: str = "WARNING",
 ) -> RunOutcome:
     """Materialize what `plan_selection` picks, in process; never raises on a failed step."""
     selection = plan_selection(defs, instance, spec, full=full)
@@ -156,6 +158,8 @@ def run_experiment(
         resources=dict(defs.resources or {}),
         raise_on_error=False,
         tags={"aurora/experiment": spec.name, **(tags or {})},
+        # The CLI reports outcomes itself; the full event log is in the instance (make ui).
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
     outcome = RunOutcome(
         run_id=result.run_id,
@@ -171,6 +175,7 @@ def run_experiment(
                     check=evaluation.check_name,
                     description=evaluation.description or "",
                     metadata=_string_metadata(evaluation.metadata),
+                    blocking=evaluation.severity == dg.AssetCheckSeverity.ERROR,
                 )
             )
     for failure in result.get_step_failure_events():

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 from rich.console import Console
 
@@ -29,13 +34,17 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
         details={"full": full},
         correlation_id=correlation_id,
     )
-    outcome = run_experiment(
-        defs,
-        spec,
-        instance,
-        full=full,
-        tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor},
-    )
+    # dbt, Spark and step output go to a log file; the console gets the outcome and next step.
+    log_path = settings.root / "logs" / f"run-{name}-{correlation_id[:12]}.log"
+    console.print(f"running {name} (log: {log_path}) ...")
+    with _output_to(log_path):
+        outcome = run_experiment(
+            defs,
+            spec,
+            instance,
+            full=full,
+            tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor},
+        )
     governance.audit(
         "run_finished",
         actor=actor,
@@ -50,6 +59,27 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
     )
     _report(outcome, name, console)
     return outcome
+
+
+@contextlib.contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout/stderr (the file descriptors, so dbt, the JVM and Dagster's
+    compute-log capture too) to `path` for the duration."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = {fd: os.dup(fd) for fd in (1, 2)}
+    with path.open("ab") as log:
+        try:
+            for fd in saved:
+                os.dup2(log.fileno(), fd)
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            for fd, copy in saved.items():
+                os.dup2(copy, fd)
+                os.close(copy)
 
 
 def _report(outcome: RunOutcome, name: str, console: Console) -> None:
@@ -68,16 +98,17 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
         if check.check == "approved":
             request_id = check.metadata.get("approval_request_id", "?")
             approvers = check.metadata.get("approvers", "")
+            first_approver = approvers.split(",")[0].strip() or "<approver>"
             console.print(
                 f"[yellow]gate:[/yellow] {check.asset} needs a human decision: "
                 f"{check.description}\n"
                 f"  ask {approvers or 'an approver'} to decide: "
-                f"AURORA_USER=<approver> aurora approvals approve {request_id} --comment '...'\n"
+                f"AURORA_USER={first_approver} aurora approvals approve {request_id} "
+                "--comment '...'\n"
                 f"  then continue with: aurora run {name}"
             )
         else:
-            console.print(
-                f"[red]check failed:[/red] {check.asset} {check.check}: {check.description}"
-            )
+            label = "[red]gate failed:[/red]" if check.blocking else "[yellow]warning:[/yellow]"
+            console.print(f"{label} {check.asset} {check.check}: {check.description}")
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")
