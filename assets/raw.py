@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.metadata import commit_info, path_url, table_schema
 from aurora_pipelines import lifecycle
+from aurora_pipelines.sources.access import SourceAccess
 from aurora_pipelines.sources.ingest import ingest_source
 from aurora_pipelines.specs import ExperimentSpec, SourceSpec
 from resources import AuroraResource
@@ -30,6 +31,7 @@ def _ingest_asset(
             source,
             aurora.lake_path(spec.name, *stage),
             required,
+            access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
             commit_info=commit_info(context),
         )
         return dg.MaterializeResult(
@@ -37,6 +39,8 @@ def _ingest_asset(
                 "dagster/row_count": result.rows,
                 "dagster/column_schema": table_schema(result.columns),
                 "source": source.display,
+                "read_as_team": spec.team,
+                "pii_applied": dg.MetadataValue.json(result.pii),
                 "delta_path": path_url(result.path),
                 "delta_version": result.version,
             }

@@ -29,24 +29,57 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceSpec(_Strict):
-    """Where the governed data comes from: a catalog table, or a CSV/Parquet/Delta path."""
+class CsvOptions(_Strict):
+    """How to read a CSV file (Spark's CSV reader options)."""
 
-    kind: Literal["table", "csv", "parquet", "delta"] = "table"
-    table: str | None = Field(default=None, description="Catalog table, `database.table`.")
+    delimiter: str = Field(default=",", min_length=1, max_length=1)
+    encoding: str = "UTF-8"
+    header: bool = True
+
+
+class SourceSpec(_Strict):
+    """Where the governed data comes from: a catalog table, a CSV/Parquet/Delta path, a JDBC
+    table, or a read-only SQL query over catalog tables."""
+
+    kind: Literal["table", "csv", "parquet", "delta", "jdbc", "query"] = "table"
+    table: str | None = Field(
+        default=None, description="Catalog table `database.table`, or the JDBC table."
+    )
     path: str | None = Field(default=None, description="File or Delta directory.")
+    csv: CsvOptions | None = Field(default=None, description="CSV reader options.")
+    url: str | None = Field(
+        default=None, description="JDBC URL without credentials, e.g. jdbc:postgresql://h:5432/db"
+    )
+    user: str | None = Field(default=None, description="JDBC user.")
+    password_env: str | None = Field(
+        default=None, description="Environment variable holding the JDBC password."
+    )
+    sql: str | None = Field(default=None, description="One read-only SELECT (kind: query).")
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSpec:
         if self.kind == "table" and not self.table:
             raise ValueError("a `table` source needs `table: database.table`")
-        if self.kind != "table" and not self.path:
+        if self.kind == "jdbc" and not (self.url and self.table):
+            raise ValueError("a `jdbc` source needs `url:` and `table:`")
+        if self.kind == "query" and not self.sql:
+            raise ValueError("a `query` source needs `sql:` (one SELECT statement)")
+        if self.kind in ("csv", "parquet", "delta") and not self.path:
             raise ValueError(f"a `{self.kind}` source needs `path:`")
+        if self.csv is not None and self.kind != "csv":
+            raise ValueError("`csv:` options apply only to a `csv` source")
         return self
 
     @property
     def display(self) -> str:
-        return self.table if self.kind == "table" else f"{self.kind}:{self.path}"
+        if self.kind == "table":
+            return self.table or ""
+        if self.kind == "jdbc":
+            return f"jdbc:{self.table}@{self.url}"
+        if self.kind == "query":
+            text = " ".join((self.sql or "").split())
+            return "query:" + (text if len(text) <= 60 else text[:57] + "...")
+        return f"{self.kind}:{self.path}"
 
 
 class ProfilingSpec(_Strict):

@@ -70,6 +70,8 @@ class Policy(_Strict):
     teams: list[Team] = Field(min_length=1)
     users: list[User] = Field(min_length=1)
     gates: dict[str, Gate] = Field(min_length=1)
+    # Team read grants and PII columns; validated by aurora_pipelines.sources.access.
+    data_access: dict[str, Any] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Policy:

@@ -17,9 +17,20 @@ from aurora_pipelines.settings import Settings
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+# Debian's libpostgresql-jdbc-java; AURORA_SPARK_JARS (comma-separated) adds or replaces jars.
+JDBC_JARS = ("/usr/share/java/postgresql.jar",)
+
 _lock = threading.Lock()
 _session: SparkSession | None = None
 _session_home: str | None = None
+
+
+def extra_jars() -> list[str]:
+    """Jars for Spark's classpath: AURORA_SPARK_JARS if set, else JDBC drivers found locally."""
+    configured = os.environ.get("AURORA_SPARK_JARS")
+    if configured is not None:
+        return [j for j in configured.split(",") if j.strip()]
+    return [j for j in JDBC_JARS if os.path.exists(j)]
 
 
 def _builder(settings: Settings):
@@ -29,8 +40,12 @@ def _builder(settings: Settings):
     root.mkdir(parents=True, exist_ok=True)
     # Python workers (mapInPandas, UDFs) must run this interpreter, with this venv's packages.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder
+    jars = extra_jars()
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
     return (
-        SparkSession.builder.master(settings.spark_master)
+        builder.master(settings.spark_master)
         .appName("aurora")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.ui.enabled", "false")

@@ -1,13 +1,15 @@
-"""Copy a governed source into the experiment's raw Delta table."""
+"""Copy a governed source into the experiment's raw Delta table, as the experiment's team."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aurora_pipelines.errors import SourceError
 from aurora_pipelines.lake import delta
-from aurora_pipelines.sources.readers import read_source, require_columns
+from aurora_pipelines.sources.access import SourceAccess
+from aurora_pipelines.sources.readers import require_columns
 from aurora_pipelines.specs import SourceSpec
 
 if TYPE_CHECKING:
@@ -20,6 +22,8 @@ class IngestResult:
     rows: int
     columns: list[tuple[str, str]]
     version: int
+    resources: list[str] = field(default_factory=list)
+    pii: dict[str, str] = field(default_factory=dict)
 
 
 def ingest_source(
@@ -27,18 +31,33 @@ def ingest_source(
     source: SourceSpec,
     dest: Path,
     required_columns: dict[str, str],
+    *,
+    access: SourceAccess,
     commit_info: dict[str, str] | None = None,
 ) -> IngestResult:
-    """Read `source` on Spark, check the spec's columns exist, commit it to Delta at `dest`.
+    """Read `source` as `access.team` (grants, PII), check the spec's columns, commit to Delta.
 
-    The column check runs before any write, so a bad spec leaves the lake untouched.
+    Every check runs before the write, and the write is one atomic Delta commit, so a refused
+    or malformed source leaves the lake untouched.
     """
-    df = read_source(spark, source)
+    governed = access.read(spark, source)
+    df = governed.df
+    dropped = {c.rsplit(".", 1)[-1] for c, a in governed.pii.items() if a == "drop"}
+    for role, column in required_columns.items():
+        if column and column in dropped:
+            raise SourceError(
+                f"{role} column '{column}' of {source.display} is PII and dropped by the "
+                "governance policy (`data_access.pii`); choose another column"
+            )
     require_columns(df, required_columns, source)
+    if not df.columns:
+        raise SourceError(f"source {source.display} has no columns left to ingest")
     version = delta.write_spark(df, dest, commit_info=commit_info)
     return IngestResult(
         path=dest,
         rows=df.count(),
         columns=[(f.name, f.dataType.simpleString()) for f in df.schema.fields],
         version=version,
+        resources=governed.resources,
+        pii=dict(governed.pii),
     )

@@ -1,0 +1,232 @@
+"""Team access to governed data: read grants, PII columns, and the audited read path.
+
+The rules live in the governance policy file under `data_access:` (parsed here, so the
+approvals policy model stays small):
+
+```yaml
+data_access:
+  grants:                     # team -> resources it may read (shell-style patterns)
+    risk: ["raw_sources.*", "file:*"]
+  pii:                        # columns no profile, sample or model may see in clear
+    - {table: "*", column: email, action: drop}
+    - {table: "raw_sources.*", column: "*phone*", action: mask}
+```
+
+Resource names: a catalog table is `database.table` (every table a user query reads counts on
+its own), a JDBC table `jdbc:<database>.<table>`, a file or Delta directory `file:<absolute
+path>`. Access is denied unless a grant matches, and a policy without `data_access` grants
+nothing. Every refusal is written to the audit log (`access_denied`) before it is raised.
+
+PII is applied where the data is read, before anything is written to the lake: `drop` removes
+the column, `mask` replaces each value by its SHA-256 hex digest (nulls stay null), which keeps
+joins and distinct counts but not the value. A user query runs against masked views of the
+tables it names, so it cannot select a PII column around the policy.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from aurora_pipelines.errors import GovernanceError, PermissionDenied
+from aurora_pipelines.sources.sql_guard import QueryRefused, guard_query, replace_tables
+from aurora_pipelines.specs import SourceSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from aurora_pipelines.settings import Settings
+
+AUDIT_EVENT = "access_denied"
+PiiAction = Literal["drop", "mask"]
+AuditFn = Callable[..., Any]
+
+
+class AccessDenied(PermissionDenied):
+    """The team may not read this source (or the query is not allowed); always audited."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PiiRule(_Strict):
+    table: str = Field(default="*", description="Resource pattern, e.g. raw_sources.*")
+    column: str = Field(description="Column name pattern (case-insensitive).")
+    action: PiiAction = "mask"
+
+
+class DataAccessPolicy(_Strict):
+    grants: dict[str, list[str]] = Field(default_factory=dict)
+    pii: list[PiiRule] = Field(default_factory=list)
+
+    def may_read(self, team: str, resource: str) -> bool:
+        return any(fnmatch.fnmatchcase(resource, p.lower()) for p in self.grants.get(team, []))
+
+    def pii_actions(self, resource: str, columns: list[str]) -> dict[str, PiiAction]:
+        """Column -> action for `resource`; the first matching rule wins."""
+        actions: dict[str, PiiAction] = {}
+        for column in columns:
+            for rule in self.pii:
+                if fnmatch.fnmatchcase(resource, rule.table.lower()) and fnmatch.fnmatchcase(
+                    column.lower(), rule.column.lower()
+                ):
+                    actions[column] = rule.action
+                    break
+        return actions
+
+
+def load_data_access(path: Path) -> DataAccessPolicy:
+    """The `data_access` section of the policy file; GovernanceError names each bad field."""
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise GovernanceError(f"governance policy {path} cannot be read: {exc}") from None
+    section = raw.get("data_access") if isinstance(raw, dict) else None
+    if section is None:
+        return DataAccessPolicy()
+    try:
+        policy = DataAccessPolicy.model_validate(section)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"`data_access.{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
+        )
+        raise GovernanceError(f"governance policy {path}: {problems}") from None
+    teams = {t.get("name") for t in raw.get("teams", []) if isinstance(t, dict)}
+    unknown = sorted(set(policy.grants) - teams)
+    if unknown:
+        raise GovernanceError(
+            f"governance policy {path}: `data_access.grants` names unknown team(s) "
+            f"{', '.join(unknown)} (teams: {', '.join(sorted(t for t in teams if t))})"
+        )
+    return policy
+
+
+def jdbc_database(url: str) -> str:
+    """The database name of a JDBC URL (`jdbc:postgresql://host:5432/sales` -> `sales`)."""
+    parsed = urlparse(url.removeprefix("jdbc:"))
+    return parsed.path.strip("/").split("/")[0] or parsed.netloc
+
+
+def source_resources(source: SourceSpec) -> list[str]:
+    """The resource names reading `source` touches (QueryRefused for a bad user query)."""
+    if source.kind == "table":
+        return [(source.table or "").lower()]
+    if source.kind == "query":
+        return guard_query(source.sql or "").tables
+    if source.kind == "jdbc":
+        return [f"jdbc:{jdbc_database(source.url or '')}.{source.table}".lower()]
+    return [f"file:{Path(source.path or '').expanduser().resolve()}"]
+
+
+def apply_pii(df: DataFrame, actions: dict[str, PiiAction]) -> DataFrame:
+    """Drop or hash the PII columns of `df` (names as in `actions`)."""
+    from pyspark.sql import functions as F
+
+    dropped = [c for c, a in actions.items() if a == "drop"]
+    masked = {c for c, a in actions.items() if a == "mask"}
+    columns = [
+        F.sha2(F.col(f"`{c}`").cast("string"), 256).alias(c) if c in masked else F.col(f"`{c}`")
+        for c in df.columns
+        if c not in dropped
+    ]
+    return df.select(*columns) if actions else df
+
+
+@dataclass(frozen=True)
+class GovernedFrame:
+    df: DataFrame
+    resources: list[str]
+    pii: dict[str, PiiAction] = field(default_factory=dict)
+
+
+@dataclass
+class SourceAccess:
+    """Reads sources as one team: grants checked, PII applied, refusals audited."""
+
+    policy: DataAccessPolicy
+    team: str
+    actor: str
+    audit: AuditFn | None = None
+    experiment: str | None = None
+    policy_path: str = "the governance policy"
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, team: str, actor: str | None = None, experiment: str | None = None
+    ) -> SourceAccess:
+        from aurora_pipelines.governance.store import GovernanceStore
+
+        return cls(
+            policy=load_data_access(settings.policy),
+            team=team,
+            actor=actor or settings.user or f"team:{team}",
+            audit=GovernanceStore.from_settings(settings).audit,
+            experiment=experiment,
+            policy_path=str(settings.policy),
+        )
+
+    def _record(self, resource: str, reason: str, source: SourceSpec) -> None:
+        if self.audit is not None:
+            self.audit(
+                AUDIT_EVENT,
+                self.actor,
+                resource,
+                {
+                    "team": self.team,
+                    "source": source.display,
+                    "reason": reason,
+                    "experiment": self.experiment,
+                },
+            )
+
+    def authorize(self, source: SourceSpec) -> list[str]:
+        """The resources `source` reads, if the team may read all of them; else AccessDenied."""
+        try:
+            resources = source_resources(source)
+        except QueryRefused as exc:
+            self._record("query", str(exc), source)
+            raise
+        denied = [r for r in resources if not self.policy.may_read(self.team, r)]
+        for resource in denied:
+            self._record(resource, f"no grant for team '{self.team}'", source)
+        if denied:
+            raise AccessDenied(
+                f"team '{self.team}' may not read {', '.join(denied)} (source "
+                f"{source.display}); ask an admin to add a grant under "
+                f"`data_access.grants.{self.team}` in {self.policy_path}"
+            )
+        return resources
+
+    def read(self, spark: SparkSession, source: SourceSpec) -> GovernedFrame:
+        """The source's rows as this team may see them (PII dropped or masked)."""
+        from aurora_pipelines.sources.readers import read_source, read_table
+
+        resources = self.authorize(source)
+        if source.kind != "query":
+            df = read_source(spark, source)
+            actions = self.policy.pii_actions(resources[0], df.columns)
+            return GovernedFrame(apply_pii(df, actions), resources, actions)
+        guarded = guard_query(source.sql or "")
+        views: dict[str, str] = {}
+        pii: dict[str, PiiAction] = {}
+        for table in guarded.tables:
+            frame = read_table(spark, table)
+            actions = self.policy.pii_actions(table, frame.columns)
+            pii.update({f"{table}.{c}": a for c, a in actions.items()})
+            views[table] = "aurora_q_" + hashlib.sha1(table.encode()).hexdigest()[:12]
+            apply_pii(frame, actions).createOrReplaceTempView(views[table])
+        try:
+            df = spark.sql(replace_tables(guarded, views))
+        except Exception as exc:  # analysis errors: unknown column, type mismatch
+            message = str(exc).strip().splitlines()[0][:300]
+            raise QueryRefused(f"the query does not run: {message}; fix `source.sql`") from None
+        return GovernedFrame(df, resources, pii)
