@@ -82,10 +82,39 @@ class SourceSpec(_Strict):
         return f"{self.kind}:{self.path}"
 
 
+class SamplingSpec(_Strict):
+    """How the profile's sample is drawn (see profiling/sampling.py)."""
+
+    method: Literal["random", "stratified", "systematic"] = "random"
+    rows: int | None = Field(default=None, gt=0, description="Sample size in rows.")
+    fraction: float | None = Field(default=None, gt=0, le=1, description="Or a share of rows.")
+    stratify_by: str | None = Field(default=None, description="Stratum column (default: target).")
+    min_per_stratum: int = Field(default=50, ge=1)
+    order_by: str | None = Field(default=None, description="Systematic: ordering column.")
+    margin_of_error: float = Field(default=0.01, gt=0, lt=0.5, description="Size rule.")
+    confidence: float = Field(default=0.99, gt=0.5, lt=1, description="Size rule.")
+
+    @model_validator(mode="after")
+    def _one_size(self) -> SamplingSpec:
+        if self.rows is not None and self.fraction is not None:
+            raise ValueError("give `rows` or `fraction`, not both")
+        return self
+
+
 class ProfilingSpec(_Strict):
-    sample_rows: int = Field(default=20_000, gt=0)
+    sample_rows: int | None = Field(
+        default=None, gt=0, description="Shorthand for sampling.rows (random sample)."
+    )
+    sampling: SamplingSpec = SamplingSpec()
     seed: int = 42
     quality_min: float = Field(default=80.0, ge=0, le=100)
+
+    @property
+    def sampling_plan(self) -> SamplingSpec:
+        """`sampling`, with `sample_rows` as its size when only the shorthand is given."""
+        if self.sample_rows is None or self.sampling.rows or self.sampling.fraction:
+            return self.sampling
+        return self.sampling.model_copy(update={"rows": self.sample_rows})
 
 
 class FeaturesSpec(_Strict):

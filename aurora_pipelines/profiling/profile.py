@@ -8,9 +8,14 @@ What comes from where (so a reader knows which numbers are exact):
 - full table, small extra aggregates: the exact distinct count of the id column (duplicate ids
   must be exact; inside the wide pass an exact distinct makes Spark expand every row, ~4x
   slower here) and the class balance of a categorical target.
-- seeded sample (`sampling.py`): quantiles, IQR and z-score outliers, top values, string shapes
-  (numbers/dates stored as text), case variants, duplicate rows, target associations and the
-  correlation matrix.
+- full table, one more small aggregate: the exact category set (`collect_set`) of columns with at
+  most CATEGORY_SET_MAX distinct values (used for the expectation suite).
+- seeded sample (`sampling.py`: random, stratified or systematic): quantiles, histograms, IQR and
+  z-score outliers, top values, string shapes (numbers/dates stored as text), case variants,
+  duplicate rows, target associations, leakage hints, and the Pearson, Spearman and Cramér's V
+  matrices. Skewness comes from the full table for numeric columns.
+Columns of types the profile cannot describe (arrays, maps, structs, binary) are counted
+(non-null) and listed in `warnings`, never sampled.
 Quality score and breakdown: see `quality.py`.
 """
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import re
+from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +34,7 @@ from pydantic import BaseModel, Field
 from aurora_pipelines.errors import DataError, SourceError
 from aurora_pipelines.profiling import quality, stats
 from aurora_pipelines.profiling.sampling import SamplingInfo, sample_to_pandas
+from aurora_pipelines.specs import SamplingSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -39,6 +46,10 @@ CATEGORICAL_MAX_DISTINCT = 1000
 CATEGORICAL_MAX_RATIO = 0.5  # more distinct values than half the rows: not a category
 IDENTIFIER_MIN_RATIO = 0.95  # share of distinct values in the sample for an inferred id
 CLASS_TARGET_MAX_DISTINCT = 10  # an integral target with at most this many values is a class
+CATEGORY_SET_MAX = 50  # exact category sets are collected up to this many distinct values
+MATRIX_MAX_COLUMNS = 30  # Spearman / Cramér's V matrices over at most this many columns
+LEAKAGE_MIN = 0.95  # an association this strong with the target is suspicious
+LEAKAGE_AUC_MIN = 0.99  # a single feature separating a binary target this well, too
 
 
 class SemanticType(StrEnum):
@@ -89,6 +100,13 @@ class ColumnProfile(BaseModel):
     zscore_outliers: int | None = None
     zscore_outlier_pct: float | None = None
     top_values: list[TopValue] = Field(default_factory=list)
+    skew: float | None = Field(default=None, description="Skewness (full table when numeric).")
+    histogram: dict[str, Any] | None = Field(
+        default=None, description="Sample histogram: edges, counts, below/above the p01-p99 range."
+    )
+    categories: list[str] | None = Field(
+        default=None, description="Exact category set (full table) when small."
+    )
     target_association: float | None = None
     association_method: str | None = None
     quality_score: float
@@ -115,6 +133,16 @@ class Profile(BaseModel):
     correlations: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="Pearson correlation of numeric columns (sample)."
     )
+    spearman: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Spearman rank correlation of numeric columns (sample)."
+    )
+    cramers_v: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Bias-corrected Cramér's V of categoricals (sample)."
+    )
+    leakage_hints: list[dict[str, Any]] = Field(
+        default_factory=list, description="Features that predict the target almost perfectly."
+    )
+    warnings: list[str] = Field(default_factory=list)
     quality_score: float
     quality_breakdown: dict[str, float]
     quality_weights: dict[str, float] = Field(default_factory=lambda: dict(quality.WEIGHTS))
@@ -174,10 +202,21 @@ def profile_table(
     *,
     target: str | None = None,
     id_column: str | None = None,
-    sample_rows: int = 20_000,
+    sample_rows: int | None = None,
     seed: int = 42,
+    sampling: SamplingSpec | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> Profile:
-    """Profile `df`: one aggregate pass over the full table, distributions from a seeded sample."""
+    """Profile `df`: one aggregate pass over the full table, distributions from a seeded sample.
+
+    `sampling` says how the sample is drawn (default: random, size from the rule in
+    sampling.py); `sample_rows` is a shorthand for its size. `progress` is called with the
+    name of each stage as it starts.
+    """
+    step = progress or (lambda _stage: None)
+    plan = sampling or SamplingSpec()
+    if sample_rows is not None and plan.rows is None and plan.fraction is None:
+        plan = plan.model_copy(update={"rows": sample_rows})
     for role, name in (("target", target), ("id column", id_column)):
         if name is not None and name not in df.columns:
             raise SourceError(
@@ -189,17 +228,39 @@ def profile_table(
     if not fields:
         raise DataError("cannot profile a table with no columns; check the source definition")
 
+    unsupported = [f for f in fields if _kind(f) == "other"]
+    warnings = [
+        f"column '{f.name}' ({f.dataType.simpleString()}) is not profiled: unsupported type "
+        "(only its non-null count is reported)"
+        for f in unsupported
+    ]
+    if target is not None and target in {f.name for f in unsupported}:
+        raise DataError(
+            f"target '{target}' has an unsupported type; cast it to a number or string first"
+        )
+
+    step("full-table statistics")
     full = _full_table_pass(df, id_column)
     rows = int(full["rows"])
     if rows == 0:
         raise DataError("cannot profile an empty table (0 rows); load data into the source first")
-    sample, sampling = sample_to_pandas(df, table_rows=rows, sample_rows=sample_rows, seed=seed)
+    step(f"sampling ({plan.method})")
+    supported = df.select(*[_col(f.name) for f in fields if _kind(f) != "other"])
+    sample, sampling = sample_to_pandas(
+        supported, table_rows=rows, plan=plan, seed=seed, target=target, id_column=id_column
+    )
+    for f in unsupported:
+        sample[f.name] = pd.Series([None] * len(sample), dtype="object", index=sample.index)
+    sample = sample[[f.name for f in fields]]
 
     semantic = {
         f.name: _infer_semantic_type(f, full[f.name], sample[f.name], id_column) for f in fields
     }
     target_kind = _target_kind(target, semantic, full) if target else None
+    step("category sets")
+    _collect_categories(df, fields, semantic, full)
 
+    step("column statistics")
     columns = [
         _profile_column(
             f, full[f.name], sample, semantic[f.name], rows, target, target_kind, id_column
@@ -215,6 +276,14 @@ def profile_table(
         id_profile.quality_breakdown.get("uniqueness", 100.0) / 100.0 if id_profile else None
     )
     numeric = [c for c in columns if c.semantic_type is SemanticType.numeric]
+    categorical = [
+        c.name
+        for c in columns
+        if c.semantic_type in (SemanticType.categorical, SemanticType.boolean)
+    ]
+    warnings += _column_warnings(columns, id_column)
+    step("correlations")
+    numeric_names = [c.name for c in numeric][:MATRIX_MAX_COLUMNS]
     components = quality.table_components(
         rows=rows,
         missing=[c.missing for c in columns],
@@ -245,6 +314,10 @@ def profile_table(
         if target_kind in ("binary", "categorical")
         else None,
         correlations=stats.correlation_matrix(sample, [c.name for c in numeric]),
+        spearman=stats.correlation_matrix(sample, numeric_names, method="spearman"),
+        cramers_v=stats.cramers_v_matrix(sample, categorical[:MATRIX_MAX_COLUMNS]),
+        leakage_hints=_leakage_hints(sample, columns, target, target_kind),
+        warnings=warnings,
         quality_score=quality.weighted_score(components),
         quality_breakdown=quality.as_percent(components),
         sampling=sampling,
@@ -253,6 +326,12 @@ def profile_table(
 
 
 # --- full-table aggregate pass ---------------------------------------------------------------
+
+
+def _col(name: str) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
 
 
 def _kind(field: Any) -> str:
@@ -297,7 +376,11 @@ def _full_table_pass(df: DataFrame, id_column: str | None) -> dict[str, Any]:
         exprs += [F.min(value).alias(f"{i}__min"), F.max(value).alias(f"{i}__max")]
         if kind in ("float", "integral", "decimal", "bool"):
             numeric = value.cast("double")
-            exprs += [F.avg(numeric).alias(f"{i}__mean"), F.stddev(numeric).alias(f"{i}__std")]
+            exprs += [
+                F.avg(numeric).alias(f"{i}__mean"),
+                F.stddev(numeric).alias(f"{i}__std"),
+                F.skewness(numeric).alias(f"{i}__skew"),
+            ]
     row = df.agg(*exprs).first().asDict()
     out: dict[str, Any] = {"rows": row["rows"]}
     for i, field in enumerate(df.schema.fields):
@@ -307,6 +390,27 @@ def _full_table_pass(df: DataFrame, id_column: str | None) -> dict[str, Any]:
         id_col = F.col("`" + id_column.replace("`", "``") + "`")
         out[id_column]["distinct_exact"] = df.agg(F.count_distinct(id_col)).first()[0]
     return out
+
+
+def _collect_categories(
+    df: DataFrame, fields: list[Any], semantic: dict[str, SemanticType], full: dict[str, Any]
+) -> None:
+    """Exact category sets of small categoricals, in one extra aggregate (stored in `full`)."""
+    from pyspark.sql import functions as F
+
+    small = [
+        f.name
+        for f in fields
+        if semantic[f.name] in (SemanticType.categorical, SemanticType.boolean)
+        and int(full[f.name].get("distinct") or 0) <= CATEGORY_SET_MAX
+    ]
+    if not small:
+        return
+    row = df.agg(
+        *[F.collect_set(_col(c).cast("string")).alias(f"c{i}") for i, c in enumerate(small)]
+    ).first()
+    for i, name in enumerate(small):
+        full[name]["categories"] = sorted(row[f"c{i}"])
 
 
 def _class_balance(df: DataFrame, target: str, rows: int) -> dict[str, float]:
@@ -407,6 +511,8 @@ def _profile_column(
         "max": _json_scalar(full.get("max")),
         "mean": stats.finite_or_none(full.get("mean")),
         "std": stats.finite_or_none(full.get("std")),
+        "skew": stats.finite_or_none(full.get("skew")),
+        "categories": full.get("categories"),
     }
 
     # Validity: NaN/inf and blanks are counted on the full table; unparseable text is
@@ -435,7 +541,9 @@ def _profile_column(
                 max=stats.finite_or_none(values.max()),
                 mean=stats.finite_or_none(values.mean()),
                 std=stats.finite_or_none(values.std()),
+                skew=stats.finite_or_none(values.skew()),
             )
+        profile["histogram"] = stats.histogram(values)
         iqr, z = stats.iqr_outliers(values), stats.zscore_outliers(values)
         n = max(len(values), 1)
         outlier_share = iqr / n if len(values) else None
@@ -506,6 +614,57 @@ def _profile_column(
         notes=notes,
         **profile,
     )
+
+
+def _column_warnings(columns: list[ColumnProfile], id_column: str | None) -> list[str]:
+    warnings = []
+    for c in columns:
+        if c.name == id_column:
+            continue
+        if c.non_null == 0:
+            warnings.append(f"column '{c.name}' is entirely null: drop it or fix the source")
+        elif (
+            c.spark_type == "string"
+            and c.semantic_type in (SemanticType.identifier, SemanticType.text)
+            and c.distinct > CATEGORICAL_MAX_DISTINCT
+        ):
+            warnings.append(
+                f"column '{c.name}' has ~{c.distinct:,} distinct values: treated as "
+                f"{c.semantic_type.value}, not as a category (no category set, no top values)"
+            )
+    return warnings
+
+
+def _leakage_hints(
+    sample: pd.DataFrame,
+    columns: list[ColumnProfile],
+    target: str | None,
+    target_kind: str | None,
+) -> list[dict[str, Any]]:
+    """Features whose association with the target is near perfect: likely target leakage."""
+    if not target or not target_kind:
+        return []
+    hints = []
+    for c in columns:
+        if c.name == target or c.target_association is None:
+            value, measure = None, None
+        else:
+            value, measure = abs(c.target_association), c.association_method
+        if target_kind == "binary" and c.semantic_type is SemanticType.numeric and c.name != target:
+            auc = stats.single_feature_auc(sample[c.name], sample[target])
+            if auc is not None and auc >= LEAKAGE_AUC_MIN and (value or 0) < LEAKAGE_MIN:
+                value, measure = auc, "single_feature_auc"
+        if value is not None and value >= LEAKAGE_MIN:
+            hints.append(
+                {
+                    "column": c.name,
+                    "measure": measure,
+                    "value": round(value, 4),
+                    "message": f"'{c.name}' predicts the target almost perfectly ({measure} "
+                    f"{value:.3f}): check it is known before the outcome, or drop it",
+                }
+            )
+    return hints
 
 
 def _as_float(value: Any) -> float | None:

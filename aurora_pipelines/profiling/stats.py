@@ -197,13 +197,15 @@ def target_association(
     return None, None
 
 
-def correlation_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, float]]:
-    """Pearson correlations between numeric columns (pairwise complete observations)."""
+def correlation_matrix(
+    sample: pd.DataFrame, columns: list[str], method: str = "pearson"
+) -> dict[str, dict[str, float]]:
+    """Pearson (or Spearman) correlations between numeric columns (pairwise complete rows)."""
     if len(columns) < 2:
         return {}
     numeric = sample[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
     numeric = numeric.replace([np.inf, -np.inf], np.nan)
-    matrix = numeric.corr(method="pearson", min_periods=3)
+    matrix = numeric.corr(method=method, min_periods=3)
     return {
         row: {
             col: round(v, 4)
@@ -212,6 +214,63 @@ def correlation_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, di
         }
         for row in columns
     }
+
+
+def cramers_v_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, dict[str, float]]:
+    """Bias-corrected Cramér's V between every pair of categorical columns (1 on the diagonal)."""
+    if len(columns) < 2:
+        return {}
+    out: dict[str, dict[str, float]] = {c: {c: 1.0} for c in columns}
+    for i, a in enumerate(columns):
+        for b in columns[i + 1 :]:
+            v = cramers_v(sample[a], sample[b])
+            if v is not None:
+                out[a][b] = out[b][a] = round(v, 4)
+    return out
+
+
+HISTOGRAM_BINS = 20
+
+
+def histogram(values: pd.Series, bins: int = HISTOGRAM_BINS) -> dict[str, object] | None:
+    """Equal-width bins over the p01-p99 range, plus the counts below and above it.
+
+    Clipping to p01-p99 keeps one extreme value (an income 100x too large) from squashing the
+    whole distribution into one bin; the tails are still counted.
+    """
+    if values.empty:
+        return None
+    low, high = (float(q) for q in values.quantile([0.01, 0.99]))
+    if not (math.isfinite(low) and math.isfinite(high)) or high <= low:
+        low, high = float(values.min()), float(values.max())
+    if high <= low:
+        return {"edges": [low, high], "counts": [len(values)], "below": 0, "above": 0}
+    inside = values[(values >= low) & (values <= high)]
+    counts, edges = np.histogram(inside, bins=bins, range=(low, high))
+    return {
+        "edges": [round(float(e), 6) for e in edges],
+        "counts": [int(c) for c in counts],
+        "below": int((values < low).sum()),
+        "above": int((values > high).sum()),
+    }
+
+
+def single_feature_auc(feature: pd.Series, target: pd.Series) -> float | None:
+    """ROC AUC of one numeric feature against a binary target, folded to >= 0.5."""
+    frame = pd.concat([pd.to_numeric(feature, errors="coerce"), target], axis=1).dropna()
+    if len(frame) < 10:
+        return None
+    classes = frame.iloc[:, 1].astype(str)
+    labels = sorted(classes.unique())
+    if len(labels) != 2:
+        return None
+    positive = (classes == labels[1]).to_numpy()
+    n_pos, n_neg = int(positive.sum()), int((~positive).sum())
+    if not n_pos or not n_neg:
+        return None
+    ranks = frame.iloc[:, 0].rank(method="average").to_numpy()
+    auc = (ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return finite_or_none(max(auc, 1 - auc))
 
 
 def duplicate_rows(sample: pd.DataFrame) -> int:

@@ -70,9 +70,10 @@ def test_injected_income_outliers_are_detected(profile):
 
 
 def test_distribution_statistics_come_from_a_seeded_sample(credit_df, profile):
-    assert profile.sampling.method == "bernoulli"
+    assert profile.sampling.method == "random"
     assert profile.sampling.fraction == pytest.approx(3000 / ROWS)
-    assert 2700 <= profile.sampling.rows <= 3300
+    assert profile.sampling.rows == 3000  # an exact n was asked for
+    assert "set in the spec" in profile.sampling.reason
     again = profile_table(
         credit_df, target="default_flag", id_column="application_id", sample_rows=3000, seed=7
     )
