@@ -5,8 +5,7 @@ import dagster as dg
 from assets.metadata import commit_info, path_url
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
-from aurora_pipelines.profiling.profile import profile_table
-from aurora_pipelines.profiling.report import write_profile_html
+from aurora_pipelines.profiling.experiment import profile_experiment
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
 
@@ -35,15 +34,15 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         ],
     )
     def profile(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
-        df = delta.read_spark(aurora.spark(), aurora.lake_path(spec.name, *lifecycle.RAW))
-        result = profile_table(
-            df,
-            target=spec.target,
-            id_column=spec.id_column,
-            sample_rows=spec.profiling.sample_rows,
-            seed=spec.profiling.seed,
+        raw = aurora.lake_path(spec.name, *lifecycle.RAW)
+        done = profile_experiment(
+            aurora.settings,
+            spec,
+            delta.read_spark(aurora.spark(), raw),
+            f"raw Delta table {raw}",
+            progress=lambda stage: context.log.info(f"profile: {stage}"),
         )
-        html = write_profile_html(result, aurora.reports_path(spec.name, "eda", "profile.html"))
+        result = done.profile
         columns = result.columns_frame()
         table_path = aurora.lake_path(spec.name, *lifecycle.PROFILE)
         version = delta.write_table(
@@ -57,7 +56,12 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "quality_breakdown": dg.MetadataValue.json(result.quality_breakdown),
                 "columns": dg.MetadataValue.md(columns.to_markdown(index=False)),
                 "sampling": dg.MetadataValue.json(result.sampling.model_dump(mode="json")),
-                "report": path_url(html),
+                "sampling_reason": result.sampling.reason,
+                "warnings": dg.MetadataValue.json(result.warnings),
+                "leakage_hints": dg.MetadataValue.json(result.leakage_hints),
+                "report": path_url(done.html),
+                "profile_json": path_url(done.json),
+                "expectation_suite": path_url(done.suite),
                 "delta_path": path_url(table_path),
                 "delta_version": version,
             },

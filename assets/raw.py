@@ -4,10 +4,14 @@ import dagster as dg
 
 from assets.metadata import commit_info, path_url, table_schema
 from aurora_pipelines import lifecycle
+from aurora_pipelines.profiling.expectations import SuiteValidation
+from aurora_pipelines.profiling.experiment import validate_batch
 from aurora_pipelines.sources.access import SourceAccess
 from aurora_pipelines.sources.ingest import ingest_source
 from aurora_pipelines.specs import ExperimentSpec, SourceSpec
 from resources import AuroraResource
+
+EXPECTATIONS_CHECK = "expectations"
 
 
 def _ingest_asset(
@@ -16,14 +20,26 @@ def _ingest_asset(
     source: SourceSpec,
     required: dict[str, str],
     description: str,
+    skip_roles: tuple[str, ...] = (),
 ) -> dg.AssetsDefinition:
+    key = dg.AssetKey(spec.key(*stage))
+
     @dg.asset(
-        key=spec.key(*stage),
+        key=key,
         group_name=spec.name,
         kinds={"spark", "delta"},
         description=description,
         owners=[f"team:{spec.team}"],
         tags={"aurora/stage": "raw"},
+        check_specs=[
+            dg.AssetCheckSpec(
+                EXPECTATIONS_CHECK,
+                asset=key,
+                blocking=True,
+                description="The batch meets the expectation suite generated from the profile "
+                "(types, not-null, ranges, category sets).",
+            )
+        ],
     )
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         result = ingest_source(
@@ -34,7 +50,11 @@ def _ingest_asset(
             access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
             commit_info=commit_info(context),
         )
+        validation = validate_batch(
+            aurora.spark(), aurora.settings, spec, result.path, result.rows, skip_roles
+        )
         return dg.MaterializeResult(
+            check_results=[_expectations_result(validation)],
             metadata={
                 "dagster/row_count": result.rows,
                 "dagster/column_schema": table_schema(result.columns),
@@ -43,10 +63,37 @@ def _ingest_asset(
                 "pii_applied": dg.MetadataValue.json(result.pii),
                 "delta_path": path_url(result.path),
                 "delta_version": result.version,
-            }
+            },
         )
 
     return _asset
+
+
+def _expectations_result(validation: SuiteValidation | None) -> dg.AssetCheckResult:
+    if validation is None:
+        return dg.AssetCheckResult(
+            check_name=EXPECTATIONS_CHECK,
+            passed=True,
+            description="no expectation suite yet: the first profile of raw generates it",
+        )
+    failed = validation.failed_dicts()
+    return dg.AssetCheckResult(
+        check_name=EXPECTATIONS_CHECK,
+        passed=validation.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "evaluated": validation.evaluated,
+            "failed": len(failed),
+            "failed_expectations": dg.MetadataValue.json(failed),
+        },
+        description=None
+        if validation.success
+        else (
+            f"{len(failed)} expectation(s) failed: "
+            + "; ".join(f"{f['expectation']} on {f['column']}" for f in failed[:5])
+            + ". Fix the source batch, or re-profile raw to accept the new data as normal"
+        ),
+    )
 
 
 def build_raw_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -69,5 +116,6 @@ def build_raw_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             spec.scoring_source,
             {"id_column": spec.id_column or ""},
             f"The batch production scores, from {spec.scoring_source.display}.",
+            skip_roles=("target",),
         ),
     ]

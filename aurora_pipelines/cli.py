@@ -125,6 +125,83 @@ def run(
         raise typer.Exit(1)
 
 
+@app.command("profile")
+def profile_cmd(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the latest profile as JSON (profiles if none).")
+    ] = False,
+) -> None:
+    """Profile the experiment's raw table (or its source): quality score, sampling, columns."""
+    from aurora_pipelines.profiling.experiment import latest_profile
+
+    settings = get_settings()
+    if as_json:
+        data = latest_profile(settings, name)
+        if data is None:
+            data = _run_profile(settings, name, show_progress=False).profile.to_dict()
+        typer.echo(json.dumps(data, indent=2, allow_nan=False))
+        return
+    done = _run_profile(settings, name, show_progress=True)
+    _print_profile(done)
+
+
+def _run_profile(settings: Settings, name: str, show_progress: bool):
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from aurora_pipelines.lake.spark import get_spark
+    from aurora_pipelines.profiling.experiment import experiment_frame, profile_experiment
+    from aurora_pipelines.specs import find_spec
+
+    spec = find_spec(settings.experiments_dir, name)
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        disable=not show_progress,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("starting Spark", total=None)
+
+        def stage(text: str) -> None:
+            progress.update(task, description=f"profiling {name}: {text}")
+
+        spark = get_spark(settings)
+        stage("reading the data")
+        df, source = experiment_frame(spark, settings, spec)
+        return profile_experiment(settings, spec, df, source, progress=stage)
+
+
+def _print_profile(done) -> None:
+    p = done.profile
+    console.print(
+        f"[bold]{p.rows:,}[/bold] rows x {p.column_count} columns from {done.source}; "
+        f"quality score [bold]{p.quality_score:.1f}[/bold]"
+    )
+    breakdown = Table("component", "score")
+    for component, score in p.quality_breakdown.items():
+        breakdown.add_row(component, f"{score:.1f}")
+    console.print(breakdown)
+    console.print(f"sample: {p.sampling.method}, {p.sampling.rows:,} rows ({p.sampling.reason})")
+    columns = Table("column", "type", "missing %", "distinct", "mean", "quality")
+    for c in p.columns:
+        columns.add_row(
+            c.name,
+            c.semantic_type.value,
+            f"{c.missing_pct:.2f}",
+            f"{c.distinct:,}",
+            "" if c.mean is None else f"{c.mean:,.4g}",
+            f"{c.quality_score:.1f}",
+        )
+    console.print(columns)
+    for warning in p.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    for hint in p.leakage_hints:
+        console.print(f"[red]leakage?[/red] {hint['message']}")
+    console.print(f"report: {done.html}\nexpectation suite: {done.suite}")
+
+
 @app.command()
 def status(
     name: Annotated[str, typer.Argument(help="Experiment name.")],

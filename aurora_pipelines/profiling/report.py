@@ -1,4 +1,5 @@
-"""Write a profile as JSON, or as one self-contained HTML page (inline CSS, no scripts)."""
+"""Write a profile as JSON, or as one self-contained HTML page (inline CSS and PNG data URIs,
+no scripts, nothing fetched)."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def write_profile_html(profile: Profile, path: Path) -> Path:
     return path
 
 
-def render_profile_html(profile: Profile) -> str:
+def render_profile_html(profile: Profile, plots: bool = True) -> str:
     s = profile.sampling
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -59,7 +60,8 @@ def render_profile_html(profile: Profile) -> str:
         f"<p class='muted'>Counts, missing values, distinct (approx., rsd "
         f"{profile.approx_distinct_rsd}), min/max/mean/std: full table. Quantiles, outliers, top "
         f"values, associations, correlations, duplicates: {escape(s.method)} sample of "
-        f"{s.rows:,} rows (fraction {s.fraction:.4g}, seed {s.seed}).</p>",
+        f"{s.rows:,} rows (fraction {s.fraction:.4g}, seed {s.seed}). Why this sample: "
+        f"{escape(s.reason)}.</p>",
         "<h2>Quality breakdown</h2>",
         _table(
             ["component", "weight", "score"],
@@ -70,6 +72,11 @@ def render_profile_html(profile: Profile) -> str:
             raw_cols={2},
         ),
     ]
+    if profile.warnings or profile.leakage_hints:
+        items = [escape(w) for w in profile.warnings] + [
+            "<b>Possible leakage:</b> " + escape(h["message"]) for h in profile.leakage_hints
+        ]
+        parts += ["<h2>Warnings</h2><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>"]
     if profile.class_balance:
         parts += [
             "<h2>Target class balance</h2>",
@@ -82,6 +89,11 @@ def render_profile_html(profile: Profile) -> str:
     parts += ["<h2>Column details</h2>"] + [_column_details(c) for c in profile.columns]
     if profile.correlations:
         parts += ["<h2>Correlations (Pearson, sample)</h2>", _correlation_table(profile)]
+    if plots:
+        from aurora_pipelines.profiling.plots import all_plots
+
+        for title, uri in all_plots(profile).items():
+            parts += [f"<h2>{escape(title)}</h2>", f"<img alt='{escape(title)}' src='{uri}'>"]
     parts.append("</body></html>")
     return "\n".join(parts)
 

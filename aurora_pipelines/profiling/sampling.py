@@ -29,7 +29,7 @@ from statistics import NormalDist
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 from aurora_pipelines.errors import DataError
 from aurora_pipelines.specs import SamplingSpec
@@ -58,6 +58,12 @@ class SamplingInfo(BaseModel):
     order_by: str | None = None
     step: int | None = None
     start: int | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def size(self) -> int:
+        """Rows in the sample (same as `rows`; the name the CLI's JSON promises)."""
+        return self.rows
 
 
 def sample_size(population: int, margin_of_error: float, confidence: float) -> int:

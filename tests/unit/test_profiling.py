@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -201,7 +202,11 @@ def test_html_report_is_self_contained(profile, tmp_path):
     html = path.read_text()
     assert html.startswith("<!DOCTYPE html>")
     assert "<table>" in html and "annual_income" in html and "Quality breakdown" in html
-    assert "<script" not in html and "<link" not in html and "src=" not in html
+    assert "<script" not in html and "<link" not in html
+    # Plots are inline PNGs: every src is a data URI, nothing is fetched.
+    sources = re.findall(r"src='([^']*)'", html)
+    assert sources and all(s.startswith("data:image/png;base64,") for s in sources)
+    assert "Missing values" in html and "Spearman correlation" in html
 
 
 def test_weighted_score_renormalises_over_applicable_components():
