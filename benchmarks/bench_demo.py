@@ -23,13 +23,17 @@ TARGET_SECONDS = 180.0
 
 def baseline_seconds(rows: int) -> float:
     from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     from aurora_pipelines.sources.sample_data import generate_credit_data
 
     frame = generate_credit_data(rows, seed=42)
     numeric = frame.select_dtypes("number").drop(columns=["default_flag"]).fillna(0)
     start = time.perf_counter()
-    LogisticRegression(max_iter=1000).fit(numeric, frame["default_flag"])
+    make_pipeline(StandardScaler(), LogisticRegression(max_iter=1000)).fit(
+        numeric, frame["default_flag"]
+    )
     return time.perf_counter() - start
 
 
