@@ -18,6 +18,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from report import update_section  # noqa: E402
+
 TARGET_SECONDS = 180.0
 
 
@@ -71,8 +74,6 @@ def main() -> None:
                 )
 
     lines = [
-        "# Benchmarks",
-        "",
         f"Produced by `python benchmarks/bench_demo.py` on {platform.node()} "
         f"({os.cpu_count()} cores, Python {sys.version.split()[0]}), "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
@@ -99,7 +100,7 @@ def main() -> None:
         ),
         "",
     ]
-    args.out.write_text("\n".join(lines))
+    update_section(args.out, "demo", "\n".join(lines))
     print("\n".join(lines))
 
 
