@@ -221,7 +221,7 @@ def main() -> None:
     ]
     with tempfile.TemporaryDirectory(prefix="aurora-bench-") as tmp:
         parquet = Path(tmp) / "wide.parquet"
-        make_frame(args.rows).to_parquet(parquet, index=False)
+        make_frame(args.rows).to_parquet(parquet, index=False, coerce_timestamps="us")
         aurora, aurora_wall, aurora_rss = run_measured(
             [sys.executable, __file__, "--child", str(parquet), "parquet"], env
         )
