@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from aurora_pipelines.errors import SpecError
 from aurora_pipelines.governance.policy import load_policy
 from aurora_pipelines.settings import Settings
-from aurora_pipelines.sources.readers import infer_source, read_source, require_columns
+from aurora_pipelines.sources.readers import infer_source, require_columns
 from aurora_pipelines.specs import ExperimentSpec, write_spec
 
 SOURCES_YAML = """version: 2
@@ -101,8 +101,11 @@ def create_experiment(
         raise SpecError(f"experiment '{name}': {problems}") from None
 
     from aurora_pipelines.lake.spark import get_spark
+    from aurora_pipelines.sources.access import SourceAccess
 
-    df = read_source(get_spark(settings), source_spec)
+    # Read as the experiment's team: no grant, no experiment (and the refusal is audited).
+    access = SourceAccess.from_settings(settings, team, experiment=name)
+    df = access.read(get_spark(settings), source_spec).df
     require_columns(
         df,
         {"target": target, "id_column": id_column or "", "time_column": time_column or ""},

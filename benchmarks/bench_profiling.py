@@ -112,7 +112,7 @@ def child_aurora(path: str, kind: str) -> None:
     from aurora_pipelines.profiling import profile_table
     from aurora_pipelines.settings import Settings
 
-    home = tempfile.mkdtemp(prefix="aurora-bench-")
+    home = tempfile.mkdtemp(prefix="home-", dir=Path(path).parent)
     t0 = time.perf_counter()
     spark = get_spark(Settings(home=Path(home)))
     spark_start = time.perf_counter() - t0

@@ -106,7 +106,8 @@ def eda(df):
 
 def test_profile_has_skew_histograms_and_rank_correlations(eda, frame):
     y = eda.column("y_rank")
-    assert y.skew == pytest.approx(frame["y_rank"].skew(), rel=0.05)  # full table
+    assert y.skew == pytest.approx(frame["y_rank"].skew(), rel=0.25)  # from the sample
+    assert abs(eda.column("x").skew) < 0.5 < y.skew
     assert sum(y.histogram["counts"]) + y.histogram["below"] + y.histogram["above"] == 3000
     assert eda.spearman["x"]["y_rank"] == pytest.approx(1.0, abs=1e-6)
     assert eda.correlations["x"]["y_rank"] < 0.9
