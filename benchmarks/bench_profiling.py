@@ -7,9 +7,9 @@
    ours, so it runs from its own venv: YDATA_PYTHON=/path/to/venv/bin/python (install
    `ydata-profiling==4.18.4 pyarrow` there); it is never a dependency of Aurora.
    Agreement: per numeric column, mean/std/min/max/missing from both tools.
-2. A large Delta table (`--delta-rows`, default 10M x 12; the issue's 50M takes too long to
-   generate on this 2-core machine; the run below used 50M) profiled through sampling: wall time and peak RSS of the
-   whole driver (Python + the local JVM).
+2. A large Delta table (`--delta-rows`, default 10M x 13 for a quick run; BENCHMARKS.md has
+   the issue's 50M) profiled through sampling: wall time and peak RSS of the whole driver
+   (Python + the local JVM).
 
 Usage: python benchmarks/bench_profiling.py [--rows 1000000] [--delta-rows 10000000]
 """
