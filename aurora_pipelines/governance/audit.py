@@ -35,7 +35,13 @@ APPROVAL_SUPERSEDED = "approval_superseded"
 APPROVAL_APPROVED = "approval_approved"
 APPROVAL_REJECTED = "approval_rejected"
 APPROVAL_CHANGES_REQUESTED = "approval_changes_requested"
+APPROVAL_PARTIALLY_APPROVED = "approval_partially_approved"
+APPROVAL_EXPIRED = "approval_expired"
 ACCESS_DENIED = "access_denied"
+TOKEN_CREATED = "token_created"
+TOKEN_REVOKED = "token_revoked"
+# Serializes audit appends on PostgreSQL (any constant; one per database).
+PG_AUDIT_LOCK_KEY = 0x4155524F5241  # "AURORA"
 
 T = TypeVar("T")
 
@@ -105,9 +111,12 @@ def _append(
     details: dict[str, Any] | None,
     correlation_id: str | None,
 ) -> dict[str, Any]:
-    # FOR UPDATE locks the current head on Postgres (ignored on SQLite, where BEGIN IMMEDIATE
-    # already serializes writers). If two writers still read the same head, UNIQUE(seq) and
-    # UNIQUE(prev_hash) reject the second, and `transact` reruns it on the new head.
+    # On PostgreSQL a transaction-scoped advisory lock queues appenders (FOR UPDATE on the head
+    # row alone would let every waiter read the same old head and fail together); on SQLite,
+    # BEGIN IMMEDIATE already serializes writers. Should two writers still read the same head,
+    # UNIQUE(seq) and UNIQUE(prev_hash) reject the second and `transact` reruns it.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_AUDIT_LOCK_KEY)))
     head = conn.execute(
         sa.select(audit_log.c.seq, audit_log.c.hash)
         .order_by(audit_log.c.seq.desc())
