@@ -7,6 +7,7 @@ created on first use, so a code location can build the store at import time.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +131,7 @@ class GovernanceStore:
         comment: str | None = None,
         current_digest: str | None = None,
         correlation_id: str | None = None,
+        expected_version: str | int | None = None,
     ) -> ApprovalRequest:
         """Approve / reject / request changes as `actor`; refusals raise and are audited."""
         return approvals.decide(
@@ -141,15 +143,27 @@ class GovernanceStore:
             comment,
             current_digest,
             correlation_id,
+            expected_version,
         )
+
+    def expire_overdue(self) -> list[int]:
+        """Mark pending requests past their gate's `expires_after_hours` as expired."""
+        return approvals.expire_overdue(self.engine, self.policy)
 
     def list_requests(
         self, experiment: str | None = None, status: str | None = None, gate: str | None = None
     ) -> list[ApprovalRequest]:
+        """Requests matching the filters, oldest first (overdue ones expired first)."""
+        self.expire_overdue()
         return approvals.list_requests(self.engine, experiment, status, gate)
 
     def get_request(self, request_id: int) -> ApprovalRequest:
+        self.expire_overdue()
         return approvals.get_request(self.engine, request_id)
+
+    def expires_at(self, request: ApprovalRequest) -> datetime | None:
+        """When `request` expires under this store's policy (None: no time limit)."""
+        return approvals.expires_at(self.policy, request)
 
     def latest_request(
         self, experiment: str, gate: str, model_name: str, model_version: str | int
