@@ -511,9 +511,7 @@ def decide(
                 f"{expires_at(policy, request):%Y-%m-%d %H:%M} UTC without a decision and can "
                 "never be decided; submit a new request"
             )
-        refusal = _refusal(
-            policy, request, decision_key, actor, comment, current_digest, version
-        )
+        refusal = _refusal(policy, request, decision_key, actor, comment, current_digest, version)
         if refusal is not None:
             return refusal  # nothing written; the refusal is audited after this rolls back
         quorum = policy.quorum_for_gate(request.gate)

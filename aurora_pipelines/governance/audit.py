@@ -175,12 +175,28 @@ def _as_dict(row: sa.Row) -> dict[str, Any]:
     return data
 
 
+def parse_since(value: str | datetime) -> str:
+    """An ISO date or datetime (naive = UTC) as the `ts` text it compares with."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise GovernanceError(
+                f"'{value}' is not an ISO date or datetime; use e.g. 2026-11-01 or "
+                "2026-11-01T09:30:00+00:00"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def read_audit(
     engine: sa.Engine,
     limit: int | None = None,
     *,
     event: str | None = None,
     correlation_id: str | None = None,
+    since: str | datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Audit rows in chain order (oldest first); with `limit`, only the newest `limit` rows."""
     query = sa.select(audit_log)
@@ -188,6 +204,9 @@ def read_audit(
         query = query.where(audit_log.c.event == event)
     if correlation_id is not None:
         query = query.where(audit_log.c.correlation_id == correlation_id)
+    if since is not None:
+        # Every ts is written as UTC ISO text of one width, so text order is time order.
+        query = query.where(audit_log.c.ts >= parse_since(since))
     if limit is not None:
         query = query.order_by(audit_log.c.seq.desc()).limit(limit)
     with engine.connect() as conn:
@@ -241,3 +260,44 @@ def verify_chain(engine: sa.Engine) -> ChainVerification:
             expected_seq, prev_hash, rows = expected_seq + 1, row.hash, rows + 1
     head = None if rows == 0 else prev_hash
     return ChainVerification(True, rows, None, f"{rows} rows, chain intact", head)
+
+
+EXPORT_COLUMNS = (
+    "seq",
+    "ts",
+    "event",
+    "actor",
+    "target",
+    "correlation_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def export_audit(rows: list[dict[str, Any]], fmt: str, chain: ChainVerification) -> str:
+    """Rows as CSV (one per line, details as JSON) or as a JSON document with the chain check."""
+    if fmt == "json":
+        document = {
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "chain": {"ok": chain.ok, "rows": chain.rows, "reason": chain.reason},
+            "chain_head_hash": chain.head_hash,
+            "rows": [{k: row.get(k) for k in EXPORT_COLUMNS} for row in rows],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{k: row.get(k) for k in EXPORT_COLUMNS},
+                    "details": canonical_json(row["details"]),
+                }
+            )
+        return buffer.getvalue()
+    raise GovernanceError(f"unknown export format '{fmt}'; use csv or json")

@@ -121,7 +121,10 @@ def test_quorum_approval_lapses_when_an_approver_loses_the_role(
     store.decide(request.id, "approve", "release_manager_dave")
     demoted = tmp_path / "demoted.yaml"
     demoted.write_text(
-        POLICY.replace("release_manager_dave, roles: [release_manager]", "release_manager_dave, roles: [data_scientist]")
+        POLICY.replace(
+            "release_manager_dave, roles: [release_manager]",
+            "release_manager_dave, roles: [data_scientist]",
+        )
     )
     verdict = store.verify_approval("production", "m", 1, D1, policy=load_policy(demoted))
     assert not verdict.ok and "no longer holds" in verdict.reason
