@@ -10,6 +10,7 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
+from assets.metadata import correlation_id
 from resources import AuroraResource
 
 APPROVED_CHECK = "approved"
@@ -50,7 +51,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
             model_version=candidate.version,
             model_digest=candidate.digest,
             requested_by=aurora.user or spec.owner,
-            correlation_id=context.run_id,
+            correlation_id=correlation_id(context),
             details={"dagster_run_id": context.run_id},
         )
         verdict = governance.verify_approval(
