@@ -2,9 +2,9 @@
 
 import dagster as dg
 
+from assets.metadata import correlation_id
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-from assets.metadata import correlation_id
 from resources import AuroraResource
 
 
