@@ -174,3 +174,17 @@ def test_edited_audit_row_is_detected(governance_url: str, policy_path: Path) ->
     assert (check.ok, check.first_bad_seq) == (False, 2)
     assert "edited" in check.reason
     store.dispose()
+
+
+def test_sql_looking_comment_is_stored_verbatim(governance_url: str, policy_path: Path) -> None:
+    store = _store(governance_url, policy_path)
+    request = store.request_approval("credit", "staging", "m", 1, D1, "ds_alice")
+    other = store.request_approval("other", "staging", "m2", 1, D2, "ds_alice")
+    comment = "'; DROP TABLE audit_log; UPDATE approval_requests SET status='approved'; --"
+    decided = store.decide(request.id, "reject", "validator_bob", comment)
+    assert decided.comment == comment
+    assert store.get_request(other.id).status == "pending"
+    assert store.list_requests(experiment="x' OR '1'='1") == []
+    assert store.read_audit(event="approval_rejected")[0]["details"]["comment"] == comment
+    assert store.verify_audit().ok
+    store.dispose()
