@@ -89,6 +89,17 @@ class MonitoringSpec(_Strict):
     retrain_cooldown_hours: float = Field(default=24, ge=0)
 
 
+class GovernanceSpec(_Strict):
+    """What the model card states for model risk review (all optional)."""
+
+    sensitive_attribute: str | None = Field(
+        default=None,
+        description="Column to slice metrics by (e.g. region); the card reports a disparity ratio.",
+    )
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
+
+
 class ExperimentSpec(_Strict):
     name: str
     description: str = ""
@@ -104,6 +115,7 @@ class ExperimentSpec(_Strict):
     training: TrainingSpec = TrainingSpec()
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    governance: GovernanceSpec = GovernanceSpec()
 
     @field_validator("name")
     @classmethod

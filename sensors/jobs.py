@@ -70,6 +70,7 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.PROFILE,
                 lifecycle.FEATURES,
                 lifecycle.MODEL,
+                lifecycle.MODEL_CARD,
                 lifecycle.STAGING_APPROVAL,
             ),
             description="Retrain on the current source and file a new staging approval request; "
