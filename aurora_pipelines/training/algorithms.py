@@ -109,7 +109,9 @@ register_algorithm(
         scale_numeric=True,
         description="L2-regularised logistic regression: a calibrated, explainable baseline.",
         tags=("linear", "interpretable"),
-        search_space={"C": {"type": "float", "low": 1e-3, "high": 100.0, "log": True, "default": 1.0}},
+        search_space={
+            "C": {"type": "float", "low": 1e-3, "high": 100.0, "log": True, "default": 1.0}
+        },
     )
 )
 register_algorithm(
@@ -143,7 +145,13 @@ register_algorithm(
         description="Histogram gradient-boosted trees: strong on tabular data, handles NaN.",
         tags=("trees", "boosting"),
         search_space={
-            "learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True, "default": 0.1},
+            "learning_rate": {
+                "type": "float",
+                "low": 0.02,
+                "high": 0.3,
+                "log": True,
+                "default": 0.1,
+            },
             "max_leaf_nodes": {"type": "int", "low": 8, "high": 128, "log": True, "default": 31},
             "min_samples_leaf": {"type": "int", "low": 5, "high": 200, "log": True, "default": 20},
             "l2_regularization": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.0},
@@ -167,7 +175,11 @@ register_algorithm(
         tags=("trees", "bagging"),
         search_space={
             "min_samples_leaf": {"type": "int", "low": 1, "high": 20, "log": True, "default": 3},
-            "max_features": {"type": "categorical", "choices": ["sqrt", 0.5, 1.0], "default": "sqrt"},
+            "max_features": {
+                "type": "categorical",
+                "choices": ["sqrt", 0.5, 1.0],
+                "default": "sqrt",
+            },
         },
     )
 )

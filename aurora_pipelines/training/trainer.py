@@ -234,6 +234,23 @@ def _with_class_weight(pipeline: Pipeline) -> Pipeline:
     return pipeline
 
 
+def check_columns(
+    df: pd.DataFrame, *, target: str, id_column: str | None, time_column: str | None
+) -> None:
+    """SourceError naming the spec field whose column is not in `df`."""
+    for role, column in (
+        ("target", target),
+        ("id_column", id_column),
+        ("time_column", time_column),
+    ):
+        if column and column not in df.columns:
+            raise SourceError(
+                f"{role} '{column}' is not a column of the training data "
+                f"(columns: {', '.join(map(str, df.columns[:12]))}"
+                f"{', ...' if len(df.columns) > 12 else ''}); fix the spec's `{role}`"
+            )
+
+
 def train_experiment(
     df: pd.DataFrame,
     *,
@@ -276,17 +293,7 @@ def train_experiment(
     spaces = {s.name: dict((search_spaces or {}).get(s.name, s.search_space)) for s in specs}
     for name, space in spaces.items():
         check_search_space(name, space)
-    for role, column in (
-        ("target", target),
-        ("id_column", id_column),
-        ("time_column", time_column),
-    ):
-        if column and column not in df.columns:
-            raise SourceError(
-                f"{role} '{column}' is not a column of the training data "
-                f"(columns: {', '.join(map(str, df.columns[:12]))}"
-                f"{', ...' if len(df.columns) > 12 else ''}); fix the spec's `{role}`"
-            )
+    check_columns(df, target=target, id_column=id_column, time_column=time_column)
     if validation == "time":
         # Folds and holdout follow time order: train on the past, validate on the future.
         df = df.sort_values(time_column, kind="mergesort", na_position="first")
@@ -404,9 +411,7 @@ def train_experiment(
             scores = np.asarray(model.predict(X_hold), dtype=float)
             holdout_metrics = {name: m.score(ye_hold, scores) for name, m in metrics.items()}
         evaluation = Evaluation("holdout", ye_hold, scores, _labels(classes))
-        importance = permutation_importances(
-            model, X_hold, ye_hold, metric, classes, seed=seed
-        )
+        importance = permutation_importances(model, X_hold, ye_hold, metric, classes, seed=seed)
     else:
         available = ~np.isnan(best_outcome.oof).any(axis=1)
         oof = best_outcome.oof[available]

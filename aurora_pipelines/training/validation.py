@@ -108,7 +108,8 @@ def holdout_split(
         return positions, positions[:0]
     if not 0 < fraction < 0.5:
         raise SpecError(
-            f"holdout_fraction is {fraction}; use a value in [0, 0.5) in `training.holdout_fraction`"
+            f"holdout_fraction is {fraction}; "
+            "use a value in [0, 0.5) in `training.holdout_fraction`"
         )
     size = max(1, int(round(n * fraction)))
     if validation == "time":
