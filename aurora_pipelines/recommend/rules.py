@@ -114,11 +114,11 @@ def recommend(chars: DataCharacteristics) -> Recommendation:
             if spec.family == "torch":
                 adjust(spec, -0.3, f"{_n(chars.rows)} rows are too few for a neural network")
             elif _is(spec, "boosting"):
-                adjust(spec, -0.1, f"boosting can overfit {_n(chars.rows)} rows")
+                adjust(spec, -0.15, f"boosting can overfit {_n(chars.rows)} rows")
             elif _is(spec, "linear"):
                 adjust(
                     spec,
-                    +0.15,
+                    +0.25,
                     f"few rows ({_n(chars.rows)}): a regularised linear model is safest",
                 )
             elif _is(spec, "bagging"):
