@@ -277,3 +277,31 @@ def build_pipeline(
         transformers.append(("categorical", Pipeline(categorical_steps), features.categorical))
     preprocess = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("preprocess", preprocess), ("model", spec.estimator(problem_type, seed))])
+
+
+def _register_torch() -> None:
+    # The module imports torch only inside `fit`, so registering it costs nothing at import.
+    from aurora_pipelines.training.torch_mlp import (
+        SEARCH_SPACE,
+        TorchMLPClassifier,
+        TorchMLPRegressor,
+    )
+
+    register_algorithm(
+        AlgorithmSpec(
+            name="torch_mlp",
+            estimators={
+                "classification": lambda seed: TorchMLPClassifier(random_state=seed),
+                "regression": lambda seed: TorchMLPRegressor(random_state=seed),
+            },
+            library="torch",
+            scale_numeric=True,
+            description="Tabular MLP (torch, CPU) with early stopping: learns smooth "
+            "interactions when rows are plentiful.",
+            tags=("neural",),
+            search_space=SEARCH_SPACE,
+        )
+    )
+
+
+_register_torch()

@@ -117,7 +117,10 @@ def test_recommendations_drive_training_and_the_model_is_registered_with_its_evi
     assert {c.data.tags["aurora.algorithm"] for c in children} == set(plan["algorithms"])
     threshold = mlflow_registry.decision_threshold(uri, spec.name, "1")
     assert threshold is not None and 0 < threshold < 1
-    assert f"Decision threshold {threshold:.4f}" in client.get_model_version(spec.name, "1").description
+    assert (
+        f"Decision threshold {threshold:.4f}"
+        in client.get_model_version(spec.name, "1").description
+    )
 
     # `aurora suggest --json` reads the same feature table and prints the same ranking.
     main(["suggest", spec.name, "--json"])

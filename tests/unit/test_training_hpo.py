@@ -45,7 +45,10 @@ def _train(df: pd.DataFrame, **overrides):
 def _hpo(tmp_path, name: str, trials: int = 3) -> HpoConfig:
     # A generous timeout: the trial budget, not the clock, ends the search (determinism).
     return HpoConfig(
-        n_trials=trials, timeout_seconds=600, storage=f"sqlite:///{tmp_path / name}", study_prefix="t"
+        n_trials=trials,
+        timeout_seconds=600,
+        storage=f"sqlite:///{tmp_path / name}",
+        study_prefix="t",
     )
 
 
