@@ -195,17 +195,21 @@ def run_flaml(
 
 def quality(budget: float) -> list[str]:
     rows = [
-        f"Budget {budget:.0f} s per contestant and dataset; one seeded 75/25 split; test-set "
-        "score. Ratio > 1.00 = Aurora better (ROC-AUC: aurora/flaml; RMSE: flaml/aurora).",
+        f"Aurora: tuning budget {budget:.0f} s (`hpo.timeout_seconds`); FLAML: `time_budget` = "
+        "Aurora's total wall-clock time (recommendation + tuning + final fit), so FLAML never "
+        "gets less time. One seeded 75/25 split; test-set score. Ratio > 1.00 = Aurora better "
+        "(ROC-AUC: aurora/flaml; RMSE: flaml/aurora).",
         "",
-        "| dataset | metric | Aurora | FLAML | ratio | Aurora s | FLAML s | Aurora best | FLAML best |",
+        "| dataset | metric | Aurora | FLAML | ratio | Aurora s | FLAML s "
+        "| Aurora best | FLAML best |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     ratios = []
     for ds in datasets():
         train, test = _split(ds)
         a_score, a_sec, a_best = run_aurora(ds, train, test, budget)
-        f_score, f_sec, f_best = run_flaml(ds, train, test, budget)
+        # FLAML gets at least the wall-clock time Aurora used in total (its budget + fitting).
+        f_score, f_sec, f_best = run_flaml(ds, train, test, max(budget, a_sec))
         ratio = a_score / f_score if ds.metric == "roc_auc" else f_score / a_score
         ratios.append(ratio)
         line = (

@@ -305,3 +305,6 @@ def _register_torch() -> None:
 
 
 _register_torch()
+
+# The Spark MLlib family registers itself (its factories import pyspark only when called).
+from aurora_pipelines.training import spark_ml  # noqa: E402, F401

@@ -284,6 +284,12 @@ def train_experiment(
     specs = [get_algorithm(name, problem_type) for name in dict.fromkeys(algorithms)]
     if not specs:
         raise SpecError("no algorithms to train; list at least one in `training.algorithms`")
+    distributed = [s.name for s in specs if s.family == "spark"]
+    if distributed:
+        raise SpecError(
+            f"{', '.join(distributed)} train on Spark (spark_ml.train_spark), not in process; "
+            "list only sklearn/torch algorithms in `training.algorithms`"
+        )
     check_validation(validation, time_column)
     if calibration not in CALIBRATION_METHODS:
         raise SpecError(
