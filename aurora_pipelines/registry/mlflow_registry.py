@@ -317,6 +317,89 @@ def _log_run_data(
         client.log_batch(run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
 
 
+def log_and_register_spark(
+    result: Any,
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment_name: str,
+    registered_model_name: str,
+    tags: dict[str, str],
+) -> RegisteredModel:
+    """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it."""
+    import mlflow.spark
+
+    client = _client(tracking_uri)
+    experiment_id = _experiment_id(client, experiment_name, artifact_root)
+    with _tracking(tracking_uri), tempfile.TemporaryDirectory(prefix="aurora-spark-") as tmp:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            run_id = run.info.run_id
+            params = {
+                "algorithm": result.best_algorithm,
+                "family": "spark",
+                "problem_type": result.problem_type,
+                "target": result.target,
+                "primary_metric": result.primary_metric,
+                "n_train_rows": result.n_train_rows,
+                "n_holdout_rows": result.n_holdout_rows,
+                "seed": result.seed,
+            }
+            client.log_batch(
+                run_id,
+                metrics=[Metric(f"holdout_{k}", v, 0, 0) for k, v in result.metrics.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+                tags=[RunTag(k, str(v)) for k, v in tags.items()],
+            )
+            board = Path(tmp) / "leaderboard.json"
+            board.write_text(json.dumps(result.leaderboard, indent=2))
+            client.log_artifact(run_id, str(board))
+            info = mlflow.spark.log_model(
+                result.model,
+                artifact_path=MODEL_ARTIFACT_NAME,
+                dfs_tmpdir=str(Path(tmp) / "dfs"),
+                pip_requirements=[
+                    f"pyspark=={_version('pyspark')}",
+                    f"mlflow=={_version('mlflow')}",
+                ],
+            )
+        try:
+            client.create_registered_model(registered_model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = client.create_model_version(
+            name=registered_model_name,
+            source=info.model_uri,
+            run_id=run_id,
+            tags={**tags, "family": "spark"},
+            description=(
+                f"{result.best_algorithm} (Spark MLlib) chosen for the best holdout "
+                f"{result.primary_metric} ({result.metrics[result.primary_metric]:.4f}) on "
+                f"{result.n_holdout_rows} held-out rows, among: "
+                + "; ".join(
+                    f"{r['algorithm']} {r[result.primary_metric]:.4f}" for r in result.leaderboard
+                )
+            ),
+            model_id=info.model_id,
+        )
+    digest = model_version_digest(tracking_uri, registered_model_name, version.version)
+    client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
+    return RegisteredModel(
+        name=registered_model_name,
+        version=str(version.version),
+        run_id=run_id,
+        model_uri=f"models:/{registered_model_name}/{version.version}",
+        digest=digest,
+        metrics={f"holdout_{k}": v for k, v in result.metrics.items()},
+    )
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
 def _log_trials(
     client: MlflowClient,
     experiment_id: str,
@@ -411,7 +494,13 @@ def load_model(tracking_uri: str, name: str, version: str) -> Any:
                 f"model '{name}' version {version}: artifacts do not match the registered "
                 f"digest {expected}; the artifact store was modified — re-register the model"
             )
-        flavor = Model.load(str(local)).flavors["sklearn"]
+        flavors = Model.load(str(local)).flavors
+        if "sklearn" not in flavors and "spark" in flavors:
+            # Spark's own format (JSON + Parquet), read by PipelineModel.load: no pickle.
+            from aurora_pipelines.training.spark_ml import load_spark_model
+
+            return load_spark_model(local / flavors["spark"]["model_data"])
+        flavor = flavors["sklearn"]
         if flavor.get("serialization_format") != "skops":
             raise IntegrityError(
                 f"model '{name}' version {version} is not stored with skops "

@@ -112,3 +112,25 @@ def test_recommendations_put_spark_first_beyond_the_single_node_limit():
     small = recommend_for_frame(sample, spec)
     assert small.algorithms[0].family == "sklearn"
     assert all(s.rank > 3 for s in small.algorithms if s.family == "spark")
+
+
+def test_spark_model_is_logged_with_mlflow_spark_and_loads_without_pickle(
+    trained, credit_frame, tmp_path
+):
+    from aurora_pipelines.registry.mlflow_registry import load_model, log_and_register_spark
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    registered = log_and_register_spark(
+        trained,
+        tracking_uri=uri,
+        artifact_root=tmp_path / "artifacts",
+        experiment_name="spark_credit",
+        registered_model_name="spark_credit",
+        tags={"aurora.team": "risk"},
+    )
+    assert registered.digest.startswith("sha256:")
+    loaded = load_model(uri, "spark_credit", registered.version)
+    rows = credit_frame.limit(20)
+    assert [r.prediction for r in loaded.transform(rows).collect()] == [
+        r.prediction for r in trained.model.transform(rows).collect()
+    ]
