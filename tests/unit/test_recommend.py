@@ -53,9 +53,10 @@ def test_imbalanced_binary_target_gets_pr_auc_and_class_weights():
     assert rec.primary_metric == "average_precision"
     assert "1:12 imbalance" in rec.metric_reasons[0]
     assert rec.class_weight is True
-    assert all(
-        any("class imbalance → balanced class weights" in r for r in s.reasons)
-        for s in rec.algorithms
+    # In-process families take class weights; the Spark trainer does not (yet).
+    in_process = [s for s in rec.algorithms if s.family != "spark"]
+    assert in_process and all(
+        any("class imbalance → balanced class weights" in r for r in s.reasons) for s in in_process
     )
 
 
