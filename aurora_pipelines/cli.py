@@ -145,6 +145,21 @@ def status(
 
 
 @app.command()
+def suggest(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Ranked algorithms for the experiment's feature table, each with its reasons."""
+    from aurora_pipelines.recommend.suggest import render_suggestions, suggest_for_experiment
+
+    data = suggest_for_experiment(get_settings(), name)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render_suggestions(data, console)
+
+
+@app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="Rows of sample data.")] = 100_000,
     batch_rows: Annotated[int, typer.Option(help="Rows in the drifted batch.")] = 20_000,

@@ -69,6 +69,7 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.RAW,
                 lifecycle.PROFILE,
                 lifecycle.FEATURES,
+                lifecycle.RECOMMENDATIONS,
                 lifecycle.MODEL,
                 lifecycle.MODEL_CARD,
                 lifecycle.STAGING_APPROVAL,
