@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from aurora_pipelines.errors import DataError
+from aurora_pipelines.explain.shap_values import aurora_pipeline
 from aurora_pipelines.training.trainer import get_metric, metrics_for
 
 MIN_SLICE_ROWS = 30
@@ -70,7 +71,7 @@ def evaluate_holdout(
     from sklearn.base import clone
     from sklearn.model_selection import train_test_split
 
-    features = [str(c) for c in model.named_steps["preprocess"].feature_names_in_]
+    features = [str(c) for c in aurora_pipeline(model).named_steps["preprocess"].feature_names_in_]
     missing = [c for c in [*features, target] if c not in frame.columns]
     if missing:
         raise DataError(

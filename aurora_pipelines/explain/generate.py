@@ -15,7 +15,7 @@ from aurora_pipelines.explain.model_card import (
     build_model_card,
     write_model_card,
 )
-from aurora_pipelines.explain.shap_values import BACKGROUND_ROWS
+from aurora_pipelines.explain.shap_values import BACKGROUND_ROWS, aurora_pipeline
 
 if TYPE_CHECKING:
     from aurora_pipelines.governance.store import GovernanceStore
@@ -80,7 +80,7 @@ def generate_model_card(
         description=spec.description,
         intended_use=spec.governance.intended_use,
         training_method=description or "",
-        algorithm=type(model.named_steps["model"]).__name__,
+        algorithm=type(aurora_pipeline(model).named_steps["model"]).__name__,
         cv_metrics=registered.metrics,
         data_sources=data_sources,
         quality_score=quality_score,
@@ -89,7 +89,7 @@ def generate_model_card(
         approval_history=history,
         seed=spec.training.seed,
     )
-    inputs = list(model.named_steps["preprocess"].feature_names_in_)
+    inputs = list(aurora_pipeline(model).named_steps["preprocess"].feature_names_in_)
     background = features[inputs].sample(
         n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
     )

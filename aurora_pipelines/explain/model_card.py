@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from aurora_pipelines.explain.evaluation import Evaluation, evaluate_holdout
-from aurora_pipelines.explain.shap_values import GlobalExplanation, explain_global
+from aurora_pipelines.explain.shap_values import GlobalExplanation, aurora_pipeline, explain_global
 
 FOUR_FIFTHS = 0.8
 BACKGROUND_FILE = "shap_background.parquet"
@@ -117,7 +117,7 @@ def build_model_card(
         max_rows=max_eval_rows,
     )
     explanation = explain_global(model, frame, max_rows=shap_rows, seed=seed)
-    inputs = [str(c) for c in model.named_steps["preprocess"].feature_names_in_]
+    inputs = [str(c) for c in aurora_pipeline(model).named_steps["preprocess"].feature_names_in_]
     notes = [
         f"Metrics come from a {evaluation.holdout_rows}-row holdout of a sample of the feature "
         f"table, with a clone of the pipeline refit on {evaluation.train_rows} rows; the "

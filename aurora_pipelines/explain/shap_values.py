@@ -31,8 +31,20 @@ class GlobalExplanation:
     interactions: list[dict[str, Any]]  # feature, partner, strength
 
 
+def aurora_pipeline(model: Any) -> Any:
+    """The fitted `preprocess` + `model` pipeline inside `model`.
+
+    A calibrated model (CalibratedClassifierCV) wraps fitted copies of the pipeline; its
+    SHAP values explain the uncalibrated score, which calibration maps monotonically.
+    """
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    if calibrated:
+        return calibrated[0].estimator
+    return model
+
+
 def _parts(model: Any) -> tuple[Any, Any]:
-    steps = getattr(model, "named_steps", None)
+    steps = getattr(aurora_pipeline(model), "named_steps", None)
     if not steps or "preprocess" not in steps or "model" not in steps:
         raise DataError(
             "the model is not an Aurora pipeline (steps `preprocess` and `model`); explain a "
