@@ -137,9 +137,7 @@ def stage_record(stage_dir: Path, staged: Staged) -> None:
 def read_staged(stage_dir: Path) -> dict[str, Staged]:
     if not stage_dir.exists():
         return {}
-    return {
-        p.stem: Staged(**json.loads(p.read_text())) for p in sorted(stage_dir.glob("*.json"))
-    }
+    return {p.stem: Staged(**json.loads(p.read_text())) for p in sorted(stage_dir.glob("*.json"))}
 
 
 def cleared_models(results: Iterable[Any]) -> tuple[set[str], dict[str, list[str]]]:

@@ -171,3 +171,35 @@ def test_malformed_source_yaml_fails_naming_the_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "credit_default.yml" in result.stdout + result.stderr
     assert not lake(tmp_path, "features").exists()
+
+
+def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
+    tmp_path: Path, inputs: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dagster as dg
+
+    from assets.features import build_dbt_assets, dbt_project
+    from aurora_pipelines.orchestration import _root_message
+    from aurora_pipelines.settings import Settings
+    from resources.factory import build_resources
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("AURORA_HOME", str(home))
+    _seed(home, *inputs)
+    project_dir = copy_project(tmp_path / "project")
+    _break_model(project_dir)
+    settings = Settings(home=home, dbt_project_dir=project_dir)
+    resources = build_resources(settings)
+
+    result = dg.materialize(
+        [build_dbt_assets(dbt_project(project_dir, "duckdb", settings.root))],
+        resources={"dbt": resources["dbt"], "aurora": resources["aurora"]},
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    failures = [e for e in result.all_events if e.is_step_failure]
+    message = _root_message(failures[0].step_failure_data.error)
+    assert message.startswith("dbt: ")
+    assert 'Referenced column "no_such_column" not found' in message
+    assert not (lake(home, "broken") / "_delta_log").exists()
