@@ -190,7 +190,7 @@ def commit_cleared(
     for model in sorted(cleared & staged.keys()):
         item = staged[model]
         if item.relation is not None:
-            data = spark.table(item.relation).toArrow()
+            data = naive_timestamps(spark.table(item.relation).toArrow())
         else:
             data = read_external_output(str(item.parquet))
         versions[model] = commit_model_output(
@@ -198,6 +198,23 @@ def commit_cleared(
         )
         _say(f"model {model} committed to Delta {item.delta_path} (version {versions[model]})")
     return versions
+
+
+def naive_timestamps(data: Any) -> Any:
+    """Spark's `timestamp` arrives as UTC-zoned Arrow; store it as duckdb does (no zone).
+
+    The session time zone is UTC (lake.spark), so the wall-clock values are unchanged and both
+    targets write the same Delta type (timestamp_ntz).
+    """
+    import pyarrow as pa
+
+    fields = [
+        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
+        if pa.types.is_timestamp(f.type) and f.type.tz is not None
+        else f
+        for f in data.schema
+    ]
+    return data.cast(pa.schema(fields))
 
 
 def _say(message: str) -> None:

@@ -14,10 +14,12 @@ import pandas as pd
 import pytest
 
 from aurora_pipelines.lake.delta import read_pandas, schema_columns, version, write_table
-from aurora_pipelines.sources.sample_data import generate_credit_data
+from aurora_pipelines.sources.sample_data import generate_credit_data, generate_payment_events
 from tests.dbt_support import copy_project, lake, run_dbt
 
-TABLES = ("features", "serve/scoring_features")
+TABLES = ("features", "serve/scoring_features", "payment_features")
+EVENT_MODELS = ("--vars", "{aurora_event_models: true}")
+FUTURE_DAYS_LATE = 999  # only planted events from an application's future are this late
 
 
 def _month_end_rows(raw: pd.DataFrame) -> pd.DataFrame:
@@ -35,31 +37,54 @@ def _month_end_rows(raw: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
+def _future_events(raw: pd.DataFrame) -> pd.DataFrame:
+    """Events AT and AFTER each of 50 applications' label times: none may reach its row."""
+    apps = raw.head(50)
+    label_time = pd.to_datetime(apps["application_date"])
+    rows = []
+    for delta in (pd.Timedelta(0), pd.Timedelta(minutes=1), pd.Timedelta(days=30)):
+        rows.append(
+            pd.DataFrame(
+                {
+                    "application_id": apps["application_id"].to_numpy(),
+                    "event_time": (label_time + delta).astype("datetime64[us]").to_numpy(),
+                    "amount_due": 1e6,
+                    "days_late": FUTURE_DAYS_LATE,
+                }
+            )
+        )
+    future = pd.concat(rows, ignore_index=True)
+    future.insert(0, "event_id", [f"FUTURE-{i}" for i in range(len(future))])
+    return future
+
+
 @pytest.fixture(scope="module")
-def inputs() -> tuple[pd.DataFrame, pd.DataFrame]:
+def inputs() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     raw = generate_credit_data(1500, seed=3)
     raw = pd.concat([raw, _month_end_rows(raw)], ignore_index=True)
     # The scoring batch repeats some training applications (unlabelled) next to new ones.
     repeated = raw[raw["application_id"].str.startswith("EDGE")]
     batch = pd.concat([generate_credit_data(150, seed=4), repeated], ignore_index=True)
-    return raw, batch.drop(columns="default_flag")
+    events = pd.concat([generate_payment_events(raw, seed=5), _future_events(raw)])
+    return raw, batch.drop(columns="default_flag"), events.reset_index(drop=True)
 
 
-def _seed(home: Path, raw: pd.DataFrame, batch: pd.DataFrame) -> None:
+def _seed(home: Path, raw: pd.DataFrame, batch: pd.DataFrame, events: pd.DataFrame) -> None:
     write_table(lake(home, "raw"), raw)
     write_table(lake(home, "raw_batch"), batch)
+    write_table(lake(home, "payment_events"), events)
 
 
 @pytest.fixture(scope="module")
 def built(
-    tmp_path_factory: pytest.TempPathFactory, inputs: tuple[pd.DataFrame, pd.DataFrame]
+    tmp_path_factory: pytest.TempPathFactory, inputs: tuple[pd.DataFrame, ...]
 ) -> dict[str, Path]:
     """One home per target, same raw input, after one `dbt build` each."""
     homes = {}
     for target in ("duckdb", "spark"):
         home = tmp_path_factory.mktemp(f"dbt_{target}")
         _seed(home, *inputs)
-        result = run_dbt(home, "build", target=target)
+        result = run_dbt(home, "build", *EVENT_MODELS, target=target)
         assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
         homes[target] = home
     return homes
@@ -114,14 +139,57 @@ def test_spark_target_writes_one_delta_commit_per_model(built: dict[str, Path]) 
         assert version(lake(built["spark"], table)) == 0
 
 
+def _expected_payment_features(raw: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """The as-of aggregates computed in pandas, independently of the SQL."""
+    spine = raw[["application_id", "application_date"]].assign(
+        label_time=lambda d: pd.to_datetime(d["application_date"])
+    )
+    joined = spine.merge(events, on="application_id")
+    past = joined[joined["event_time"] < joined["label_time"]]
+    late = past["days_late"] > 0
+    recent = past["event_time"] >= past["label_time"] - pd.Timedelta(days=365)
+    grouped = past.assign(late=late, late_365=late & recent).groupby("application_id")
+    out = pd.DataFrame(
+        {
+            "n_payments": grouped.size(),
+            "n_late_payments": grouped["late"].sum(),
+            "n_late_payments_365d": grouped["late_365"].sum(),
+            "max_days_late": grouped["days_late"].max(),
+        }
+    )
+    out = spine.set_index("application_id")[[]].join(out)
+    counts = ["n_payments", "n_late_payments", "n_late_payments_365d"]
+    return out.fillna({c: 0 for c in counts}).astype({c: "int64" for c in counts})
+
+
+@pytest.mark.parametrize("target", ["duckdb", "spark"])
+def test_future_events_never_leak_into_a_training_row(
+    built: dict[str, Path], inputs: tuple[pd.DataFrame, ...], target: str
+) -> None:
+    raw, _, events = inputs
+    got = read_pandas(lake(built[target], "payment_features")).set_index("application_id")
+
+    # The planted events at/after the label time (days_late 999, amount 1e6) are invisible...
+    assert len(got) == len(raw)
+    assert (got["max_days_late"].fillna(0) < FUTURE_DAYS_LATE).all()
+    assert (got["total_amount_due"].fillna(0) < 1e6).all()
+    seen = got[got["last_payment_time"].notna()]
+    assert (seen["last_payment_time"] < seen["label_time"]).all()
+    # ...and every aggregate equals the as-of computation done independently in pandas.
+    expected = _expected_payment_features(raw, events)
+    pd.testing.assert_frame_equal(
+        got.loc[expected.index, expected.columns], expected, check_dtype=False
+    )
+
+
 # --- bad input: dbt's message surfaces and no Delta table is half-written ---------------------
 
 
 def test_failing_test_keeps_the_previous_delta_version(
-    tmp_path: Path, inputs: tuple[pd.DataFrame, pd.DataFrame]
+    tmp_path: Path, inputs: tuple[pd.DataFrame, ...]
 ) -> None:
-    raw, batch = inputs
-    _seed(tmp_path, raw, batch)
+    raw, batch, events = inputs
+    _seed(tmp_path, raw, batch, events)
     assert run_dbt(tmp_path, "build").returncode == 0
     before = version(lake(tmp_path, "features"))
     bad = raw.copy()
@@ -148,7 +216,7 @@ def _break_model(project: Path) -> None:
 
 
 def test_model_with_a_missing_column_fails_and_commits_nothing(
-    tmp_path: Path, inputs: tuple[pd.DataFrame, pd.DataFrame]
+    tmp_path: Path, inputs: tuple[pd.DataFrame, ...]
 ) -> None:
     _seed(tmp_path, *inputs)
     project = copy_project(tmp_path / "project")
@@ -174,7 +242,7 @@ def test_malformed_source_yaml_fails_naming_the_file(tmp_path: Path) -> None:
 
 
 def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
-    tmp_path: Path, inputs: tuple[pd.DataFrame, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, inputs: tuple[pd.DataFrame, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dagster as dg
 
@@ -194,6 +262,7 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
     result = dg.materialize(
         [build_dbt_assets(dbt_project(project_dir, "duckdb", settings.root))],
         resources={"dbt": resources["dbt"], "aurora": resources["aurora"]},
+        selection=[dg.AssetKey(["dbt", "credit_default_broken"])],
         raise_on_error=False,
     )
 
