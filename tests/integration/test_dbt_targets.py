@@ -272,3 +272,17 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
     assert message.startswith("dbt: ")
     assert 'Referenced column "no_such_column" not found' in message
     assert not (lake(home, "broken") / "_delta_log").exists()
+
+
+def test_feature_assets_link_to_their_dbt_docs_page() -> None:
+    import dagster as dg
+
+    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.settings import REPO_DIR, Settings
+
+    defs = build_definitions(Settings(experiments_dir=REPO_DIR / "experiments"))
+    node = defs.resolve_asset_graph().get(dg.AssetKey(["credit_default", "features"]))
+
+    link = node.metadata["dbt_docs"].value
+    assert link.startswith("file://") and "/dbt_project/target/docs/index.html" in link
+    assert link.endswith("#!/model/model.aurora.credit_default_features")
