@@ -48,9 +48,10 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The venv's bin on PATH: dagster-dbt's prepare_if_dev runs `dbt parse` by name.
 ui: install dbt-docs
 	mkdir -p $(DAGSTER_HOME)
-	$(BIN)/dagster dev -w workspace.yaml
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
 
 mlflow-ui: install
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/mlflow ui --backend-store-uri sqlite:///$(AURORA_HOME)/mlflow/mlflow.db --default-artifact-root $(AURORA_HOME)/mlflow/artifacts --host 127.0.0.1

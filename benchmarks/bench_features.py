@@ -3,8 +3,7 @@
 Same raw Delta input, same dbt models, same Delta output (training + scoring feature tables),
 each through `aurora-dbt build` in a fresh process, as Dagster runs it. Reported: wall clock
 of the whole process (spark includes its JVM start), dbt's own time for the two models, and
-the spark / duckdb ratio. The section "Feature build: duckdb vs spark" of BENCHMARKS.md is
-replaced (other sections are kept).
+the spark / duckdb ratio. Only the section `features` of BENCHMARKS.md is replaced.
 
 Usage: python benchmarks/bench_features.py [--rows 1000000] [--out BENCHMARKS.md]
 """
@@ -15,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -23,6 +21,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from report import update_section  # noqa: E402
+
 PROJECT = REPO / "dbt_project"
 SECTION = "## Feature build: duckdb vs spark target"
 MODELS = ("credit_default_features", "credit_default_scoring_features")
@@ -63,14 +64,6 @@ def build(home: Path, target: str) -> tuple[float, float]:
     return wall, sum(r["execution_time"] for r in results)
 
 
-def write_section(out: Path, lines: list[str]) -> None:
-    text = out.read_text() if out.exists() else "# Benchmarks\n"
-    body = "\n".join([SECTION, "", *lines]) + "\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    text = pattern.sub(body + "\n", text) if pattern.search(text) else text.rstrip() + "\n\n" + body
-    out.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -97,7 +90,7 @@ def main() -> None:
         f"| spark (dbt-spark session, delta-rs commit) | {spark_wall:.1f} | {spark_dbt:.1f} "
         f"| {spark_wall / duck_wall:.2f} | {spark_dbt / duck_dbt:.2f} |",
     ]
-    write_section(args.out, lines)
+    update_section(args.out, "features", "\n".join([SECTION, "", *lines]))
     print("\n".join(lines))
 
 
