@@ -84,16 +84,19 @@ def read_external_output(path: str) -> pa.Table:
 
 def commit_model_output(
     model: str,
-    data: pa.Table,
+    data: pa.Table | pa.RecordBatchReader,
     delta_path: str,
     mode: str = "overwrite",
     unique_key: str | Sequence[str] | None = None,
 ) -> int:
-    """Write `data` to `delta_path` as one Delta commit; returns the new table version."""
+    """Write `data` (a table or a stream) to `delta_path` as one Delta commit; returns the
+    new table version."""
     validate_write_config(model, mode, unique_key)
     metadata = {"dbt_model": model, "dbt_delta_mode": mode}
     exists = DeltaTable.is_deltatable(delta_path)
     if mode == "merge" and exists:
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
         keys = _merge_keys(model, unique_key)
         predicate = " AND ".join(f"target.{k} = source.{k}" for k in keys)
         table = DeltaTable(delta_path)

@@ -190,7 +190,7 @@ def commit_cleared(
     for model in sorted(cleared & staged.keys()):
         item = staged[model]
         if item.relation is not None:
-            data = naive_timestamps(spark.table(item.relation).toArrow())
+            data = spark_table_output(spark, item.relation)
         else:
             data = read_external_output(str(item.parquet))
         versions[model] = commit_model_output(
@@ -200,21 +200,40 @@ def commit_cleared(
     return versions
 
 
-def naive_timestamps(data: Any) -> Any:
-    """Spark's `timestamp` arrives as UTC-zoned Arrow; store it as duckdb does (no zone).
+def lake_schema(schema: Any) -> Any:
+    """Timestamps as duckdb writes them: microseconds, no zone (Delta timestamp_ntz).
 
-    The session time zone is UTC (lake.spark), so the wall-clock values are unchanged and both
-    targets write the same Delta type (timestamp_ntz).
+    Spark hands `timestamp` over as UTC-zoned (or INT96 nanoseconds in its parquet); the
+    session time zone is UTC (lake.spark), so the wall-clock values are unchanged.
     """
     import pyarrow as pa
 
-    fields = [
-        pa.field(f.name, pa.timestamp(f.type.unit), f.nullable)
-        if pa.types.is_timestamp(f.type) and f.type.tz is not None
-        else f
-        for f in data.schema
-    ]
-    return data.cast(pa.schema(fields))
+    return pa.schema(
+        pa.field(f.name, pa.timestamp("us"), f.nullable) if pa.types.is_timestamp(f.type) else f
+        for f in schema
+    )
+
+
+def spark_table_output(spark: Any, relation: str) -> Any:
+    """A staged spark table as an Arrow stream, read from its parquet files.
+
+    Streaming the files (not `toArrow()`) keeps large tables out of the driver, whose
+    collect limit (spark.driver.maxResultSize) a 10M-row feature table exceeds.
+    """
+    from urllib.parse import unquote, urlparse
+
+    import pyarrow as pa
+    import pyarrow.dataset as pds
+
+    table = spark.table(relation)
+    files = [unquote(urlparse(f).path) for f in table.inputFiles()]
+    if not files:
+        empty = table.toArrow()
+        return empty.cast(lake_schema(empty.schema))
+    dataset = pds.dataset(files, format="parquet")
+    target = lake_schema(dataset.schema)
+    batches = (b.cast(target) for b in dataset.to_batches())
+    return pa.RecordBatchReader.from_batches(target, batches)
 
 
 def _say(message: str) -> None:
