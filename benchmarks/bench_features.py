@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,9 +72,12 @@ def main() -> None:
     args = parser.parse_args()
 
     home = Path(tempfile.mkdtemp(prefix="aurora_bench_features_"))
-    seconds_seed = seed(home, args.rows)
-    duck_wall, duck_dbt = build(home, "duckdb")
-    spark_wall, spark_dbt = build(home, "spark")
+    try:
+        seconds_seed = seed(home, args.rows)
+        duck_wall, duck_dbt = build(home, "duckdb")
+        spark_wall, spark_dbt = build(home, "spark")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)  # gigabytes at 10M rows
 
     lines = [
         f"Produced by `python benchmarks/bench_features.py --rows {args.rows}` on "
