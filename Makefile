@@ -65,3 +65,7 @@ bench-features: install
 
 clean:
 	rm -rf $(AURORA_HOME) dbt_project/target
+
+.PHONY: governance-api
+governance-api: install  ## governance HTTP API on 127.0.0.1:8765 (OpenAPI at /docs)
+	$(BIN)/aurora governance serve --port $${PORT:-8765}
