@@ -7,7 +7,7 @@ export AURORA_HOME ?= $(CURDIR)/.aurora
 export DAGSTER_HOME ?= $(AURORA_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format ui mlflow-ui bench clean
+.PHONY: install demo test lint format ui mlflow-ui bench bench-features dbt-docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ dbt_project/target/manifest.json: $(VENV)/.installed $(shell find dbt_project/mo
 
 install: $(VENV)/.installed dbt_project/target/manifest.json
 
+# dbt docs (models, columns, tests, lineage) for modelers; the feature assets link to them
+# (metadata `dbt_docs`). --no-compile: works before any raw data exists.
+dbt_project/target/docs/index.html: dbt_project/target/manifest.json
+	$(BIN)/aurora-dbt docs generate --no-compile --project-dir dbt_project --profiles-dir dbt_project --target-path target/docs --quiet
+
+dbt-docs: dbt_project/target/docs/index.html
+
 demo: install
 	$(BIN)/aurora demo
 
@@ -42,7 +49,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # The venv's bin on PATH: dagster-dbt's prepare_if_dev runs `dbt parse` by name.
-ui: install
+ui: install dbt-docs
 	mkdir -p $(DAGSTER_HOME)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
 
@@ -52,5 +59,13 @@ mlflow-ui: install
 bench: install
 	$(BIN)/python benchmarks/bench_demo.py
 
+# Feature build on the duckdb vs the spark target (ROWS=10000000 for the full size).
+bench-features: install
+	$(BIN)/python benchmarks/bench_features.py --rows $(or $(ROWS),1000000)
+
 clean:
 	rm -rf $(AURORA_HOME) dbt_project/target
+
+.PHONY: governance-api
+governance-api: install  ## governance HTTP API on 127.0.0.1:8765 (OpenAPI at /docs)
+	$(BIN)/aurora governance serve --port $${PORT:-8765}

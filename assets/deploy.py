@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.metadata import correlation_id
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
@@ -31,7 +32,7 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
             store=aurora.artifact_store(),
             tracking_uri=aurora.tracking_uri,
             actor=aurora.user or spec.owner,
-            correlation_id=context.run_id,
+            correlation_id=correlation_id(context),
         )
         return dg.MaterializeResult(
             metadata={

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets.deploy import build_deploy_assets
 from assets.eda import build_eda_assets
+from assets.explain import build_explain_assets
 from assets.governance import build_governance_assets
 from assets.monitoring import build_monitoring_assets
 from assets.raw import build_raw_assets
@@ -17,6 +18,7 @@ def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         *build_raw_assets(spec),
         *build_eda_assets(spec),
         *build_training_assets(spec),
+        *build_explain_assets(spec),
         *build_governance_assets(spec),
         *build_deploy_assets(spec),
         *build_monitoring_assets(spec),

@@ -53,7 +53,14 @@ class AuroraDbtTranslator(DagsterDbtTranslator):
             # Feature engineering waits for the EDA quality gate of its experiment.
             profile = dg.AssetKey([meta["experiment"], *lifecycle.PROFILE])
             spec = spec.replace_attributes(deps=[*spec.deps, dg.AssetDep(profile)])
-        return spec.merge_attributes(kinds={"delta"})
+        metadata = {}
+        if project is not None and props["resource_type"] == "model":
+            # `make dbt-docs` writes the docs site; the link opens this model's page.
+            docs = Path(project.project_dir) / "target" / "docs" / "index.html"
+            metadata["dbt_docs"] = dg.MetadataValue.url(
+                f"{docs.resolve().as_uri()}#!/model/{unique_id}"
+            )
+        return spec.merge_attributes(kinds={"delta"}, metadata=metadata)
 
 
 def dbt_project(project_dir: Path, target: str, aurora_home: Path) -> DbtProject:

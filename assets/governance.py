@@ -7,6 +7,7 @@ approved exactly that. Nothing downstream (deployment) can run until it passes.
 
 import dagster as dg
 
+from assets.metadata import correlation_id
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
@@ -15,12 +16,12 @@ from resources import AuroraResource
 APPROVED_CHECK = "approved"
 
 
-def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage):
+def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage):
     key = dg.AssetKey(spec.key(*GATES[gate].approval))
 
     @dg.asset(
         key=key,
-        deps=[spec.key(*upstream)],
+        deps=[spec.key(*stage) for stage in upstream],
         group_name=spec.name,
         kinds={"sqlite"},
         description=f"Approval request for the {gate.value} gate, bound to model name, version "
@@ -40,6 +41,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate
+        from aurora_pipelines.explain.generate import model_card_paths
 
         candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
         governance = aurora.governance()
@@ -50,8 +52,12 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
             model_version=candidate.version,
             model_digest=candidate.digest,
             requested_by=aurora.user or spec.owner,
-            correlation_id=context.run_id,
-            details={"dagster_run_id": context.run_id},
+            correlation_id=correlation_id(context),
+            # The checker reviews the card of exactly this version before deciding.
+            details={
+                "dagster_run_id": context.run_id,
+                **model_card_paths(aurora.settings.reports_dir, spec.name, candidate.version),
+            },
         )
         verdict = governance.verify_approval(
             gate.value, candidate.model_name, candidate.version, candidate.digest
@@ -65,6 +71,11 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
                 "model_digest": candidate.digest,
                 "requested_by": request.requested_by,
                 "approvers": ", ".join(approvers),
+                **(
+                    {"model_card": dg.MetadataValue.path(request.details["model_card"])}
+                    if (request.details or {}).get("model_card")
+                    else {}
+                ),
             },
             check_results=[
                 dg.AssetCheckResult(
@@ -85,6 +96,6 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, upstream: lifecycle.Stage)
 
 def build_governance_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     return [
-        _approval_asset(spec, Gate.staging, lifecycle.MODEL),
+        _approval_asset(spec, Gate.staging, lifecycle.MODEL, lifecycle.MODEL_CARD),
         _approval_asset(spec, Gate.production, lifecycle.STAGING),
     ]

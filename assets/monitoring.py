@@ -47,6 +47,8 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         version = _champion(aurora, spec)
         model = mlflow_registry.load_model(aurora.tracking_uri, spec.name, version)
         columns = model_input_columns(aurora.tracking_uri, spec.name, version)
+        # The cut-off chosen at training time and registered with this version.
+        threshold = mlflow_registry.decision_threshold(aurora.tracking_uri, spec.name, version)
         features_path = aurora.lake_path(spec.name, *lifecycle.SCORING_FEATURES)
         batch = delta.read_spark(aurora.spark(), features_path)
         scored = score_batch(
@@ -57,6 +59,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             model_name=spec.name,
             model_version=version,
             problem_type=spec.problem_type.value,
+            threshold=0.5 if threshold is None else threshold,
         )
         path = aurora.lake_path(spec.name, *lifecycle.BATCH_SCORES)
         table_version = delta.write_spark(scored, path, commit_info=commit_info(context))
@@ -68,6 +71,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "scoring_features_version": delta.version(features_path),
                 "mean_score": float(summary["score"].mean()),
                 "positive_rate": float(summary["prediction"].mean()),
+                "decision_threshold": 0.5 if threshold is None else threshold,
                 "delta_path": path_url(path),
                 "delta_version": table_version,
             }

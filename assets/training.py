@@ -1,4 +1,12 @@
-"""train/model: CV over the spec's algorithms, best refit, logged and registered in MLflow."""
+"""train/recommendations and train/model.
+
+recommendations: ranked algorithms, metric and validation scheme for the feature table,
+each with its reasons (JSON under AURORA_HOME + Markdown in the UI).
+model: the plan (the spec's explicit training fields, the recommendation for the rest):
+CV + Optuna tuning, holdout, calibration and threshold; logged and registered in MLflow.
+"""
+
+import json
 
 import dagster as dg
 import pandas as pd
@@ -9,6 +17,7 @@ from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
 
 METRIC_CHECK = "metric_min"
+RECOMMENDATIONS_FILE = "recommendations.json"
 
 
 def _training_frame(spec: ExperimentSpec, frame: pd.DataFrame) -> pd.DataFrame:
@@ -18,45 +27,108 @@ def _training_frame(spec: ExperimentSpec, frame: pd.DataFrame) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _metric_text(spec: ExperimentSpec) -> str:
+    if "primary_metric" in spec.training.model_fields_set:
+        return spec.training.primary_metric
+    return "primary metric (recommended)"
+
+
 def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     key = dg.AssetKey(spec.key(*lifecycle.MODEL))
-    metric, minimum = spec.training.primary_metric, spec.training.metric_min
+    minimum = spec.training.metric_min
+    pinned = "algorithms" in spec.training.model_fields_set
+    candidates = (
+        ", ".join(spec.training.algorithms)
+        if pinned
+        else f"the top {spec.training.max_algorithms} recommended algorithms"
+    )
+
+    @dg.asset(
+        key=spec.key(*lifecycle.RECOMMENDATIONS),
+        deps=[spec.key(*lifecycle.FEATURES)],
+        group_name=spec.name,
+        kinds={"python", "json"},
+        description="Ranked algorithms with reasons, the recommended metric, validation "
+        "scheme and search spaces, from the feature table's characteristics.",
+        owners=[f"team:{spec.team}"],
+    )
+    def recommendations(
+        context: dg.AssetExecutionContext, aurora: AuroraResource
+    ) -> dg.MaterializeResult:
+        from aurora_pipelines.recommend import recommend_for_table, resolve_plan
+        from aurora_pipelines.recommend.report import as_markdown, write_json
+
+        features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
+        recommendation = recommend_for_table(features_path, spec)
+        plan = resolve_plan(spec, recommendation)
+        path = aurora.reports_path(spec.name, "train", RECOMMENDATIONS_FILE)
+        write_json(
+            recommendation,
+            path,
+            extra={
+                "experiment": spec.name,
+                "feature_table_version": delta.version(features_path),
+                "plan": {k: v for k, v in plan.as_dict().items() if k != "hpo"},
+            },
+        )
+        top = recommendation.algorithms[0]
+        return dg.MaterializeResult(
+            metadata={
+                "recommendations": dg.MetadataValue.md(
+                    as_markdown(recommendation, selected=plan.algorithms)
+                ),
+                "top_algorithm": top.algorithm,
+                "recommended_metric": recommendation.primary_metric,
+                "recommended_validation": recommendation.validation,
+                "training_algorithms": ", ".join(plan.algorithms),
+                "plan_sources": dg.MetadataValue.json(plan.sources),
+                "rows": recommendation.characteristics.rows,
+                "path": dg.MetadataValue.path(str(path)),
+            }
+        )
 
     @dg.asset(
         key=key,
-        deps=[spec.key(*lifecycle.FEATURES)],
+        deps=[spec.key(*lifecycle.FEATURES), spec.key(*lifecycle.RECOMMENDATIONS)],
         group_name=spec.name,
-        kinds={"sklearn", "mlflow"},
-        description=f"{spec.training.cv_folds}-fold CV over {', '.join(spec.training.algorithms)};"
-        " the best by the primary metric is refit and registered in MLflow.",
+        kinds={"sklearn", "optuna", "mlflow"},
+        description=f"{spec.training.cv_folds}-fold CV with Optuna tuning over {candidates}; "
+        "the best by the primary metric is calibrated, given a decision threshold, scored on "
+        "the holdout and registered in MLflow.",
         owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 METRIC_CHECK,
                 asset=key,
                 blocking=True,
-                description=f"Mean CV {metric} is at least {minimum} (spec training.metric_min).",
+                description=f"Mean CV {_metric_text(spec)} is at least {minimum} "
+                "(spec training.metric_min).",
             )
         ],
     )
     def model(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         # Imported on use: mlflow and sklearn add seconds to every code-location load.
+        from aurora_pipelines.recommend import optuna_storage_url, resolve_plan
+        from aurora_pipelines.recommend.report import read_json
         from aurora_pipelines.registry.mlflow_registry import log_and_register
         from aurora_pipelines.training.trainer import get_metric, train_experiment
 
         features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
         features_version = delta.version(features_path)
+        recommendation_path = aurora.reports_path(spec.name, "train", RECOMMENDATIONS_FILE)
+        recommendation = read_json(recommendation_path) if recommendation_path.exists() else None
+        plan = resolve_plan(
+            spec, recommendation, optuna_storage=optuna_storage_url(aurora.settings.root)
+        )
+        metric = plan.primary_metric
         frame = _training_frame(spec, delta.read_pandas(features_path))
         result = train_experiment(
             frame,
             target=spec.target,
             problem_type=spec.problem_type.value,
-            algorithms=spec.training.algorithms,
-            cv_folds=spec.training.cv_folds,
-            seed=spec.training.seed,
-            primary_metric=metric,
             id_column=spec.id_column,
             time_column=spec.time_column,
+            **plan.train_kwargs(),
         )
         registered = log_and_register(
             result,
@@ -74,12 +146,16 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "aurora.owner": spec.owner,
                 "aurora.correlation_id": context.run_id,
                 "aurora.dagster_run_id": context.run_id,
+                "aurora.plan_sources": json.dumps(plan.sources, sort_keys=True),
             },
         )
         score = float(result.metrics[metric])
         higher_is_better = get_metric(metric, spec.problem_type.value).greater_is_better
         passed = score >= minimum if higher_is_better else score <= minimum
-        leaderboard = pd.DataFrame(result.leaderboard)
+        leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
+        extras = {f"holdout_{name}": float(v) for name, v in result.holdout_metrics.items()}
+        if result.decision_threshold is not None:
+            extras["decision_threshold"] = float(result.decision_threshold)
         return dg.MaterializeResult(
             metadata={
                 "model_name": registered.name,
@@ -88,11 +164,18 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "mlflow_run_id": registered.run_id,
                 "model_uri": registered.model_uri,
                 "best_algorithm": result.best_algorithm,
+                "best_params": dg.MetadataValue.json(result.best_params),
+                "primary_metric": metric,
+                "validation": result.validation,
+                "calibration": result.calibration,
+                "trials": len(result.trials),
                 "training_rows": result.n_rows,
+                "holdout_rows": result.n_holdout_rows,
                 "feature_table": dg.MetadataValue.path(str(features_path)),
                 "feature_table_version": features_version,
                 "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
                 **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
+                **extras,
             },
             check_results=[
                 dg.AssetCheckResult(
@@ -113,4 +196,4 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             ],
         )
 
-    return [model]
+    return [recommendations, model]

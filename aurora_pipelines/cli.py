@@ -30,6 +30,10 @@ audit_app = typer.Typer(help="Verify and read the audit trail.", no_args_is_help
 app.add_typer(experiments_app, name="experiments")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(audit_app, name="audit")
+tokens_app = typer.Typer(help="Bearer tokens for the governance HTTP API.", no_args_is_help=True)
+governance_app = typer.Typer(help="The governance HTTP API.", no_args_is_help=True)
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(governance_app, name="governance")
 
 console = Console(soft_wrap=True)
 DEMO_APPROVERS = {"staging": "validator_bob", "production": "mrm_carol"}
@@ -218,6 +222,21 @@ def status(
 
 
 @app.command()
+def suggest(
+    name: Annotated[str, typer.Argument(help="Experiment name.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Ranked algorithms for the experiment's feature table, each with its reasons."""
+    from aurora_pipelines.recommend.suggest import render_suggestions, suggest_for_experiment
+
+    data = suggest_for_experiment(get_settings(), name)
+    if as_json:
+        typer.echo(json.dumps(data, indent=2, default=str))
+    else:
+        render_suggestions(data, console)
+
+
+@app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="Rows of sample data.")] = 100_000,
     batch_rows: Annotated[int, typer.Option(help="Rows in the drifted batch.")] = 20_000,
@@ -296,6 +315,75 @@ def approvals_reject(
     _decide(request_id, "reject", comment)
 
 
+@approvals_app.command("request-changes")
+def approvals_request_changes(
+    request_id: Annotated[int, typer.Argument(help="Approval request id.")],
+    comment: Annotated[str, typer.Option(help="What must change (required).")] = "",
+) -> None:
+    """Send a pending request back to the maker as AURORA_USER (a comment is required)."""
+    _decide(request_id, "request_changes", comment)
+
+
+# --- API tokens and server ---------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    user: Annotated[str, typer.Argument(help="Policy user the token authenticates as.")],
+    label: Annotated[str | None, typer.Option(help="What the token is for.")] = None,
+) -> None:
+    """Create a token for USER (yourself, or anyone if you are an admin); printed once."""
+    settings = get_settings()
+    token, info = _governance(settings).create_token(user, _caller(settings), label)
+    typer.echo(token)
+    typer.echo(
+        f"token #{info.id} for {info.user_name} ({info.prefix}…): shown once, only its sha256 "
+        f"is stored; revoke with `aurora tokens revoke {info.id}`",
+        err=True,
+    )
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(token_id: Annotated[int, typer.Argument(help="Token id (tokens list).")]) -> None:
+    """Revoke a token (its owner or an admin); later use is refused and audited."""
+    settings = get_settings()
+    info = _governance(settings).revoke_token(token_id, _caller(settings))
+    typer.echo(f"token #{info.id} of {info.user_name} revoked by {info.revoked_by}")
+
+
+@tokens_app.command("list")
+def tokens_list(
+    user: Annotated[str | None, typer.Option(help="Only this user's tokens.")] = None,
+) -> None:
+    """Tokens (prefix, owner, state); never the tokens themselves."""
+    table = Table("id", "user", "prefix", "label", "created_by", "created_at", "revoked")
+    for info in _governance(get_settings()).list_tokens(user):
+        table.add_row(
+            str(info.id),
+            info.user_name,
+            info.prefix + "…",
+            info.label or "",
+            info.created_by,
+            f"{info.created_at:%Y-%m-%d %H:%M}",
+            f"by {info.revoked_by}" if info.revoked_at else "",
+        )
+    console.print(table)
+
+
+@governance_app.command("serve")
+def governance_serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+) -> None:
+    """Serve the governance HTTP API (OpenAPI at /docs) with uvicorn."""
+    import uvicorn
+
+    from aurora_pipelines.governance.api import create_app
+
+    app_ = create_app(_governance(get_settings()))
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
+
+
 # --- audit -------------------------------------------------------------------------------
 
 
@@ -330,6 +418,29 @@ def audit_show(
             )
         )
     console.print(table)
+
+
+@audit_app.command("export")
+def audit_export(
+    format_: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    since: Annotated[str | None, typer.Option(help="ISO date/datetime (UTC if naive).")] = None,
+    correlation_id: Annotated[str | None, typer.Option(help="Only this correlation id.")] = None,
+    event: Annotated[str | None, typer.Option(help="Only this event.")] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File (default: stdout).")
+    ] = None,
+) -> None:
+    """Export the audit trail for an auditor (JSON includes the chain verification)."""
+    from pathlib import Path
+
+    text = _governance(get_settings()).export_audit(
+        format_.lower(), since=since, correlation_id=correlation_id, event=event
+    )
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}", err=True)
+    else:
+        typer.echo(text, nl=False)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -13,6 +13,7 @@ on a stale verdict, and a passed gate is not re-run for nothing.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -192,7 +193,27 @@ def _root_message(error: Any) -> str:
         return "step failed"
     while getattr(error, "cause", None) is not None:
         error = error.cause
+    dbt = _dbt_errors(error.message)
+    if dbt:
+        return dbt
     return f"{error.cls_name}: {error.message.strip()}" if error.cls_name else error.message
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+DBT_ERRORS_MARKER = "Errors parsed from dbt logs:"
+
+
+def _dbt_errors(message: str) -> str | None:
+    """dbt's own error lines from a dagster-dbt failure (the model, the SQL error, the test)."""
+    if DBT_ERRORS_MARKER not in message:
+        return None
+    lines = []
+    for raw in message.split(DBT_ERRORS_MARKER, 1)[1].splitlines():
+        line = _ANSI.sub("", raw).strip()
+        # Progress lines ("1 of 21 ERROR ...") repeat what the error lines below say.
+        if line and not re.match(r"^\d+ of \d+ ", line) and line not in lines:
+            lines.append(line)
+    return "dbt: " + " | ".join(lines[:6]) if lines else None
 
 
 def _keys(keys: Iterable[dg.AssetKey | None]) -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -126,7 +126,20 @@ class FeaturesSpec(_Strict):
     )
 
 
+class HpoSpec(_Strict):
+    """Optuna budget per training run; `n_trials: 0` turns tuning off."""
+
+    n_trials: int = Field(default=8, ge=0, le=10_000, description="Trials per algorithm.")
+    timeout_seconds: float | None = Field(
+        default=30, gt=0, description="Wall-clock budget of the whole search."
+    )
+    pruning: bool = True
+
+
 class TrainingSpec(_Strict):
+    """Training settings. A field left out is taken from train/recommendations (fields that
+    have a recommendation: algorithms, primary_metric, cv_folds, validation, class_weight)."""
+
     algorithms: list[str] = Field(
         default_factory=lambda: ["logistic_regression", "hist_gradient_boosting"], min_length=1
     )
@@ -137,6 +150,18 @@ class TrainingSpec(_Strict):
     max_train_rows: int | None = Field(
         default=None, gt=0, description="Train on a seeded sample of at most this many rows."
     )
+    max_algorithms: int = Field(
+        default=3, ge=1, le=10, description="How many recommended algorithms to train."
+    )
+    validation: Literal["auto", "kfold", "time"] = "auto"
+    holdout_fraction: float = Field(default=0.2, ge=0, lt=0.5)
+    class_weight: Literal["auto", "balanced", "none"] = "auto"
+    calibration: Literal["auto", "none", "sigmoid", "isotonic"] = "auto"
+    decision_threshold: float | None = Field(default=None, gt=0, lt=1)
+    search_spaces: dict[str, dict[str, dict[str, Any]]] = Field(
+        default_factory=dict, description="Per algorithm: parameter -> Optuna range."
+    )
+    hpo: HpoSpec = HpoSpec()
 
 
 class ScoringSpec(_Strict):
@@ -149,6 +174,17 @@ class MonitoringSpec(_Strict):
     drift_share_max: float = Field(default=0.3, ge=0, le=1)
     psi_threshold: float = Field(default=0.2, gt=0)
     retrain_cooldown_hours: float = Field(default=24, ge=0)
+
+
+class GovernanceSpec(_Strict):
+    """What the model card states for model risk review (all optional)."""
+
+    sensitive_attribute: str | None = Field(
+        default=None,
+        description="Column to slice metrics by (e.g. region); the card reports a disparity ratio.",
+    )
+    intended_use: str = ""
+    limitations: list[str] = Field(default_factory=list)
 
 
 class ExperimentSpec(_Strict):
@@ -166,6 +202,7 @@ class ExperimentSpec(_Strict):
     training: TrainingSpec = TrainingSpec()
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
+    governance: GovernanceSpec = GovernanceSpec()
 
     @field_validator("name")
     @classmethod

@@ -69,7 +69,9 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.RAW,
                 lifecycle.PROFILE,
                 lifecycle.FEATURES,
+                lifecycle.RECOMMENDATIONS,
                 lifecycle.MODEL,
+                lifecycle.MODEL_CARD,
                 lifecycle.STAGING_APPROVAL,
             ),
             description="Retrain on the current source and file a new staging approval request; "

@@ -47,3 +47,27 @@ def spark(settings):
     session = get_spark(settings)
     yield session
     stop_spark()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A running PostgreSQL (from .ci/run, or a throwaway cluster); skipped if none can be had."""
+    from tests.postgres import postgres_server, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def governance_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty governance database on each backend: a SQLite file, then a PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gov' / 'governance.db'}"
+        return
+    from tests.postgres import fresh_database
+
+    with fresh_database(request.getfixturevalue("postgres_admin_url")) as url:
+        yield url

@@ -3,8 +3,11 @@
 A request names experiment, gate, model name, model version and the sha256 digest of the model
 artifact. Only a `pending` request can be decided, only by someone other than the requester who
 holds a role the policy allows for that gate; every other status is final and can never be
-reused. Each state change commits in one transaction with its audit row; every refusal is
-audited as `access_denied` in a transaction of its own.
+reused. A gate with a quorum needs one approval per listed role, each from a distinct person; a
+gate with `expires_after_hours` turns undecided requests `expired`. Nobody decides a request
+twice (one `approval_decisions` row per person, enforced by a unique constraint). Each state
+change commits in one transaction with its audit row; every refusal is audited as
+`access_denied` in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import re
 import uuid
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -22,10 +25,12 @@ from aurora_pipelines.governance import audit
 from aurora_pipelines.governance.models import (
     APPROVED,
     CHANGES_REQUESTED,
+    EXPIRED,
     PENDING,
     REJECTED,
     STATUSES,
     SUPERSEDED,
+    approval_decisions,
     approval_requests,
 )
 from aurora_pipelines.governance.policy import Policy
@@ -38,6 +43,22 @@ DECISIONS: dict[str, tuple[str, str]] = {
     "request_changes": (CHANGES_REQUESTED, audit.APPROVAL_CHANGES_REQUESTED),
 }
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
+SYSTEM_ACTOR = "aurora"
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One person's decision on a request (a quorum gate collects several)."""
+
+    actor: str
+    role: str
+    decision: str
+    comment: str | None
+    decided_at: datetime
+    audit_seq: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "decided_at": self.decided_at.isoformat()}
 
 
 @dataclass(frozen=True)
@@ -59,6 +80,7 @@ class ApprovalRequest:
     correlation_id: str | None
     details: dict[str, Any] | None
     decision_seq: int | None
+    decisions: tuple[DecisionRecord, ...] = ()
 
     @property
     def target(self) -> str:
@@ -69,7 +91,12 @@ class ApprovalRequest:
         data = asdict(self)
         for key in ("requested_at", "decided_at"):
             data[key] = data[key].isoformat() if data[key] else None
+        data["decisions"] = [d.to_dict() for d in self.decisions]
         return data
+
+    def approvers(self) -> dict[str, str]:
+        """role -> person, for the approvals given on this request so far."""
+        return {d.role: d.actor for d in self.decisions if d.decision == "approve"}
 
 
 @dataclass(frozen=True)
@@ -97,11 +124,105 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _snapshot(row: sa.Row) -> ApprovalRequest:
+def _snapshot(row: sa.Row, decisions: tuple[DecisionRecord, ...] = ()) -> ApprovalRequest:
     data = dict(row._mapping)
     data["requested_at"] = _utc(data["requested_at"])
     data["decided_at"] = _utc(data["decided_at"])
-    return ApprovalRequest(**data)
+    return ApprovalRequest(**data, decisions=decisions)
+
+
+def _decisions(
+    conn: sa.Connection, request_ids: list[int]
+) -> dict[int, tuple[DecisionRecord, ...]]:
+    if not request_ids:
+        return {}
+    d = approval_decisions.c
+    rows = conn.execute(
+        sa.select(approval_decisions)
+        .where(d.request_id.in_(request_ids))
+        .order_by(d.request_id, d.audit_seq)
+    ).all()
+    out: dict[int, list[DecisionRecord]] = {}
+    for r in rows:
+        out.setdefault(r.request_id, []).append(
+            DecisionRecord(
+                actor=r.actor,
+                role=r.role,
+                decision=r.decision,
+                comment=r.comment,
+                decided_at=_utc(r.decided_at),
+                audit_seq=r.audit_seq,
+            )
+        )
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _snapshots(conn: sa.Connection, rows: list[sa.Row]) -> list[ApprovalRequest]:
+    decisions = _decisions(conn, [r.id for r in rows])
+    return [_snapshot(r, decisions.get(r.id, ())) for r in rows]
+
+
+def expires_at(policy: Policy, request: ApprovalRequest) -> datetime | None:
+    """When `request` expires under the current policy (None: its gate has no time limit)."""
+    hours = policy.gate(request.gate).expires_after_hours if request.gate in policy.gates else None
+    return None if hours is None else request.requested_at + timedelta(hours=hours)
+
+
+def _overdue(policy: Policy, request: ApprovalRequest, now: datetime) -> bool:
+    deadline = expires_at(policy, request)
+    return request.status == PENDING and deadline is not None and deadline <= now
+
+
+def _expire(conn: sa.Connection, policy: Policy, request: ApprovalRequest, now: datetime) -> None:
+    """Mark an overdue pending request `expired` and audit it, in the caller's transaction."""
+    hours = policy.gate(request.gate).expires_after_hours
+    conn.execute(
+        sa.update(approval_requests)
+        .where(approval_requests.c.id == request.id, approval_requests.c.status == PENDING)
+        .values(
+            status=EXPIRED,
+            decided_at=now,
+            comment=f"expired: not decided within {hours:g} h of the request",
+        )
+    )
+    audit.append_audit(
+        conn,
+        audit.APPROVAL_EXPIRED,
+        SYSTEM_ACTOR,
+        request.target,
+        {
+            "gate": request.gate,
+            "model_name": request.model_name,
+            "model_version": request.model_version,
+            "model_digest": request.model_digest,
+            "expires_after_hours": hours,
+            "approvals_so_far": request.approvers(),
+        },
+        request.correlation_id,
+    )
+
+
+def expire_overdue(engine: sa.Engine, policy: Policy) -> list[int]:
+    """Expire every pending request older than its gate's `expires_after_hours`; their ids."""
+    gates = [g for g, spec in policy.gates.items() if spec.expires_after_hours is not None]
+    if not gates:
+        return []
+    t = approval_requests.c
+
+    def work(conn: sa.Connection) -> list[int]:
+        now = datetime.now(UTC)
+        rows = conn.execute(
+            sa.select(approval_requests)
+            .where(t.status == PENDING, t.gate.in_(gates))
+            .order_by(t.id)
+            .with_for_update()
+        ).all()
+        expired = [r for r in _snapshots(conn, rows) if _overdue(policy, r, now)]
+        for request in expired:
+            _expire(conn, policy, request, now)
+        return [r.id for r in expired]
+
+    return audit.transact(engine, work)
 
 
 def _short(digest: str) -> str:
@@ -164,6 +285,16 @@ def request_approval(
     t = approval_requests.c
 
     def work(conn: sa.Connection) -> ApprovalRequest:
+        now = datetime.now(UTC)
+        # An overdue pending request must neither be handed back nor block the new one.
+        open_rows = conn.execute(
+            sa.select(approval_requests)
+            .where(t.gate == gate, t.model_name == model_name, t.status == PENDING)
+            .with_for_update()
+        ).all()
+        for request in _snapshots(conn, open_rows):
+            if _overdue(policy, request, now):
+                _expire(conn, policy, request, now)
         same_target = conn.execute(
             sa.select(approval_requests)
             .where(
@@ -178,8 +309,7 @@ def request_approval(
             .with_for_update()
         ).first()
         if same_target is not None:
-            return _snapshot(same_target)
-        now = datetime.now(UTC)
+            return _snapshots(conn, [same_target])[0]
         # Supersede before inserting: the one-pending-per-gate-and-model index would otherwise
         # reject the new row.
         stale = conn.execute(
@@ -254,7 +384,23 @@ def _get(conn: sa.Connection, request_id: int, *, lock: bool = False) -> Approva
         raise NotFound(
             f"approval request #{request_id} does not exist; list requests to find its id"
         )
-    return _snapshot(row)
+    return _snapshots(conn, [row])[0]
+
+
+def _quorum_role(
+    policy: Policy, request: ApprovalRequest, actor: str
+) -> tuple[str | None, list[str]]:
+    """(the quorum role `actor` approves in, or None; the roles still outstanding before)."""
+    covered = request.approvers()
+    outstanding = [r for r in policy.quorum_for_gate(request.gate) if r not in covered]
+    held = policy.user(actor).roles
+    role = next((r for r in outstanding if r in held), None)
+    return role, outstanding
+
+
+def _who_holds(policy: Policy, roles: list[str], requester: str) -> str:
+    names = [u.name for u in policy.users if u.has_any_role(roles) and u.name != requester]
+    return _ask(names)
 
 
 def _refusal(
@@ -264,6 +410,7 @@ def _refusal(
     actor: str | None,
     comment: str | None,
     current_digest: str | None,
+    expected_version: str | None = None,
 ) -> GovernanceError | None:
     """Why `actor` may not take `decision` on `request`, or None if they may."""
     gate = request.gate
@@ -275,8 +422,8 @@ def _refusal(
     if request.status != PENDING:
         by = f" by {request.decided_by}" if request.decided_by else ""
         return GovernanceError(
-            f"approval request #{request.id} is already {request.status}{by}; a decided or "
-            f"superseded request can never be decided again or reused — submit a new request "
+            f"approval request #{request.id} is already {request.status}{by}; a decided, expired "
+            f"or superseded request can never be decided again or reused — submit a new request "
             f"for model '{request.model_name}' version {request.model_version}"
         )
     if actor == request.requested_by:
@@ -292,10 +439,31 @@ def _refusal(
             f"{actor} does not hold a role allowed for the {gate} gate ({roles}); "
             f"{who} may approve the {gate} gate"
         )
+    earlier = [d for d in request.decisions if d.actor == actor]
+    if earlier:
+        return GovernanceError(
+            f"{actor} already decided approval request #{request.id} ({earlier[0].decision} as "
+            f"{earlier[0].role}); nobody decides a request twice — the quorum needs another person"
+        )
+    if decision == "approve" and policy.quorum_for_gate(gate):
+        role, outstanding = _quorum_role(policy, request, actor)
+        if role is None:
+            done = ", ".join(f"{r} by {a}" for r, a in request.approvers().items())
+            return PermissionDenied(
+                f"the {gate} gate needs one approval per role ({', '.join(outstanding)} still "
+                f"missing; already approved: {done}) and {actor} holds none of the missing "
+                f"roles; ask {_who_holds(policy, outstanding, request.requested_by)}"
+            )
     if decision != "approve" and not (comment or "").strip():
         return GovernanceError(
             f"a {decision.replace('_', ' ')} decision needs a comment explaining why; "
             "pass a non-empty comment"
+        )
+    if expected_version is not None and str(expected_version) != request.model_version:
+        return GovernanceError(
+            f"approval request #{request.id} is for model '{request.model_name}' version "
+            f"{request.model_version}, not version {expected_version}; a decision covers exactly "
+            "the version and digest of its request — decide the request for that version"
         )
     if current_digest is not None and normalize_digest(current_digest) != request.model_digest:
         return GovernanceError(
@@ -315,50 +483,88 @@ def decide(
     comment: str | None = None,
     current_digest: str | None = None,
     correlation_id: str | None = None,
+    expected_version: str | int | None = None,
 ) -> ApprovalRequest:
     """Approve, reject or request changes on a pending request, as `actor`.
 
+    `current_digest` / `expected_version`: what the checker reviewed; a mismatch is refused.
+    On a quorum gate an approval is recorded and the request stays pending until every quorum
+    role has approved; a reject or request-changes by any allowed approver is final at once.
     Refusals raise PermissionDenied/GovernanceError with the fix and are audited as
-    `access_denied` (committed even though the decision is not). The decision's audit row
-    carries the request's correlation id unless another one is given.
+    `access_denied` (committed even though the decision is not); a request found overdue is
+    marked `expired` first. The decision's audit row carries the request's correlation id
+    unless another one is given.
     """
     decision_key = str(decision).strip().lower().replace("-", "_")
     if decision_key not in DECISIONS:
         raise GovernanceError(f"unknown decision '{decision}'; use one of: {', '.join(DECISIONS)}")
-    status, event = DECISIONS[decision_key]
+    final_status, event = DECISIONS[decision_key]
+    version = None if expected_version is None else str(expected_version)
 
     def work(conn: sa.Connection) -> ApprovalRequest | GovernanceError:
+        now = datetime.now(UTC)
         request = _get(conn, request_id, lock=True)
-        refusal = _refusal(policy, request, decision_key, actor, comment, current_digest)
+        if _overdue(policy, request, now):
+            _expire(conn, policy, request, now)  # committed: the refusal below is not a rollback
+            return GovernanceError(
+                f"approval request #{request.id} expired at "
+                f"{expires_at(policy, request):%Y-%m-%d %H:%M} UTC without a decision and can "
+                "never be decided; submit a new request"
+            )
+        refusal = _refusal(policy, request, decision_key, actor, comment, current_digest, version)
         if refusal is not None:
             return refusal  # nothing written; the refusal is audited after this rolls back
+        quorum = policy.quorum_for_gate(request.gate)
+        status, audit_event, outstanding = final_status, event, []
+        if decision_key == "approve" and quorum:
+            role, missing = _quorum_role(policy, request, actor)
+            outstanding = [r for r in missing if r != role]
+            if outstanding:
+                status, audit_event = PENDING, audit.APPROVAL_PARTIALLY_APPROVED
+        else:
+            held = policy.user(actor).roles
+            role = next(r for r in policy.roles_for_gate(request.gate) if r in held)
         entry = audit.append_audit(
             conn,
-            event,
+            audit_event,
             actor,
             request.target,
             {
                 "decision": decision_key,
+                "role": role,
                 "comment": comment,
                 "gate": request.gate,
                 "model_name": request.model_name,
                 "model_version": request.model_version,
                 "model_digest": request.model_digest,
                 "requested_by": request.requested_by,
+                **({"quorum": quorum, "outstanding": outstanding} if quorum else {}),
             },
             correlation_id or request.correlation_id,
         )
         conn.execute(
-            sa.update(approval_requests)
-            .where(approval_requests.c.id == request.id)
-            .values(
-                status=status,
-                decided_by=actor,
-                decided_at=datetime.now(UTC),
+            sa.insert(approval_decisions).values(
+                request_id=request.id,
+                actor=actor,
+                role=role,
+                decision=decision_key,
                 comment=(comment or "").strip() or None,
-                decision_seq=entry["seq"],
+                decided_at=now,
+                audit_seq=entry["seq"],
             )
         )
+        if status != PENDING:
+            conn.execute(
+                sa.update(approval_requests)
+                .where(approval_requests.c.id == request.id)
+                .values(
+                    status=status,
+                    decided_by=actor,
+                    decided_at=now,
+                    comment=(comment or "").strip() or None,
+                    decision_seq=entry["seq"],
+                )
+            )
         return _get(conn, request.id)
 
     outcome = audit.transact(engine, work)
@@ -399,7 +605,7 @@ def list_requests(
     if gate is not None:
         query = query.where(t.gate == gate)
     with engine.connect() as conn:
-        return [_snapshot(r) for r in conn.execute(query)]
+        return _snapshots(conn, conn.execute(query).all())
 
 
 def latest_request(
@@ -424,7 +630,7 @@ def latest_request(
     )
     with engine.connect() as conn:
         row = conn.execute(query).first()
-    return None if row is None else _snapshot(row)
+        return None if row is None else _snapshots(conn, [row])[0]
 
 
 def decisions_after(engine: sa.Engine, cursor_id: int) -> list[ApprovalRequest]:
@@ -442,18 +648,60 @@ def decisions_after(engine: sa.Engine, cursor_id: int) -> list[ApprovalRequest]:
         .order_by(t.decision_seq)
     )
     with engine.connect() as conn:
-        return [_snapshot(r) for r in conn.execute(query)]
+        return _snapshots(conn, conn.execute(query).all())
+
+
+def _why_not_quorum(policy: Policy, request: ApprovalRequest) -> str | None:
+    """For a quorum gate: does every required role have a distinct, still-entitled approver?"""
+    quorum = policy.quorum_for_gate(request.gate)
+    approvals = [d for d in request.decisions if d.decision == "approve"]
+    if not quorum:
+        return None
+    actors = [d.actor for d in approvals]
+    if len(set(actors)) != len(actors) or request.requested_by in actors:
+        return (
+            f"request #{request.id} has approvals that are not from distinct people other than "
+            "the requester; submit a new request"
+        )
+    by_role = {d.role: d.actor for d in approvals}
+    for role in quorum:
+        approver = by_role.get(role)
+        if approver is None:
+            return (
+                f"request #{request.id} lacks the {role} approval the {request.gate} gate's "
+                f"quorum ({', '.join(quorum)}) requires; ask "
+                f"{_who_holds(policy, [role], request.requested_by)} to approve a new request"
+            )
+        if not (policy.has_user(approver) and role in policy.user(approver).roles):
+            return (
+                f"request #{request.id} was approved as {role} by {approver}, who no longer "
+                f"holds that role in the current policy; ask "
+                f"{_who_holds(policy, [role], request.requested_by)} to approve a new request"
+            )
+    return None
 
 
 def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | None:
     """Why `request` does not approve `digest` under the current policy, or None if it does."""
     eligible = _eligible(policy, request.gate, request.requested_by)
+    if _overdue(policy, request, datetime.now(UTC)) or request.status == EXPIRED:
+        return (
+            f"request #{request.id} expired without a decision (the {request.gate} gate allows "
+            f"{policy.gate(request.gate).expires_after_hours:g} h); submit a new request"
+        )
     if request.status == PENDING:
         wrong = (
             f" (and it is for digest {_short(request.model_digest)}, not {_short(digest)})"
             if request.model_digest != digest
             else ""
         )
+        missing = [r for r in policy.quorum_for_gate(request.gate) if r not in request.approvers()]
+        if missing:
+            ask = _who_holds(policy, missing, request.requested_by)
+            return (
+                f"request #{request.id} is pending{wrong}: the quorum still needs "
+                f"{', '.join(missing)} — ask {ask}"
+            )
         return f"request #{request.id} is pending{wrong}: ask {_ask(eligible)} to decide it"
     if request.status in (REJECTED, CHANGES_REQUESTED):
         said = f": {request.comment}" if request.comment else ""
@@ -486,7 +734,7 @@ def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | Non
             f"role allowed for the {request.gate} gate ({roles}) in the current policy; ask "
             f"{_ask(eligible)} to approve a new request"
         )
-    return None
+    return _why_not_quorum(policy, request)
 
 
 def verify_approval(
@@ -513,7 +761,7 @@ def verify_approval(
             .where(t.gate == gate, t.model_name == model_name, t.model_version == version)
             .order_by(t.id.desc())
         ).all()
-    requests = [_snapshot(r) for r in rows]
+        requests = _snapshots(conn, rows)
     if not requests:
         return ApprovalVerdict(
             False,

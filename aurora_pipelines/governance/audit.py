@@ -35,7 +35,13 @@ APPROVAL_SUPERSEDED = "approval_superseded"
 APPROVAL_APPROVED = "approval_approved"
 APPROVAL_REJECTED = "approval_rejected"
 APPROVAL_CHANGES_REQUESTED = "approval_changes_requested"
+APPROVAL_PARTIALLY_APPROVED = "approval_partially_approved"
+APPROVAL_EXPIRED = "approval_expired"
 ACCESS_DENIED = "access_denied"
+TOKEN_CREATED = "token_created"
+TOKEN_REVOKED = "token_revoked"
+# Serializes audit appends on PostgreSQL (any constant; one per database).
+PG_AUDIT_LOCK_KEY = 0x4155524F5241  # "AURORA"
 
 T = TypeVar("T")
 
@@ -105,9 +111,12 @@ def _append(
     details: dict[str, Any] | None,
     correlation_id: str | None,
 ) -> dict[str, Any]:
-    # FOR UPDATE locks the current head on Postgres (ignored on SQLite, where BEGIN IMMEDIATE
-    # already serializes writers). If two writers still read the same head, UNIQUE(seq) and
-    # UNIQUE(prev_hash) reject the second, and `transact` reruns it on the new head.
+    # On PostgreSQL a transaction-scoped advisory lock queues appenders (FOR UPDATE on the head
+    # row alone would let every waiter read the same old head and fail together); on SQLite,
+    # BEGIN IMMEDIATE already serializes writers. Should two writers still read the same head,
+    # UNIQUE(seq) and UNIQUE(prev_hash) reject the second and `transact` reruns it.
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(PG_AUDIT_LOCK_KEY)))
     head = conn.execute(
         sa.select(audit_log.c.seq, audit_log.c.hash)
         .order_by(audit_log.c.seq.desc())
@@ -166,12 +175,28 @@ def _as_dict(row: sa.Row) -> dict[str, Any]:
     return data
 
 
+def parse_since(value: str | datetime) -> str:
+    """An ISO date or datetime (naive = UTC) as the `ts` text it compares with."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise GovernanceError(
+                f"'{value}' is not an ISO date or datetime; use e.g. 2026-11-01 or "
+                "2026-11-01T09:30:00+00:00"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def read_audit(
     engine: sa.Engine,
     limit: int | None = None,
     *,
     event: str | None = None,
     correlation_id: str | None = None,
+    since: str | datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Audit rows in chain order (oldest first); with `limit`, only the newest `limit` rows."""
     query = sa.select(audit_log)
@@ -179,6 +204,9 @@ def read_audit(
         query = query.where(audit_log.c.event == event)
     if correlation_id is not None:
         query = query.where(audit_log.c.correlation_id == correlation_id)
+    if since is not None:
+        # Every ts is written as UTC ISO text of one width, so text order is time order.
+        query = query.where(audit_log.c.ts >= parse_since(since))
     if limit is not None:
         query = query.order_by(audit_log.c.seq.desc()).limit(limit)
     with engine.connect() as conn:
@@ -232,3 +260,44 @@ def verify_chain(engine: sa.Engine) -> ChainVerification:
             expected_seq, prev_hash, rows = expected_seq + 1, row.hash, rows + 1
     head = None if rows == 0 else prev_hash
     return ChainVerification(True, rows, None, f"{rows} rows, chain intact", head)
+
+
+EXPORT_COLUMNS = (
+    "seq",
+    "ts",
+    "event",
+    "actor",
+    "target",
+    "correlation_id",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+def export_audit(rows: list[dict[str, Any]], fmt: str, chain: ChainVerification) -> str:
+    """Rows as CSV (one per line, details as JSON) or as a JSON document with the chain check."""
+    if fmt == "json":
+        document = {
+            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "chain": {"ok": chain.ok, "rows": chain.rows, "reason": chain.reason},
+            "chain_head_hash": chain.head_hash,
+            "rows": [{k: row.get(k) for k in EXPORT_COLUMNS} for row in rows],
+        }
+        return json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n"
+    if fmt == "csv":
+        import csv
+        import io
+
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {
+                    **{k: row.get(k) for k in EXPORT_COLUMNS},
+                    "details": canonical_json(row["details"]),
+                }
+            )
+        return buffer.getvalue()
+    raise GovernanceError(f"unknown export format '{fmt}'; use csv or json")

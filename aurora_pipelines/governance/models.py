@@ -1,4 +1,5 @@
-"""SQLAlchemy tables of the governance store: approval requests and the hash-chained audit log.
+"""SQLAlchemy tables of the governance store: approval requests, the individual decisions on
+them, API tokens and the hash-chained audit log.
 
 Types are portable (no SQLite-only SQL) so the same schema runs on SQLite and PostgreSQL.
 """
@@ -16,7 +17,8 @@ APPROVED = "approved"
 REJECTED = "rejected"
 CHANGES_REQUESTED = "changes_requested"
 SUPERSEDED = "superseded"
-STATUSES: tuple[str, ...] = (PENDING, APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED)
+EXPIRED = "expired"
+STATUSES: tuple[str, ...] = (PENDING, APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED, EXPIRED)
 
 approval_requests = sa.Table(
     "approval_requests",
@@ -53,6 +55,44 @@ sa.Index(
     sqlite_where=approval_requests.c.status == PENDING,
     postgresql_where=approval_requests.c.status == PENDING,
 ).ddl_if(dialect=("sqlite", "postgresql"))
+
+# One row per person who decided on a request (every decision, also the final one). UNIQUE
+# (request_id, actor) is what makes "nobody decides twice" hold even for racing writers, and
+# lets a quorum gate collect one approval per required role from distinct people.
+approval_decisions = sa.Table(
+    "approval_decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "request_id",
+        sa.Integer,
+        sa.ForeignKey("approval_requests.id", ondelete="RESTRICT"),
+        nullable=False,
+    ),
+    sa.Column("actor", sa.String(100), nullable=False),
+    sa.Column("role", sa.String(64), nullable=False),
+    sa.Column("decision", sa.String(32), nullable=False),
+    sa.Column("comment", sa.Text),
+    sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("audit_seq", sa.Integer, nullable=False),
+    sa.UniqueConstraint("request_id", "actor", name="uq_approval_decisions_one_per_actor"),
+)
+
+# Bearer tokens for the HTTP API. Only the sha256 of a token is stored; the token itself is shown
+# once, at creation. A revoked token stays (revoked_at set) so its use is refused and audited.
+api_tokens = sa.Table(
+    "api_tokens",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_name", sa.String(100), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("prefix", sa.String(16), nullable=False),
+    sa.Column("label", sa.String(200)),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_by", sa.String(100)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
 
 audit_log = sa.Table(
     "audit_log",

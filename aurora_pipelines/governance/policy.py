@@ -58,12 +58,31 @@ class User(_Strict):
 
 
 class Gate(_Strict):
-    """A promotion gate and the roles whose holders may approve it."""
+    """A promotion gate, the roles whose holders may approve it, and optionally a quorum.
+
+    With `quorum` (e.g. [mrm, release_manager]) a request is approved only once a distinct
+    approver holding each listed role has approved it. With `expires_after_hours` a request
+    nobody decided in time becomes `expired` and can never be decided.
+    """
 
     roles: list[str] = Field(min_length=1)
+    quorum: list[str] = Field(default_factory=list)
+    expires_after_hours: float | None = Field(default=None, gt=0)
     description: str = ""
 
-    _known_roles = field_validator("roles")(_check_roles)
+    _known_roles = field_validator("roles", "quorum")(_check_roles)
+
+    @model_validator(mode="after")
+    def _quorum_within_roles(self) -> Gate:
+        outside = [r for r in self.quorum if r not in self.roles]
+        if outside:
+            raise ValueError(
+                f"quorum role(s) {outside} are not in the gate's `roles` {self.roles}; "
+                "add them to `roles` or remove them from `quorum`"
+            )
+        if len(set(self.quorum)) != len(self.quorum):
+            raise ValueError(f"quorum {self.quorum} lists a role twice")
+        return self
 
 
 class Policy(_Strict):
@@ -119,6 +138,10 @@ class Policy(_Strict):
         """Names of the users who may approve `gate` (before excluding the requester)."""
         roles = self.roles_for_gate(gate)
         return [u.name for u in self.users if u.has_any_role(roles)]
+
+    def quorum_for_gate(self, gate: str) -> list[str]:
+        """Roles that must each approve `gate` (empty: any one allowed role decides)."""
+        return list(self.gate(gate).quorum)
 
     def may_approve(self, name: str | None, gate: str) -> bool:
         """True if `name` is a known user holding a role allowed for `gate`."""

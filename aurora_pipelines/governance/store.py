@@ -7,6 +7,7 @@ created on first use, so a code location can build the store at import time.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from aurora_pipelines.governance import approvals, audit
+from aurora_pipelines.governance import approvals, audit, tokens
 from aurora_pipelines.governance.approvals import ApprovalRequest, ApprovalVerdict, Decision
 from aurora_pipelines.governance.audit import ChainVerification
 from aurora_pipelines.governance.models import create_tables
@@ -130,6 +131,7 @@ class GovernanceStore:
         comment: str | None = None,
         current_digest: str | None = None,
         correlation_id: str | None = None,
+        expected_version: str | int | None = None,
     ) -> ApprovalRequest:
         """Approve / reject / request changes as `actor`; refusals raise and are audited."""
         return approvals.decide(
@@ -141,15 +143,27 @@ class GovernanceStore:
             comment,
             current_digest,
             correlation_id,
+            expected_version,
         )
+
+    def expire_overdue(self) -> list[int]:
+        """Mark pending requests past their gate's `expires_after_hours` as expired."""
+        return approvals.expire_overdue(self.engine, self.policy)
 
     def list_requests(
         self, experiment: str | None = None, status: str | None = None, gate: str | None = None
     ) -> list[ApprovalRequest]:
+        """Requests matching the filters, oldest first (overdue ones expired first)."""
+        self.expire_overdue()
         return approvals.list_requests(self.engine, experiment, status, gate)
 
     def get_request(self, request_id: int) -> ApprovalRequest:
+        self.expire_overdue()
         return approvals.get_request(self.engine, request_id)
+
+    def expires_at(self, request: ApprovalRequest) -> datetime | None:
+        """When `request` expires under this store's policy (None: no time limit)."""
+        return approvals.expires_at(self.policy, request)
 
     def latest_request(
         self, experiment: str, gate: str, model_name: str, model_version: str | int
@@ -173,6 +187,26 @@ class GovernanceStore:
         """Decisions with `decision_seq` > cursor_id, in decision order (cursor 0 = all)."""
         return approvals.decisions_after(self.engine, cursor_id)
 
+    # API tokens
+
+    def create_token(
+        self, user: str, created_by: str, label: str | None = None
+    ) -> tuple[str, tokens.TokenInfo]:
+        """(token shown once, its info); only its sha256 is stored. Audited."""
+        return tokens.create_token(self.engine, self.policy, user, created_by, label)
+
+    def revoke_token(self, token_id: int, actor: str) -> tokens.TokenInfo:
+        return tokens.revoke_token(self.engine, self.policy, token_id, actor)
+
+    def list_tokens(self, user: str | None = None) -> list[tokens.TokenInfo]:
+        return tokens.list_tokens(self.engine, user)
+
+    def authenticate(
+        self, token: str | None, target: str, correlation_id: str | None = None
+    ) -> str:
+        """The user a bearer token stands for; refusals raise Unauthenticated and are audited."""
+        return tokens.authenticate(self.engine, self.policy, token, target, correlation_id)
+
     # Audit
 
     def audit(
@@ -195,8 +229,23 @@ class GovernanceStore:
         *,
         event: str | None = None,
         correlation_id: str | None = None,
+        since: str | datetime | None = None,
     ) -> list[dict[str, Any]]:
-        return audit.read_audit(self.engine, limit, event=event, correlation_id=correlation_id)
+        return audit.read_audit(
+            self.engine, limit, event=event, correlation_id=correlation_id, since=since
+        )
+
+    def export_audit(
+        self,
+        fmt: str,
+        *,
+        since: str | datetime | None = None,
+        correlation_id: str | None = None,
+        event: str | None = None,
+    ) -> str:
+        """The (filtered) audit trail as CSV or JSON, with the whole chain's verification."""
+        rows = self.read_audit(event=event, correlation_id=correlation_id, since=since)
+        return audit.export_audit(rows, fmt, self.verify_audit())
 
     def audit_head(self) -> tuple[int, str] | None:
         return audit.audit_head(self.engine)

@@ -9,11 +9,15 @@ Model config keys (set in the model's `config()` or its YAML):
 - `delta_mode`: `overwrite` (default), `append`, or `merge`.
 - `unique_key`: a column name or list of names; required for `merge` (upsert by key).
 
+Run through `aurora-dbt` (dbt_runner.py), the plugin only stages the output and the commit
+happens after the model's tests passed; run by plain `dbt`, it commits at once.
+
 Profile entry: `plugins: [{module: aurora_pipelines.lake.dbt_delta_plugin, alias: aurora_delta}]`.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +30,7 @@ from dbt.adapters.duckdb.utils import TargetConfig
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from aurora_pipelines.errors import SpecError
+from aurora_pipelines.lake.dbt_runner import STAGE_ENV, Staged, stage_record
 
 DELTA_MODES = ("overwrite", "append", "merge")
 
@@ -56,6 +61,13 @@ class Plugin(BasePlugin):
             )
         mode = config.get("delta_mode") or "overwrite"
         unique_key = config.get("unique_key")
+        stage_dir = os.environ.get(STAGE_ENV)
+        if stage_dir:
+            # Under aurora-dbt: commit only once the model's tests passed (dbt_runner.py).
+            validate_write_config(model, mode, unique_key)
+            staged = Staged(model, str(delta_path), mode, unique_key, target_config.location.path)
+            stage_record(Path(stage_dir), staged)
+            return
         data = read_external_output(target_config.location.path)
         commit_model_output(model, data, str(delta_path), mode, unique_key)
 
@@ -72,20 +84,19 @@ def read_external_output(path: str) -> pa.Table:
 
 def commit_model_output(
     model: str,
-    data: pa.Table,
+    data: pa.Table | pa.RecordBatchReader,
     delta_path: str,
     mode: str = "overwrite",
     unique_key: str | Sequence[str] | None = None,
 ) -> int:
-    """Write `data` to `delta_path` as one Delta commit; returns the new table version."""
-    if mode not in DELTA_MODES:
-        raise SpecError(
-            f"dbt model '{model}': config 'delta_mode' is '{mode}'; "
-            f"use one of {', '.join(DELTA_MODES)}"
-        )
+    """Write `data` (a table or a stream) to `delta_path` as one Delta commit; returns the
+    new table version."""
+    validate_write_config(model, mode, unique_key)
     metadata = {"dbt_model": model, "dbt_delta_mode": mode}
     exists = DeltaTable.is_deltatable(delta_path)
     if mode == "merge" and exists:
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
         keys = _merge_keys(model, unique_key)
         predicate = " AND ".join(f"target.{k} = source.{k}" for k in keys)
         table = DeltaTable(delta_path)
@@ -102,9 +113,6 @@ def commit_model_output(
             .execute()
         )
         return DeltaTable(delta_path).version()
-    if mode == "merge":
-        # Validate the key even on the first write, so a bad config fails on day one.
-        _merge_keys(model, unique_key)
     Path(delta_path).mkdir(parents=True, exist_ok=True)
     write_deltalake(
         delta_path,
@@ -116,6 +124,17 @@ def commit_model_output(
         commit_properties=CommitProperties(custom_metadata=metadata),
     )
     return DeltaTable(delta_path).version()
+
+
+def validate_write_config(model: str, mode: str, unique_key: Any) -> None:
+    """Reject a bad `delta_mode`/`unique_key` before anything is written (even on day one)."""
+    if mode not in DELTA_MODES:
+        raise SpecError(
+            f"dbt model '{model}': config 'delta_mode' is '{mode}'; "
+            f"use one of {', '.join(DELTA_MODES)}"
+        )
+    if mode == "merge":
+        _merge_keys(model, unique_key)
 
 
 def _merge_keys(model: str, unique_key: Any) -> list[str]:

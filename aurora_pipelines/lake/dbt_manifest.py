@@ -33,9 +33,15 @@ def manifest_is_stale(project_dir: Path) -> bool:
     return False
 
 
-def dbt_executable() -> str:
-    beside = Path(sys.executable).parent / "dbt"
-    return str(beside) if beside.exists() else "dbt"
+def dbt_executable(name: str = "aurora-dbt") -> str:
+    """`aurora-dbt` (dbt with staged Delta commits and the local spark target) by default."""
+    beside = Path(sys.executable).parent / name
+    return str(beside) if beside.exists() else name
+
+
+def dbt_cli_executable() -> str:
+    """Plain dbt, for commands that execute no SQL (parse, docs from a built catalog)."""
+    return dbt_executable("dbt")
 
 
 def ensure_manifest(project_dir: Path, aurora_home: Path, target: str = "duckdb") -> Path:
@@ -44,7 +50,7 @@ def ensure_manifest(project_dir: Path, aurora_home: Path, target: str = "duckdb"
         env = {**os.environ, "AURORA_HOME": str(aurora_home)}
         done = subprocess.run(
             [
-                dbt_executable(),
+                dbt_cli_executable(),
                 "parse",
                 "--project-dir",
                 str(project_dir),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aurora_pipelines.settings import Settings
@@ -33,7 +34,7 @@ def extra_jars() -> list[str]:
     return [j for j in JDBC_JARS if os.path.exists(j)]
 
 
-def _builder(settings: Settings):
+def _builder(settings: Settings, hive: bool = True):
     from pyspark.sql import SparkSession
 
     root = settings.root
@@ -44,7 +45,7 @@ def _builder(settings: Settings):
     jars = extra_jars()
     if jars:
         builder = builder.config("spark.jars", ",".join(jars))
-    return (
+    builder = (
         builder.master(settings.spark_master)
         .appName("aurora")
         .config("spark.ui.showConsoleProgress", "false")
@@ -54,7 +55,16 @@ def _builder(settings: Settings):
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"))
-        .config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
+    )
+    if not hive:
+        # In-memory catalog with its own warehouse: embedded Derby admits one process at a
+        # time, and a dbt subprocess must not fight the Dagster process for it.
+        warehouse = dbt_warehouse_dir(settings)
+        return builder.config("spark.sql.warehouse.dir", str(warehouse)).config(
+            "spark.sql.catalogImplementation", "in-memory"
+        )
+    return (
+        builder.config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
         .config(
             "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
@@ -64,8 +74,17 @@ def _builder(settings: Settings):
     )
 
 
-def get_spark(settings: Settings) -> SparkSession:
-    """The process-wide session for this AURORA_HOME (restarted if the home changed)."""
+def dbt_warehouse_dir(settings: Settings) -> Path:
+    """Where the dbt spark target stages its tables (one directory per process)."""
+    return settings.root / "dbt" / "spark_warehouse" / str(os.getpid())
+
+
+def get_spark(settings: Settings, hive: bool = True) -> SparkSession:
+    """The process-wide session for this AURORA_HOME (restarted if the home changed).
+
+    `hive=False` (the dbt spark target's own process) uses an in-memory catalog instead of
+    the persistent Hive metastore.
+    """
     global _session, _session_home
     home = str(settings.root)
     with _lock:
@@ -73,7 +92,7 @@ def get_spark(settings: Settings) -> SparkSession:
             _session.stop()
             _session = None
         if _session is None:
-            _session = _builder(settings).getOrCreate()
+            _session = _builder(settings, hive).getOrCreate()
             _session.sparkContext.setLogLevel("ERROR")
             _session_home = home
         return _session

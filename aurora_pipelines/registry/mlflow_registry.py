@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
@@ -36,12 +37,15 @@ from aurora_pipelines.registry.digest import (
     download_version_artifacts,
     model_version_digest,
 )
+from aurora_pipelines.training.plots import residual_summary, write_plots
 from aurora_pipelines.training.trainer import TrainingResult, get_metric
 
 MODEL_ARTIFACT_NAME = "model"
 DIGEST_TAG = "digest"
 FEATURE_TABLE_TAG = "feature_table"
 FEATURE_TABLE_VERSION_TAG = "feature_table_version"
+THRESHOLD_TAG = "decision_threshold"
+PARENT_RUN_TAG = "mlflow.parentRunId"  # MLflow's own tag: the UI nests the run under it
 # Only library code may be deserialised: sklearn estimators, numpy/scipy containers and
 # Aurora's own preprocessing transformers.
 TRUSTED_TYPE_PREFIXES = ("sklearn.", "numpy.", "scipy.", "aurora_pipelines.training.")
@@ -138,13 +142,36 @@ def _description(result: TrainingResult, feature_table: str, feature_table_versi
     board = "; ".join(
         f"{row['algorithm']} {row[result.primary_metric]:.4f}" for row in result.leaderboard
     )
-    splitter = "stratified " if result.problem_type == "classification" else ""
-    return (
+    if result.validation == "time":
+        scheme = "time-ordered (expanding window) "
+    else:
+        scheme = "stratified " if result.problem_type == "classification" else ""
+    tuned = sum(1 for t in result.trials if t.state == "COMPLETE")
+    text = (
         f"{result.best_algorithm} chosen for the {direction} mean {result.primary_metric} "
-        f"({result.primary_score:.4f}) over {result.cv_folds}-fold {splitter}cross-validation "
-        f"(seed {result.seed}) among: {board}. Refit on all {result.n_rows} rows of "
-        f"{feature_table} (Delta version {feature_table_version})."
+        f"({result.primary_score:.4f}) over {result.cv_folds}-fold {scheme}cross-validation "
+        f"(seed {result.seed}, {tuned} configurations tried) among: {board}. "
     )
+    if result.n_holdout_rows:
+        holdout = result.holdout_metrics.get(result.primary_metric)
+        text += (
+            f"Fit on {result.n_train_rows} of {result.n_rows} rows of {feature_table} (Delta "
+            f"version {feature_table_version}); the other {result.n_holdout_rows} rows, never "
+            f"used for selection or tuning, score {result.primary_metric} {holdout:.4f}."
+        )
+    else:
+        text += (
+            f"Refit on all {result.n_rows} rows of "
+            f"{feature_table} (Delta version {feature_table_version})."
+        )
+    if result.calibration != "none":
+        text += f" Probabilities calibrated ({result.calibration})."
+    if result.decision_threshold is not None:
+        text += (
+            f" Decision threshold {result.decision_threshold:.4f} "
+            f"(chosen by {result.threshold_metric})."
+        )
+    return text
 
 
 def log_and_register(
@@ -176,6 +203,9 @@ def log_and_register(
         FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
     }
     run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
+    version_tags = {**tags, **lineage, "family": result.family, "calibration": result.calibration}
+    if result.decision_threshold is not None:
+        version_tags[THRESHOLD_TAG] = f"{result.decision_threshold:.6f}"
 
     with _tracking(tracking_uri):
         with mlflow.start_run(experiment_id=experiment_id) as run:
@@ -200,6 +230,13 @@ def log_and_register(
                 columns.write_text(json.dumps(result.feature_columns, indent=2))
                 client.log_artifact(run_id, str(board))
                 client.log_artifact(run_id, str(columns))
+                if result.feature_importance:
+                    importance = Path(tmp) / "feature_importance.json"
+                    importance.write_text(json.dumps(result.feature_importance, indent=2))
+                    client.log_artifact(run_id, str(importance))
+                for plot in write_plots(result, Path(tmp) / "plots"):
+                    client.log_artifact(run_id, str(plot), artifact_path="plots")
+            _log_trials(client, experiment_id, run_id, result, tags)
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
                 info = mlflow.sklearn.log_model(
@@ -223,7 +260,7 @@ def log_and_register(
             name=registered_model_name,
             source=info.model_uri,
             run_id=run_id,
-            tags={**tags, **lineage},
+            tags=version_tags,
             description=_description(result, feature_table, feature_table_version),
             model_id=info.model_id,
         )
@@ -255,8 +292,19 @@ def _log_run_data(
         "n_rows": result.n_rows,
         "n_features": len(result.feature_columns),
         "candidates": ",".join(result.cv),
+        "validation": result.validation,
+        "n_train_rows": result.n_train_rows,
+        "calibration": result.calibration,
+        "class_weight": result.class_weight or "none",
+        "family": result.family,
+        **{f"hp_{name}": value for name, value in result.best_params.items()},
     }
+    if result.decision_threshold is not None:
+        params[THRESHOLD_TAG] = result.decision_threshold
+        params["threshold_metric"] = result.threshold_metric
     metrics = [Metric(name, value, 0, 0) for name, value in result.metrics.items()]
+    metrics += [Metric(f"holdout_{k}", v, 0, 0) for k, v in result.holdout_metrics.items()]
+    metrics += [Metric(k, v, 0, 0) for k, v in residual_summary(result).items()]
     # Per-fold values of the chosen algorithm as steps: MLflow's UI charts them per fold.
     for name, values in result.cv[result.best_algorithm].items():
         metrics += [Metric(f"cv_{name}", value, 0, step) for step, value in enumerate(values)]
@@ -267,6 +315,140 @@ def _log_run_data(
     )
     for start in range(0, len(metrics), _MLFLOW_BATCH):
         client.log_batch(run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
+
+
+def log_and_register_spark(
+    result: Any,
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment_name: str,
+    registered_model_name: str,
+    tags: dict[str, str],
+) -> RegisteredModel:
+    """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it."""
+    import mlflow.spark
+
+    client = _client(tracking_uri)
+    experiment_id = _experiment_id(client, experiment_name, artifact_root)
+    with _tracking(tracking_uri), tempfile.TemporaryDirectory(prefix="aurora-spark-") as tmp:
+        with mlflow.start_run(experiment_id=experiment_id) as run:
+            run_id = run.info.run_id
+            params = {
+                "algorithm": result.best_algorithm,
+                "family": "spark",
+                "problem_type": result.problem_type,
+                "target": result.target,
+                "primary_metric": result.primary_metric,
+                "n_train_rows": result.n_train_rows,
+                "n_holdout_rows": result.n_holdout_rows,
+                "seed": result.seed,
+            }
+            client.log_batch(
+                run_id,
+                metrics=[Metric(f"holdout_{k}", v, 0, 0) for k, v in result.metrics.items()],
+                params=[Param(k, str(v)) for k, v in params.items()],
+                tags=[RunTag(k, str(v)) for k, v in tags.items()],
+            )
+            board = Path(tmp) / "leaderboard.json"
+            board.write_text(json.dumps(result.leaderboard, indent=2))
+            client.log_artifact(run_id, str(board))
+            info = mlflow.spark.log_model(
+                result.model,
+                artifact_path=MODEL_ARTIFACT_NAME,
+                dfs_tmpdir=str(Path(tmp) / "dfs"),
+                pip_requirements=[
+                    f"pyspark=={_version('pyspark')}",
+                    f"mlflow=={_version('mlflow')}",
+                ],
+            )
+        try:
+            client.create_registered_model(registered_model_name)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+                raise
+        version = client.create_model_version(
+            name=registered_model_name,
+            source=info.model_uri,
+            run_id=run_id,
+            tags={**tags, "family": "spark"},
+            description=(
+                f"{result.best_algorithm} (Spark MLlib) chosen for the best holdout "
+                f"{result.primary_metric} ({result.metrics[result.primary_metric]:.4f}) on "
+                f"{result.n_holdout_rows} held-out rows, among: "
+                + "; ".join(
+                    f"{r['algorithm']} {r[result.primary_metric]:.4f}" for r in result.leaderboard
+                )
+            ),
+            model_id=info.model_id,
+        )
+    digest = model_version_digest(tracking_uri, registered_model_name, version.version)
+    client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
+    return RegisteredModel(
+        name=registered_model_name,
+        version=str(version.version),
+        run_id=run_id,
+        model_uri=f"models:/{registered_model_name}/{version.version}",
+        digest=digest,
+        metrics={f"holdout_{k}": v for k, v in result.metrics.items()},
+    )
+
+
+def _version(package: str) -> str:
+    from importlib.metadata import version
+
+    return version(package)
+
+
+def _log_trials(
+    client: MlflowClient,
+    experiment_id: str,
+    parent_run_id: str,
+    result: TrainingResult,
+    tags: dict[str, str],
+) -> None:
+    """Each tuning trial as a nested run under the training run (the MLflow UI folds them)."""
+    from mlflow.entities import RunStatus
+
+    for trial in result.trials:
+        started = int((trial.started_at or 0) * 1000) or None
+        run = client.create_run(
+            experiment_id,
+            start_time=started,
+            tags={
+                **tags,
+                PARENT_RUN_TAG: parent_run_id,
+                "mlflow.runName": f"{trial.algorithm}-trial-{trial.number}",
+                "aurora.trial_state": trial.state,
+                "aurora.algorithm": trial.algorithm,
+            },
+        )
+        params = [Param("algorithm", trial.algorithm), Param("trial", str(trial.number))]
+        params += [Param(k, str(v)) for k, v in trial.params.items()]
+        metrics = [
+            Metric(f"cv_{name}", value, 0, step)
+            for name, values in trial.folds.items()
+            for step, value in enumerate(values)
+        ]
+        metrics += [Metric(name, float(np.mean(v)), 0, 0) for name, v in trial.folds.items() if v]
+        metrics += [
+            Metric(f"running_{result.primary_metric}", value, 0, step)
+            for step, value in enumerate(trial.intermediate)
+        ]
+        client.log_batch(run.info.run_id, params=params)
+        for start in range(0, len(metrics), _MLFLOW_BATCH):
+            client.log_batch(run.info.run_id, metrics=metrics[start : start + _MLFLOW_BATCH])
+        ended = started + int((trial.duration_seconds or 0) * 1000) if started else None
+        status = RunStatus.to_string(
+            RunStatus.FINISHED if trial.state in ("COMPLETE", "PRUNED") else RunStatus.FAILED
+        )
+        client.set_terminated(run.info.run_id, status=status, end_time=ended)
+
+
+def decision_threshold(tracking_uri: str, name: str, version: str) -> float | None:
+    """The decision threshold registered with a classifier version, if any."""
+    value = _model_version(_client(tracking_uri), name, version).tags.get(THRESHOLD_TAG)
+    return float(value) if value else None
 
 
 def _model_version(client: MlflowClient, name: str, version: str) -> Any:
@@ -312,7 +494,13 @@ def load_model(tracking_uri: str, name: str, version: str) -> Any:
                 f"model '{name}' version {version}: artifacts do not match the registered "
                 f"digest {expected}; the artifact store was modified — re-register the model"
             )
-        flavor = Model.load(str(local)).flavors["sklearn"]
+        flavors = Model.load(str(local)).flavors
+        if "sklearn" not in flavors and "spark" in flavors:
+            # Spark's own format (JSON + Parquet), read by PipelineModel.load: no pickle.
+            from aurora_pipelines.training.spark_ml import load_spark_model
+
+            return load_spark_model(local / flavors["spark"]["model_data"])
+        flavor = flavors["sklearn"]
         if flavor.get("serialization_format") != "skops":
             raise IntegrityError(
                 f"model '{name}' version {version} is not stored with skops "

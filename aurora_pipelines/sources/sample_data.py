@@ -138,3 +138,31 @@ def _inject_outliers(df: pd.DataFrame, rng: np.random.Generator) -> None:
     df.loc[idx, "annual_income"] = df.loc[idx, "annual_income"] * 100
     idx = rng.choice(len(df), size=max(1, len(df) // 1000), replace=False)
     df.loc[idx, "credit_utilization"] = rng.uniform(1.5, 4.0, len(idx)).round(4)
+
+
+def generate_payment_events(
+    applications: pd.DataFrame, seed: int = 0, max_events: int = 8
+) -> pd.DataFrame:
+    """Payment events of each application's earlier loans, before AND after it was made.
+
+    An append-only event source with an event time (`event_time`) for point-in-time features:
+    events after an application's date happened later and must never reach its training row.
+    Columns: event_id, application_id, event_time (timestamp), amount_due, days_late.
+    """
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, max_events + 1, len(applications))
+    ids = np.repeat(applications[ID_COLUMN].to_numpy(), counts)
+    as_of = np.repeat(pd.to_datetime(applications[TIME_COLUMN]).to_numpy(), counts)
+    n = int(counts.sum())
+    # From two years before the application to one year after, to the minute.
+    offset = rng.integers(-730 * 24 * 60, 365 * 24 * 60, n).astype("timedelta64[m]")
+    late = np.where(rng.random(n) < 0.2, rng.integers(1, 90, n), 0)
+    return pd.DataFrame(
+        {
+            "event_id": [f"PAY-{seed:04d}-{i:09d}" for i in range(n)],
+            ID_COLUMN: ids,
+            "event_time": (as_of + offset).astype("datetime64[us]"),
+            "amount_due": rng.lognormal(5.5, 0.6, n).round(2),
+            "days_late": late.astype("int64"),
+        }
+    )

@@ -50,6 +50,14 @@ class AlgorithmSpec:
     scale_numeric: bool = False
     description: str = ""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # Hyperparameter search space of the estimator: name -> {type: float|int|categorical,
+    # low/high/log or choices, default}. `default` is the factory's value, tried first.
+    search_space: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def family(self) -> str:
+        """The library family that trains it: sklearn, torch or spark."""
+        return self.library
 
     def supports(self, problem_type: str) -> bool:
         return problem_type in self.estimators
@@ -101,6 +109,9 @@ register_algorithm(
         scale_numeric=True,
         description="L2-regularised logistic regression: a calibrated, explainable baseline.",
         tags=("linear", "interpretable"),
+        search_space={
+            "C": {"type": "float", "low": 1e-3, "high": 100.0, "log": True, "default": 1.0}
+        },
     )
 )
 register_algorithm(
@@ -119,6 +130,9 @@ register_algorithm(
         scale_numeric=True,
         description="L2-regularised linear regression: stable with correlated features.",
         tags=("linear", "interpretable"),
+        search_space={
+            "alpha": {"type": "float", "low": 1e-3, "high": 1000.0, "log": True, "default": 1.0}
+        },
     )
 )
 register_algorithm(
@@ -130,6 +144,19 @@ register_algorithm(
         },
         description="Histogram gradient-boosted trees: strong on tabular data, handles NaN.",
         tags=("trees", "boosting"),
+        search_space={
+            "learning_rate": {
+                "type": "float",
+                "low": 0.02,
+                "high": 0.3,
+                "log": True,
+                "default": 0.1,
+            },
+            "max_leaf_nodes": {"type": "int", "low": 8, "high": 128, "log": True, "default": 31},
+            "min_samples_leaf": {"type": "int", "low": 5, "high": 200, "log": True, "default": 20},
+            "l2_regularization": {"type": "float", "low": 0.0, "high": 1.0, "default": 0.0},
+            "max_features": {"type": "float", "low": 0.5, "high": 1.0, "default": 1.0},
+        },
     )
 )
 register_algorithm(
@@ -146,6 +173,14 @@ register_algorithm(
         },
         description="Random forest: robust bagged trees with little tuning.",
         tags=("trees", "bagging"),
+        search_space={
+            "min_samples_leaf": {"type": "int", "low": 1, "high": 20, "log": True, "default": 3},
+            "max_features": {
+                "type": "categorical",
+                "choices": ["sqrt", 0.5, 1.0],
+                "default": "sqrt",
+            },
+        },
     )
 )
 
@@ -242,3 +277,34 @@ def build_pipeline(
         transformers.append(("categorical", Pipeline(categorical_steps), features.categorical))
     preprocess = ColumnTransformer(transformers, remainder="drop")
     return Pipeline([("preprocess", preprocess), ("model", spec.estimator(problem_type, seed))])
+
+
+def _register_torch() -> None:
+    # The module imports torch only inside `fit`, so registering it costs nothing at import.
+    from aurora_pipelines.training.torch_mlp import (
+        SEARCH_SPACE,
+        TorchMLPClassifier,
+        TorchMLPRegressor,
+    )
+
+    register_algorithm(
+        AlgorithmSpec(
+            name="torch_mlp",
+            estimators={
+                "classification": lambda seed: TorchMLPClassifier(random_state=seed),
+                "regression": lambda seed: TorchMLPRegressor(random_state=seed),
+            },
+            library="torch",
+            scale_numeric=True,
+            description="Tabular MLP (torch, CPU) with early stopping: learns smooth "
+            "interactions when rows are plentiful.",
+            tags=("neural",),
+            search_space=SEARCH_SPACE,
+        )
+    )
+
+
+_register_torch()
+
+# The Spark MLlib family registers itself (its factories import pyspark only when called).
+from aurora_pipelines.training import spark_ml  # noqa: E402, F401

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold
+from sklearn.model_selection import BaseCrossValidator, KFold, StratifiedKFold, TimeSeriesSplit
 
 from aurora_pipelines.errors import DataError, SpecError
 
@@ -72,3 +72,71 @@ def cv_splitter(problem_type: str, cv_folds: int, seed: int) -> BaseCrossValidat
     if problem_type == "classification":
         return StratifiedKFold(n_splits=cv_folds, shuffle=True, random_state=seed)
     return KFold(n_splits=cv_folds, shuffle=True, random_state=seed)
+
+
+VALIDATION_SCHEMES = ("kfold", "time")
+
+
+def check_validation(validation: str, time_column: str | None) -> str:
+    """SpecError unless `validation` is known and, for `time`, a time column is named."""
+    if validation not in VALIDATION_SCHEMES:
+        raise SpecError(
+            f"unknown validation scheme '{validation}' (known: auto, "
+            f"{', '.join(VALIDATION_SCHEMES)}); fix `training.validation` in the experiment spec"
+        )
+    if validation == "time" and not time_column:
+        raise SpecError(
+            "time-based validation needs a time column; set the spec's `time_column` "
+            "or use `training.validation: kfold`"
+        )
+    return validation
+
+
+def holdout_split(
+    y_eval: np.ndarray, *, fraction: float, validation: str, problem_type: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions of the training part and the final holdout.
+
+    Time-based validation holds out the latest rows (the frame is in time order); otherwise
+    the holdout is a seeded random sample, stratified for classification.
+    """
+    from sklearn.model_selection import train_test_split
+
+    n = len(y_eval)
+    positions = np.arange(n)
+    if fraction <= 0:
+        return positions, positions[:0]
+    if not 0 < fraction < 0.5:
+        raise SpecError(
+            f"holdout_fraction is {fraction}; "
+            "use a value in [0, 0.5) in `training.holdout_fraction`"
+        )
+    size = max(1, int(round(n * fraction)))
+    if validation == "time":
+        return positions[: n - size], positions[n - size :]
+    stratify = y_eval if problem_type == "classification" else None
+    train, holdout = train_test_split(
+        positions, test_size=size, random_state=seed, shuffle=True, stratify=stratify
+    )
+    return np.sort(train), np.sort(holdout)
+
+
+def cv_splits(
+    problem_type: str, validation: str, cv_folds: int, seed: int, y_eval: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The CV folds over the training part: time-ordered expanding windows, or k-fold."""
+    X = np.zeros((len(y_eval), 1))
+    if validation == "time":
+        splits = list(TimeSeriesSplit(n_splits=cv_folds).split(X))
+        if problem_type == "classification":
+            for number, (train, test) in enumerate(splits, start=1):
+                for part, rows in (("training", train), ("validation", test)):
+                    if len(np.unique(y_eval[rows])) < 2:
+                        raise DataError(
+                            f"time-based fold {number} has a single class in its {part} window; "
+                            "the classes are too rare or too clustered in time for "
+                            f"{cv_folds} folds — lower `training.cv_folds` or use "
+                            "`training.validation: kfold`"
+                        )
+        return splits
+    return list(cv_splitter(problem_type, cv_folds, seed).split(X, y_eval))

@@ -32,7 +32,7 @@
     12 * {{ credit_default_monthly_payment() }} / nullif(annual_income, 0) as payment_to_income,
     case
         when last_delinquency_date is not null
-            then {{ dbt.datediff('last_delinquency_date', 'application_date', 'month') }}
+            then {{ months_between('last_delinquency_date', 'application_date') }}
     end as months_since_delinquency,
     {{ dbt.cast('last_delinquency_date is not null', dbt.type_int()) }} as has_delinquency,
     -- ln(1 + x): defined at zero income; negative incomes are data errors -> null.

@@ -76,6 +76,27 @@ def test_first_run_stops_at_the_staging_gate(first_run, lifecycle_settings: Sett
     assert len(features) == 6_000 and "loan_to_income" in features.columns
 
 
+def test_model_card_is_attached_and_audit_rows_share_the_run_correlation_id(
+    first_run, lifecycle_settings: Settings
+):
+    from aurora_pipelines.orchestration import instance_for
+
+    assert "credit_default/explain/model_card" in set(first_run.materialized)
+    request = _pending(lifecycle_settings, "staging")
+    card = Path(request.details["model_card"])
+    assert card.exists() and card.parent.name == f"v{request.model_version}"
+    markdown = Path(request.details["model_card_markdown"]).read_text()
+    assert request.model_digest in markdown and "Metrics by slice: region" in markdown
+    # One id ties the Dagster run, its audit rows and the approval request together.
+    run = instance_for(lifecycle_settings).get_run_by_id(first_run.run_id)
+    correlation = run.tags["aurora/correlation_id"]
+    assert request.correlation_id == correlation
+    events = {
+        r["event"] for r in _governance(lifecycle_settings).read_audit(correlation_id=correlation)
+    }
+    assert {"run_started", "approval_requested", "run_finished"} <= events
+
+
 def test_requester_and_wrong_role_cannot_approve(first_run, lifecycle_settings: Settings):
     request = _pending(lifecycle_settings, "staging")
     governance = _governance(lifecycle_settings)

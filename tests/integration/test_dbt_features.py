@@ -1,14 +1,8 @@
-"""The dbt project builds the credit_default feature tables in Delta, with real dbt runs.
-
-dbt runs in a subprocess with its own AURORA_HOME, target and log paths, so it neither touches the
-checkout's `dbt_project/target` nor leaks state into other tests.
-"""
+"""The dbt project builds the credit_default feature tables in Delta, with real dbt runs
+(`aurora-dbt` in a subprocess, see tests/dbt_support.py)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +16,7 @@ from aurora_pipelines.errors import SpecError
 from aurora_pipelines.lake.dbt_delta_plugin import Plugin
 from aurora_pipelines.lake.delta import read_pandas, version, write_table
 from aurora_pipelines.sources.sample_data import generate_credit_data
-
-PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
-DBT = str(Path(sys.executable).parent / "dbt")
+from tests.dbt_support import lake, run_dbt
 
 SCORING_FEATURES = [
     "application_id", "application_date", "age", "annual_income", "employment_years",
@@ -35,25 +27,6 @@ SCORING_FEATURES = [
     "log_annual_income",
 ]  # fmt: skip
 TRAINING_FEATURES = [*SCORING_FEATURES, "default_flag"]
-
-
-def run_dbt(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "AURORA_HOME": str(home),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-        "GX_ANALYTICS_ENABLED": "false",
-    }
-    command = [
-        DBT, *args,
-        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
-        "--target-path", str(home / "dbt_target"), "--log-path", str(home / "dbt_logs"),
-    ]  # fmt: skip
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-
-
-def lake(home: Path, table: str) -> Path:
-    return home / "lake" / "credit_default" / table
 
 
 @pytest.fixture(scope="module")

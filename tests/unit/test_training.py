@@ -202,5 +202,9 @@ def test_registry_is_open_for_new_algorithms():
         "linear_regression",
         "random_forest",
         "ridge",
+        "spark_gbt",
+        "spark_linear_regression",
+        "spark_random_forest",
+        "torch_mlp",
     ]
     assert get_algorithm("random_forest", "regression") is ALGORITHMS["random_forest"]

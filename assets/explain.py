@@ -1,0 +1,84 @@
+"""explain/model_card: the model card (SHAP, holdout metrics with CIs, slices, lineage) of the
+version the staging gate decides on; its path is attached to the approval request."""
+
+import dagster as dg
+
+from assets.metadata import path_url
+from aurora_pipelines import lifecycle
+from aurora_pipelines.lake import delta
+from aurora_pipelines.lifecycle import Gate
+from aurora_pipelines.specs import ExperimentSpec
+from resources import AuroraResource
+
+
+def _latest_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, name: str):
+    event = context.instance.get_latest_materialization_event(key)
+    if event is None or event.asset_materialization is None:
+        return None
+    value = event.asset_materialization.metadata.get(name)
+    return None if value is None else value.value
+
+
+def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
+    @dg.asset(
+        key=spec.key(*lifecycle.MODEL_CARD),
+        deps=[spec.key(*lifecycle.MODEL)],
+        group_name=spec.name,
+        kinds={"shap", "html"},
+        description="Model card of the newest model version (HTML + Markdown): SHAP global "
+        "importance and interactions, holdout metrics with bootstrap CIs, metrics by slice of "
+        "the sensitive attribute, data lineage, limitations, approval history.",
+        owners=[f"team:{spec.team}"],
+    )
+    def model_card(
+        context: dg.AssetExecutionContext, aurora: AuroraResource
+    ) -> dg.MaterializeResult:
+        # Imported on use: mlflow, sklearn and shap add seconds to every code-location load.
+        from aurora_pipelines.deploy.promotion import candidate_for_gate
+        from aurora_pipelines.explain.generate import generate_model_card
+        from aurora_pipelines.explain.model_card import DataSource
+
+        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, Gate.staging)
+        raw_path = aurora.lake_path(spec.name, *lifecycle.RAW)
+        features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
+        quality = _latest_metadata(
+            context, dg.AssetKey(spec.key(*lifecycle.PROFILE)), "quality_score"
+        )
+        card, files = generate_model_card(
+            spec=spec,
+            tracking_uri=aurora.tracking_uri,
+            model_name=candidate.model_name,
+            model_version=candidate.version,
+            model_digest=candidate.digest,
+            features=delta.read_pandas(features_path),
+            data_sources=[
+                DataSource(
+                    f"source {spec.source.display}", str(raw_path), str(delta.version(raw_path))
+                ),
+                DataSource(
+                    f"features ({spec.features.dbt_model})",
+                    str(features_path),
+                    str(delta.version(features_path)),
+                ),
+            ],
+            quality_score=quality,
+            reports_dir=aurora.settings.reports_dir,
+            governance=aurora.governance(),
+        )
+        summary = card.summary()
+        return dg.MaterializeResult(
+            metadata={
+                "model_version": candidate.version,
+                "model_digest": candidate.digest,
+                "model_card": path_url(files.html),
+                "model_card_markdown": path_url(files.markdown),
+                "shap_method": card.explanation.method,
+                "top_features": dg.MetadataValue.md(
+                    card.explanation.importance.head(10).to_markdown(index=False)
+                ),
+                "holdout_metrics": dg.MetadataValue.json(summary["holdout_metrics"]),
+                "disparity_ratio": summary["disparity_ratio"],
+            }
+        )
+
+    return [model_card]

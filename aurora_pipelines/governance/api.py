@@ -1,0 +1,233 @@
+"""The governance HTTP API (FastAPI): list, read and decide approval requests.
+
+Identity comes only from a bearer token (`aurora tokens create USER`), whose sha256 is all the
+database keeps; nothing in a request body or header can name another actor (bodies reject
+unknown fields). Every refusal — missing, unknown or revoked token, a role not allowed,
+self-approval, a decided or expired request, a digest or version mismatch — is audited as
+`access_denied` by the engine underneath. The schema is at /openapi.json, docs at /docs.
+
+Serve it with `aurora governance serve` (uvicorn).
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the closures' Annotated dependencies
+# from live annotations.
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+
+from aurora_pipelines.errors import AuroraError, GovernanceError, NotFound, PermissionDenied
+from aurora_pipelines.governance.approvals import ApprovalRequest
+from aurora_pipelines.governance.models import STATUSES
+from aurora_pipelines.governance.store import GovernanceStore
+from aurora_pipelines.governance.tokens import Unauthenticated
+
+API_PREFIX = "/api/v1"
+CORRELATION_HEADER = "X-Correlation-ID"
+
+
+class DecisionIn(BaseModel):
+    """A checker's decision. The actor is the token's user; it cannot be given here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Literal["approve", "reject", "request_changes"]
+    comment: str | None = Field(default=None, max_length=10_000)
+    model_version: str | None = Field(
+        default=None, description="The version you reviewed; refused if the request is for another."
+    )
+    model_digest: str | None = Field(
+        default=None,
+        description="The sha256 you reviewed; refused if the request binds another digest.",
+    )
+
+
+class DecisionOut(BaseModel):
+    actor: str
+    role: str
+    decision: str
+    comment: str | None
+    decided_at: datetime
+    audit_seq: int
+
+
+class ApprovalOut(BaseModel):
+    id: int
+    experiment: str
+    gate: str
+    model_name: str
+    model_version: str
+    model_digest: str
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    comment: str | None
+    correlation_id: str | None
+    details: dict[str, Any] | None
+    decisions: list[DecisionOut]
+    expires_at: datetime | None
+    approvers: list[str] = Field(description="Who may decide this request (not the requester).")
+    quorum: list[str] = Field(description="Roles that must each approve (empty: any one).")
+
+
+class WhoAmI(BaseModel):
+    user: str
+    roles: list[str]
+    team: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "Missing, unknown or revoked bearer token."},
+    403: {"model": ErrorOut, "description": "The token's user may not do this."},
+    404: {"model": ErrorOut, "description": "No such approval request."},
+    409: {"model": ErrorOut, "description": "Refused by governance (decided, expired, digest)."},
+}
+
+
+def _status_for(exc: AuroraError) -> int:
+    if isinstance(exc, Unauthenticated):
+        return 401
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, GovernanceError):
+        return 409
+    return 400
+
+
+def create_app(store: GovernanceStore) -> FastAPI:
+    """The API over one governance store (its policy and database)."""
+    app = FastAPI(
+        title="Aurora governance API",
+        version="1",
+        description="Maker-checker approval requests bound to model name, version and digest. "
+        "Authenticate with `Authorization: Bearer <token>` from `aurora tokens create USER`.",
+    )
+    bearer = HTTPBearer(auto_error=False, description="Token from `aurora tokens create USER`.")
+
+    @app.exception_handler(AuroraError)
+    async def _aurora_error(request: Request, exc: AuroraError) -> JSONResponse:
+        return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
+
+    def correlation_id(
+        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> str:
+        return x_correlation_id or uuid.uuid4().hex
+
+    def caller(
+        request: Request,
+        response: Response,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        correlation: Annotated[str, Depends(correlation_id)],
+    ) -> str:
+        response.headers[CORRELATION_HEADER] = correlation
+        token = credentials.credentials if credentials else None
+        try:
+            return store.authenticate(
+                token, f"api:{request.method} {request.url.path}", correlation
+            )
+        except Unauthenticated as exc:
+            raise HTTPException(
+                401,
+                str(exc),
+                headers={"WWW-Authenticate": "Bearer", CORRELATION_HEADER: correlation},
+            ) from None
+
+    def render(request: ApprovalRequest) -> ApprovalOut:
+        policy = store.policy
+        known_gate = request.gate in policy.gates
+        approvers = (
+            [n for n in policy.approvers_for_gate(request.gate) if n != request.requested_by]
+            if known_gate
+            else []
+        )
+        return ApprovalOut(
+            **{k: v for k, v in request.to_dict().items() if k != "decisions"},
+            decisions=[DecisionOut(**d.to_dict()) for d in request.decisions],
+            expires_at=store.expires_at(request) if known_gate else None,
+            approvers=approvers,
+            quorum=policy.quorum_for_gate(request.gate) if known_gate else [],
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(f"{API_PREFIX}/me", response_model=WhoAmI, responses=ERRORS, tags=["identity"])
+    def me(user: Annotated[str, Depends(caller)]) -> WhoAmI:
+        """Who the bearer token stands for."""
+        identity = store.policy.user(user)
+        return WhoAmI(user=identity.name, roles=list(identity.roles), team=identity.team)
+
+    @app.get(
+        f"{API_PREFIX}/approvals",
+        response_model=list[ApprovalOut],
+        responses=ERRORS,
+        tags=["approvals"],
+    )
+    def list_approvals(
+        user: Annotated[str, Depends(caller)],
+        status: Annotated[
+            Literal[STATUSES] | None,  # type: ignore[valid-type]
+            Query(description="Only requests with this status."),
+        ] = None,
+        experiment: Annotated[str | None, Query(max_length=200)] = None,
+        gate: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> list[ApprovalOut]:
+        """Approval requests, oldest first (overdue ones are expired first)."""
+        return [render(r) for r in store.list_requests(experiment, status, gate)]
+
+    @app.get(
+        f"{API_PREFIX}/approvals/{{request_id}}",
+        response_model=ApprovalOut,
+        responses=ERRORS,
+        tags=["approvals"],
+    )
+    def get_approval(request_id: int, user: Annotated[str, Depends(caller)]) -> ApprovalOut:
+        """One approval request with its decisions, deadline and eligible approvers."""
+        return render(store.get_request(request_id))
+
+    @app.post(
+        f"{API_PREFIX}/approvals/{{request_id}}/decision",
+        response_model=ApprovalOut,
+        responses=ERRORS,
+        tags=["approvals"],
+    )
+    def decide(
+        request_id: int,
+        body: DecisionIn,
+        user: Annotated[str, Depends(caller)],
+        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> ApprovalOut:
+        """Approve, reject (comment required) or request changes, as the token's user."""
+        decided = store.decide(
+            request_id,
+            body.decision,
+            actor=user,
+            comment=body.comment,
+            current_digest=body.model_digest,
+            # Without the header the decision keeps the request's own correlation id.
+            correlation_id=x_correlation_id,
+            expected_version=body.model_version,
+        )
+        return render(decided)
+
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """uvicorn factory: the store from AURORA_* settings."""
+    from aurora_pipelines.settings import get_settings
+
+    return create_app(GovernanceStore.from_settings(get_settings()))

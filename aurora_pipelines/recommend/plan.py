@@ -1,0 +1,126 @@
+"""The training plan: the spec's explicit training fields win, the recommendation fills the rest.
+
+"Explicit" means written in the spec file (pydantic's `model_fields_set`), so a spec that
+states `primary_metric: roc_auc` keeps it even though it is also the field's default.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aurora_pipelines.recommend.rules import Recommendation
+from aurora_pipelines.specs import ExperimentSpec
+from aurora_pipelines.training.hpo import HpoConfig
+
+IN_PROCESS_FAMILIES = ("sklearn", "torch")
+
+
+@dataclass
+class TrainingPlan:
+    algorithms: list[str]
+    primary_metric: str
+    cv_folds: int
+    validation: str
+    class_weight: bool
+    holdout_fraction: float
+    calibration: str
+    threshold: float | None
+    search_spaces: dict[str, dict[str, dict[str, Any]]]
+    hpo: HpoConfig
+    seed: int
+    family: str = "sklearn"
+    # field -> "spec" or "recommended": where each decision came from
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def train_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for `train_experiment` (besides the data and column roles)."""
+        return {
+            "algorithms": self.algorithms,
+            "primary_metric": self.primary_metric,
+            "cv_folds": self.cv_folds,
+            "validation": self.validation,
+            "class_weight": self.class_weight,
+            "holdout_fraction": self.holdout_fraction,
+            "calibration": self.calibration,
+            "threshold": self.threshold,
+            "search_spaces": self.search_spaces,
+            "hpo": self.hpo,
+            "seed": self.seed,
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve_plan(
+    spec: ExperimentSpec,
+    recommendation: Recommendation | None,
+    *,
+    optuna_storage: str | None = None,
+) -> TrainingPlan:
+    """Merge the spec's training section with `recommendation` (None: spec defaults only)."""
+    training = spec.training
+    pinned = training.model_fields_set
+    sources: dict[str, str] = {}
+
+    def pick(name: str, from_spec: Any, recommended: Any) -> Any:
+        if name in pinned or recommendation is None:
+            sources[name] = "spec"
+            return from_spec
+        sources[name] = "recommended"
+        return recommended
+
+    suggested = []
+    if recommendation is not None:
+        suggested = [
+            s.algorithm for s in recommendation.algorithms if s.family in IN_PROCESS_FAMILIES
+        ][: training.max_algorithms]
+    algorithms = pick("algorithms", list(training.algorithms), suggested)
+    metric = pick(
+        "primary_metric",
+        training.primary_metric,
+        recommendation.primary_metric if recommendation else None,
+    )
+    folds = pick("cv_folds", training.cv_folds, recommendation.cv_folds if recommendation else 0)
+    if training.validation != "auto":
+        validation = training.validation
+        sources["validation"] = "spec"
+    elif recommendation is not None:
+        validation = recommendation.validation
+        sources["validation"] = "recommended"
+    else:
+        validation = "time" if spec.time_column else "kfold"
+        sources["validation"] = "spec"
+    if training.class_weight != "auto":
+        class_weight = training.class_weight == "balanced"
+        sources["class_weight"] = "spec"
+    else:
+        class_weight = bool(recommendation and recommendation.class_weight)
+        sources["class_weight"] = "recommended"
+    return TrainingPlan(
+        algorithms=algorithms,
+        primary_metric=metric,
+        cv_folds=folds,
+        validation=validation,
+        class_weight=class_weight,
+        holdout_fraction=training.holdout_fraction,
+        calibration=training.calibration,
+        threshold=training.decision_threshold,
+        search_spaces=dict(training.search_spaces),
+        hpo=HpoConfig(
+            n_trials=training.hpo.n_trials,
+            timeout_seconds=training.hpo.timeout_seconds,
+            pruning=training.hpo.pruning,
+            storage=optuna_storage,
+            study_prefix=spec.name,
+        ),
+        seed=training.seed,
+        sources=sources,
+    )
+
+
+def optuna_storage_url(home: Path) -> str:
+    """Where Optuna studies persist: one SQLite file under AURORA_HOME."""
+    return f"sqlite:///{home / 'optuna' / 'studies.db'}"
