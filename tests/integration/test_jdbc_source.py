@@ -18,7 +18,9 @@ from tests.postgres import fresh_database, postgres_server, unavailable_reason
 
 PASSWORD_ENV = "AURORA_TEST_JDBC_PASSWORD"
 
-pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=unavailable_reason())
+pytestmark = pytest.mark.skipif(
+    unavailable_reason() is not None, reason=unavailable_reason() or "PostgreSQL available"
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +32,8 @@ def database_url() -> Iterator[str]:
                 "CREATE TABLE loans (loan_id int PRIMARY KEY, amount numeric(10,2), "
                 "region text, email text, opened date, defaulted boolean); "
                 "INSERT INTO loans SELECT g, g * 10.5, "
-                "(ARRAY['north','south','east'])[g % 3 + 1], 'user' || g || '@bank.test', "
-                "DATE '2024-01-01' + g, g % 7 = 0 FROM generate_series(1, 500) g"
+                "(ARRAY['north','south','east'])[mod(g, 3) + 1], 'user' || g || '@bank.test', "
+                "DATE '2024-01-01' + g, mod(g, 7) = 0 FROM generate_series(1, 500) g"
             )
         engine.dispose()
         yield url
