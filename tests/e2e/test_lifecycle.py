@@ -205,7 +205,7 @@ def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_set
     cli_run = instance.get_runs(limit=1)[0]
     assert cli_run.tags["aurora/launched_by"] == "cli"
     ui_run = instance.create_run_for_job(
-        defs.get_job_def("credit_default__score_and_monitor"),
+        defs.resolve_job_def("credit_default__score_and_monitor"),
         tags={"aurora/experiment": EXPERIMENT},
     )
     governance = _governance(lifecycle_settings)
