@@ -17,6 +17,7 @@ from sensors import (
     build_daily_schedule,
     build_drift_sensor,
     build_experiment_jobs,
+    build_run_audit_sensor,
 )
 
 
@@ -33,6 +34,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         jobs=[job for j in jobs.values() for job in j.all()],
         sensors=[
             build_approval_sensor(jobs),
+            build_run_audit_sensor(),
             *(build_drift_sensor(spec, jobs[spec.name]) for spec in specs),
         ],
         schedules=[build_daily_schedule(spec, jobs[spec.name]) for spec in specs],

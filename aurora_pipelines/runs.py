@@ -43,7 +43,12 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
             spec,
             instance,
             full=full,
-            tags={"aurora/correlation_id": correlation_id, "aurora/actor": actor},
+            tags={
+                "aurora/correlation_id": correlation_id,
+                "aurora/actor": actor,
+                # Audited above; the run-audit sensor skips runs carrying this tag.
+                "aurora/launched_by": "cli",
+            },
         )
     governance.audit(
         "run_finished",

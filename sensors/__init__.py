@@ -3,6 +3,7 @@
 from sensors.approval import build_approval_sensor
 from sensors.drift import build_drift_sensor
 from sensors.jobs import ExperimentJobs, build_experiment_jobs
+from sensors.run_audit import build_run_audit_sensor
 from sensors.schedules import build_daily_schedule
 
 __all__ = [
@@ -11,4 +12,5 @@ __all__ = [
     "build_daily_schedule",
     "build_drift_sensor",
     "build_experiment_jobs",
+    "build_run_audit_sensor",
 ]

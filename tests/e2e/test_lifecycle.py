@@ -193,3 +193,33 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
     schedule = defs.get_schedule_def("credit_default__daily_scoring")
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "credit_default__score_and_monitor"
+
+
+def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_settings: Settings):
+    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.orchestration import instance_for
+
+    defs = build_definitions(lifecycle_settings)
+    instance = instance_for(lifecycle_settings)
+    sensor = defs.get_sensor_def("run_audit_sensor")
+    cli_run = instance.get_runs(limit=1)[0]
+    assert cli_run.tags["aurora/launched_by"] == "cli"
+    ui_run = instance.create_run_for_job(
+        defs.resolve_job_def("credit_default__score_and_monitor"),
+        tags={"aurora/experiment": EXPERIMENT},
+    )
+    governance = _governance(lifecycle_settings)
+    before = len(governance.read_audit(event="run_started"))
+    for run in (cli_run, ui_run):
+        context = dg.build_run_status_sensor_context(
+            sensor_name="run_audit_sensor",
+            dagster_instance=instance,
+            dagster_run=run,
+            dagster_event=dg.DagsterEvent(event_type_value="PIPELINE_START", job_name=run.job_name),
+            resources=dict(defs.resources or {}),
+        )
+        sensor(context)
+    rows = governance.read_audit(event="run_started")
+    assert len(rows) == before + 1  # the CLI run was audited by the CLI, not again
+    assert rows[-1]["correlation_id"] == ui_run.run_id
+    assert rows[-1]["target"] == f"dagster_run/{ui_run.run_id}"
