@@ -218,7 +218,7 @@ def commit_cleared(
         before = delta_version(item.delta_path)
         versions[model] = commit_model_output(model, data, item.delta_path, mode, item.unique_key)
         if versions[model] == before:
-            _say(f"model {model}: no new rows, Delta {item.delta_path} unchanged (version {before})")
+            _say(f"model {model}: no new rows; Delta {item.delta_path} stays at version {before}")
         else:
             _say(f"model {model} committed to Delta {item.delta_path} (version {versions[model]})")
     return versions
