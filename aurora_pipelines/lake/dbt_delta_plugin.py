@@ -9,6 +9,11 @@ Model config keys (set in the model's `config()` or its YAML):
 - `delta_mode`: `overwrite` (default), `append`, or `merge`.
 - `unique_key`: a column name or list of names; required for `merge` (upsert by key).
 
+Incremental models: the plugin registers the SQL function `aurora_delta_watermark(path,
+column)` on the DuckDB connection (the max of `column` in the Delta table at `path`, NULL
+when there is no table yet), which the project's `is_incremental()` / `aurora_watermark()`
+macros use in place of the target relation an in-memory DuckDB does not keep between runs.
+
 Run through `aurora-dbt` (dbt_runner.py), the plugin only stages the output and the commit
 happens after the model's tests passed; run by plain `dbt`, it commits at once.
 
@@ -33,6 +38,8 @@ from aurora_pipelines.errors import SpecError
 from aurora_pipelines.lake.dbt_runner import STAGE_ENV, Staged, stage_record
 
 DELTA_MODES = ("overwrite", "append", "merge")
+# SQL function (duckdb: this plugin; spark: dbt_runner) behind the incremental macros.
+WATERMARK_FUNCTION = "aurora_delta_watermark"
 
 
 class Plugin(BasePlugin):
@@ -44,6 +51,16 @@ class Plugin(BasePlugin):
         root = getattr(self.creds, "external_root", None)
         if root and "://" not in root:
             Path(root).mkdir(parents=True, exist_ok=True)
+
+    def configure_connection(self, conn: Any) -> None:
+        conn.create_function(
+            WATERMARK_FUNCTION,
+            delta_watermark,
+            ["VARCHAR", "VARCHAR"],
+            "VARCHAR",
+            null_handling="special",
+            side_effects=True,
+        )
 
     def store(self, target_config: TargetConfig) -> None:
         model = target_config.relation.identifier or "<unknown model>"
@@ -69,7 +86,19 @@ class Plugin(BasePlugin):
             stage_record(Path(stage_dir), staged)
             return
         data = read_external_output(target_config.location.path)
+        mode = refresh_mode(mode, _full_refresh())
         commit_model_output(model, data, str(delta_path), mode, unique_key)
+
+
+def refresh_mode(mode: str, full_refresh: bool) -> str:
+    """`--full-refresh` rebuilds an incremental (append/merge) model's table: overwrite."""
+    return "overwrite" if full_refresh and mode in ("append", "merge") else mode
+
+
+def _full_refresh() -> bool:
+    from dbt.flags import get_flags
+
+    return bool(getattr(get_flags(), "FULL_REFRESH", False))
 
 
 def read_external_output(path: str) -> pa.Table:
@@ -80,6 +109,24 @@ def read_external_output(path: str) -> pa.Table:
     if table.num_rows == 1 and all(pc.all(pc.is_null(c)).as_py() for c in table.columns):
         return table.slice(0, 0)
     return table
+
+
+def delta_watermark(delta_path: str | None, column: str | None) -> str | None:
+    """The max of `column` in the Delta table at `delta_path` as text (timestamps as
+    `YYYY-MM-DD HH:MM:SS[.ffffff]`), or None when the table does not exist or is empty."""
+    if not delta_path or not column or not DeltaTable.is_deltatable(delta_path):
+        return None
+    table = DeltaTable(delta_path)
+    if column not in [field.name for field in table.schema().fields]:
+        raise SpecError(
+            f"Delta table {delta_path} has no watermark column '{column}'; set the model's "
+            "'watermark' config to one of its columns (or rebuild with --full-refresh)"
+        )
+    values = table.to_pandas(columns=[column])[column].dropna()
+    if values.empty:
+        return None
+    top = values.max()
+    return top.isoformat(sep=" ") if hasattr(top, "isoformat") else str(top)
 
 
 def commit_model_output(
@@ -94,6 +141,12 @@ def commit_model_output(
     validate_write_config(model, mode, unique_key)
     metadata = {"dbt_model": model, "dbt_delta_mode": mode}
     exists = DeltaTable.is_deltatable(delta_path)
+    if mode in ("append", "merge") and exists:
+        # An incremental run with nothing new adds nothing: no empty commit.
+        if isinstance(data, pa.RecordBatchReader):
+            data = data.read_all()
+        if data.num_rows == 0:
+            return DeltaTable(delta_path).version()
     if mode == "merge" and exists:
         if isinstance(data, pa.RecordBatchReader):
             data = data.read_all()

@@ -117,6 +117,16 @@ def register_delta_views(spark: Any, views: dict[str, str]) -> list[str]:
     return registered
 
 
+def register_watermark_function(spark: Any) -> None:
+    """`aurora_delta_watermark(path, column)` in Spark SQL, for the incremental macros
+    (macros/aurora/incremental.sql); duckdb gets it from the aurora_delta plugin."""
+    from pyspark.sql.types import StringType
+
+    from aurora_pipelines.lake.dbt_delta_plugin import WATERMARK_FUNCTION, delta_watermark
+
+    spark.udf.register(WATERMARK_FUNCTION, delta_watermark, StringType())
+
+
 @dataclass(frozen=True)
 class Staged:
     """A model output waiting for its tests before it is committed to Delta."""
@@ -160,10 +170,21 @@ def cleared_models(results: Iterable[Any]) -> tuple[set[str], dict[str, list[str
 
 
 def commit_cleared(
-    results: Iterable[Any], manifest: Any, stage_dir: Path, spark: Any | None
+    results: Iterable[Any],
+    manifest: Any,
+    stage_dir: Path,
+    spark: Any | None,
+    full_refresh: bool = False,
 ) -> dict[str, int]:
-    """Commit every cleared model's staged output to Delta; returns model -> new version."""
-    from aurora_pipelines.lake.dbt_delta_plugin import commit_model_output, read_external_output
+    """Commit every cleared model's staged output to Delta; returns model -> new version.
+
+    With `full_refresh`, incremental (append/merge) models overwrite their table.
+    """
+    from aurora_pipelines.lake.dbt_delta_plugin import (
+        commit_model_output,
+        read_external_output,
+        refresh_mode,
+    )
 
     results = list(results)
     cleared, blocked = cleared_models(results)
@@ -193,11 +214,20 @@ def commit_cleared(
             data = spark_table_output(spark, item.relation)
         else:
             data = read_external_output(str(item.parquet))
-        versions[model] = commit_model_output(
-            model, data, item.delta_path, item.mode, item.unique_key
-        )
-        _say(f"model {model} committed to Delta {item.delta_path} (version {versions[model]})")
+        mode = refresh_mode(item.mode, full_refresh)
+        before = delta_version(item.delta_path)
+        versions[model] = commit_model_output(model, data, item.delta_path, mode, item.unique_key)
+        if versions[model] == before:
+            _say(f"model {model}: no new rows; Delta {item.delta_path} stays at version {before}")
+        else:
+            _say(f"model {model} committed to Delta {item.delta_path} (version {versions[model]})")
     return versions
+
+
+def delta_version(path: str) -> int | None:
+    from deltalake import DeltaTable
+
+    return DeltaTable(path).version() if DeltaTable.is_deltatable(path) else None
 
 
 def lake_schema(schema: Any) -> Any:
@@ -271,9 +301,11 @@ def run(args: Sequence[str]) -> int:
             spark = get_spark(settings, hive=False)
             if manifest is not None:
                 register_delta_views(spark, delta_sources(manifest))
+            register_watermark_function(spark)
         result = dbtRunner(manifest=manifest).invoke(list(args))
         if committing and result.result is not None and hasattr(result.result, "results"):
-            commit_cleared(result.result.results, manifest, stage_dir, spark)
+            full_refresh = any(a in ("--full-refresh", "-f") for a in args)
+            commit_cleared(result.result.results, manifest, stage_dir, spark, full_refresh)
         return _exit_code(result)
     finally:
         shutil.rmtree(stage_dir, ignore_errors=True)

@@ -17,7 +17,7 @@ from aurora_pipelines.lake.delta import read_pandas, schema_columns, version, wr
 from aurora_pipelines.sources.sample_data import generate_credit_data, generate_payment_events
 from tests.dbt_support import copy_project, lake, run_dbt
 
-TABLES = ("features", "serve/scoring_features", "payment_features")
+TABLES = ("features", "serve/scoring_features", "payment_features", "payment_events_clean")
 EVENT_MODELS = ("--vars", "{aurora_event_models: true}")
 FUTURE_DAYS_LATE = 999  # only planted events from an application's future are this late
 
@@ -91,7 +91,9 @@ def built(
 
 
 def _sorted(path: Path) -> pd.DataFrame:
-    return read_pandas(path).sort_values("application_id").reset_index(drop=True)
+    frame = read_pandas(path)
+    keys = [c for c in ("application_id", "event_id") if c in frame.columns]
+    return frame.sort_values(keys).reset_index(drop=True)
 
 
 @pytest.mark.parametrize("table", TABLES)
