@@ -352,7 +352,9 @@ def log_and_register_spark(
     signature = None
     if training_data is not None:
         sample = training_data.select(*result.feature_columns).limit(5).toPandas()
-        signature = infer_signature(sample)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(sample)
     with _tracking(tracking_uri), tempfile.TemporaryDirectory(prefix="aurora-spark-") as tmp:
         with mlflow.start_run(experiment_id=experiment_id) as run:
             run_id = run.info.run_id
