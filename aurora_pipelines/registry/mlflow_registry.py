@@ -359,13 +359,18 @@ def log_and_register_spark(
         with mlflow.start_run(experiment_id=experiment_id) as run:
             run_id = run.info.run_id
             if training_data is not None and feature_table is not None:
-                dataset = mlflow.data.from_spark(
-                    training_data,
-                    path=feature_table,
-                    name=f"{Path(feature_table).name}@v{feature_table_version}",
-                    targets=result.target,
-                )
-                mlflow.log_input(dataset, context="training", tags=lineage)
+                with warnings.catch_warnings():
+                    # The schema is inferred lazily, in log_input: keep it under the filter.
+                    warnings.filterwarnings(
+                        "ignore", message="Hint: Inferred schema contains integer"
+                    )
+                    dataset = mlflow.data.from_spark(
+                        training_data,
+                        path=feature_table,
+                        name=f"{Path(feature_table).name}@v{feature_table_version}",
+                        targets=result.target,
+                    )
+                    mlflow.log_input(dataset, context="training", tags=lineage)
             params = {
                 "algorithm": result.best_algorithm,
                 "family": "spark",

@@ -18,7 +18,7 @@ from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec, write_spec
 
-SPARK_ALGORITHMS = ["spark_logistic_regression", "spark_random_forest"]
+SPARK_ALGORITHMS = ["spark_logistic_regression"]
 
 
 def _spec(name: str, training: dict | None = None) -> ExperimentSpec:
