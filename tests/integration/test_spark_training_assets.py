@@ -108,6 +108,20 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     assert str(features_path) in dataset.dataset.source
     assert mlflow_registry.decision_threshold(uri, spec.name, "1") == pytest.approx(0.3)
 
+    # The model card of a Spark model: no SHAP, said so in the card, instead of failing.
+    from assets.explain import build_explain_assets
+
+    card_run = _materialize(home, build_explain_assets(spec))
+    assert card_run.success
+    (card_event,) = card_run.get_asset_materialization_events()
+    card_meta = {k: v.value for k, v in card_event.materialization.metadata.items()}
+    assert card_meta["shap_method"] == "not computed (Spark MLlib model)"
+    assert card_meta["holdout_metrics"]["roc_auc"] == pytest.approx(
+        metadata["holdout_roc_auc"], abs=1e-4
+    )
+    card_md = home.reports_dir.joinpath(spec.name, "model_card", "v1", "model_card.md")
+    assert "SHAP explanations are not computed for Spark" in card_md.read_text()
+
     # Batch scoring with the Spark model: the champion's PipelineModel scores via transform.
     mlflow_registry.set_alias(uri, spec.name, "champion", "1")
     batch = generate_credit_data(400, seed=9)
