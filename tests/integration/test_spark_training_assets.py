@@ -111,6 +111,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     # The model card of a Spark model: no SHAP, said so in the card, instead of failing.
     from assets.explain import build_explain_assets
 
+    delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.RAW), frame)
     card_run = _materialize(home, build_explain_assets(spec))
     assert card_run.success
     (card_event,) = card_run.get_asset_materialization_events()
