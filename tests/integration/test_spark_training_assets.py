@@ -158,3 +158,20 @@ def test_plan_trains_on_spark_when_pinned_and_refuses_mixed_families():
 
     with pytest.raises(SpecError, match="mixes Spark MLlib and in-process"):
         resolve_plan(_spec("plan_x", {"algorithms": ["spark_gbt", "logistic_regression"]}), None)
+
+
+def test_plan_follows_a_recommendation_that_ranks_spark_first():
+    from aurora_pipelines.recommend import recommend_for_frame
+    from aurora_pipelines.training.spark_ml import SPARK_METRICS
+
+    unpinned = ExperimentSpec.model_validate(
+        {**_spec("plan_big").model_dump(mode="json", exclude={"training"}), "training": {}}
+    )
+    frame = generate_credit_data(1500, seed=3)
+    big = recommend_for_frame(frame, unpinned, total_rows=12_000_000)
+    plan = resolve_plan(unpinned, big)
+    assert plan.family == "spark" and plan.sources["algorithms"] == "recommended"
+    assert plan.algorithms and all(a.startswith("spark_") for a in plan.algorithms)
+    assert plan.primary_metric in SPARK_METRICS["classification"]
+    small = resolve_plan(unpinned, recommend_for_frame(frame, unpinned))
+    assert small.family == "sklearn" and not any(a.startswith("spark_") for a in small.algorithms)
