@@ -42,7 +42,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.registry import mlflow_registry
-        from aurora_pipelines.serving.batch import model_input_columns, score_batch
+        from aurora_pipelines.serving.batch import is_spark_model, model_input_columns, score_batch
 
         version = _champion(aurora, spec)
         model = mlflow_registry.load_model(aurora.tracking_uri, spec.name, version)
@@ -51,6 +51,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         threshold = mlflow_registry.decision_threshold(aurora.tracking_uri, spec.name, version)
         features_path = aurora.lake_path(spec.name, *lifecycle.SCORING_FEATURES)
         batch = delta.read_spark(aurora.spark(), features_path)
+        # A Spark MLlib PipelineModel scores with `transform`, an in-process one in mapInPandas.
         scored = score_batch(
             batch,
             model,
@@ -68,6 +69,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             metadata={
                 "dagster/row_count": len(summary),
                 "model_version": version,
+                "model_family": "spark" if is_spark_model(model) else "in-process",
                 "scoring_features_version": delta.version(features_path),
                 "mean_score": float(summary["score"].mean()),
                 "positive_rate": float(summary["prediction"].mean()),

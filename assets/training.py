@@ -121,6 +121,16 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             spec, recommendation, optuna_storage=optuna_storage_url(aurora.settings.root)
         )
         metric = plan.primary_metric
+        tags = {
+            "aurora.experiment": spec.name,
+            "aurora.team": spec.team,
+            "aurora.owner": spec.owner,
+            "aurora.correlation_id": context.run_id,
+            "aurora.dagster_run_id": context.run_id,
+            "aurora.plan_sources": json.dumps(plan.sources, sort_keys=True),
+        }
+        if plan.family == "spark":
+            return _train_on_spark(context, aurora, spec, plan, features_path, tags)
         frame = _training_frame(spec, delta.read_pandas(features_path))
         result = train_experiment(
             frame,
@@ -140,18 +150,10 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             training_data=frame,
             feature_table=str(features_path),
             feature_table_version=features_version,
-            tags={
-                "aurora.experiment": spec.name,
-                "aurora.team": spec.team,
-                "aurora.owner": spec.owner,
-                "aurora.correlation_id": context.run_id,
-                "aurora.dagster_run_id": context.run_id,
-                "aurora.plan_sources": json.dumps(plan.sources, sort_keys=True),
-            },
+            tags=tags,
         )
         score = float(result.metrics[metric])
         higher_is_better = get_metric(metric, spec.problem_type.value).greater_is_better
-        passed = score >= minimum if higher_is_better else score <= minimum
         leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
         extras = {f"holdout_{name}": float(v) for name, v in result.holdout_metrics.items()}
         if result.decision_threshold is not None:
@@ -177,23 +179,100 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
                 **extras,
             },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=METRIC_CHECK,
-                    passed=passed,
-                    metadata={
-                        metric: score,
-                        "bound": minimum,
-                        "direction": "min" if higher_is_better else "max",
-                    },
-                    description=None
-                    if passed
-                    else (
-                        f"mean CV {metric} {score:.4f} misses the spec bound {minimum}; "
-                        "improve the features or algorithms before requesting approval"
-                    ),
-                )
-            ],
+            check_results=[_metric_check(spec, metric, score, higher_is_better, "mean CV")],
         )
 
     return [recommendations, model]
+
+
+def _metric_check(
+    spec: ExperimentSpec, metric: str, score: float, higher_is_better: bool, what: str
+) -> dg.AssetCheckResult:
+    minimum = spec.training.metric_min
+    passed = score >= minimum if higher_is_better else score <= minimum
+    return dg.AssetCheckResult(
+        check_name=METRIC_CHECK,
+        passed=passed,
+        metadata={
+            metric: score,
+            "bound": minimum,
+            "direction": "min" if higher_is_better else "max",
+        },
+        description=None
+        if passed
+        else (
+            f"{what} {metric} {score:.4f} misses the spec bound {minimum}; "
+            "improve the features or algorithms before requesting approval"
+        ),
+    )
+
+
+def _train_on_spark(
+    context: dg.AssetExecutionContext,
+    aurora: AuroraResource,
+    spec: ExperimentSpec,
+    plan,
+    features_path,
+    tags: dict[str, str],
+) -> dg.MaterializeResult:
+    """Spark MLlib family: the feature table is read and trained on Spark, never collected."""
+    from aurora_pipelines.registry.mlflow_registry import log_and_register_spark
+    from aurora_pipelines.training.spark_ml import SPARK_METRICS, train_spark
+
+    features_version = delta.version(features_path)
+    frame = delta.read_spark(aurora.spark(), features_path)
+    limit = spec.training.max_train_rows
+    if limit:
+        frame = frame.orderBy(spec.id_column or frame.columns[0]).limit(limit)
+    result = train_spark(
+        frame,
+        target=spec.target,
+        problem_type=spec.problem_type.value,
+        algorithms=plan.algorithms,
+        primary_metric=plan.primary_metric,
+        seed=plan.seed,
+        id_column=spec.id_column,
+        time_column=spec.time_column,
+        holdout_fraction=plan.holdout_fraction or 0.2,
+    )
+    registered = log_and_register_spark(
+        result,
+        tracking_uri=aurora.tracking_uri,
+        artifact_root=aurora.mlflow_artifacts_dir(),
+        experiment_name=spec.name,
+        registered_model_name=spec.name,
+        tags=tags,
+        training_data=frame,
+        feature_table=str(features_path),
+        feature_table_version=features_version,
+        decision_threshold=plan.threshold,
+    )
+    metric = plan.primary_metric
+    score = float(result.metrics[metric])
+    higher_is_better = SPARK_METRICS[spec.problem_type.value][metric][1]
+    leaderboard = pd.DataFrame(result.leaderboard)
+    extras = {}
+    if plan.threshold is not None:
+        extras["decision_threshold"] = float(plan.threshold)
+    return dg.MaterializeResult(
+        metadata={
+            "model_name": registered.name,
+            "model_version": registered.version,
+            "model_digest": registered.digest,
+            "mlflow_run_id": registered.run_id,
+            "model_uri": registered.model_uri,
+            "family": "spark",
+            "best_algorithm": result.best_algorithm,
+            "primary_metric": metric,
+            "validation": "holdout",
+            "training_rows": result.n_train_rows,
+            "holdout_rows": result.n_holdout_rows,
+            "feature_table": dg.MetadataValue.path(str(features_path)),
+            "feature_table_version": features_version,
+            "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
+            "fit_seconds": dg.MetadataValue.json(result.fit_seconds),
+            **{f"holdout_{name}": float(value) for name, value in result.metrics.items()},
+            **extras,
+        },
+        check_results=[_metric_check(spec, metric, score, higher_is_better, "holdout")],
+    )

@@ -65,6 +65,29 @@ def generate_model_card(
     if governance is not None:
         requests = governance.list_requests(experiment=spec.name)
         history = approval_history([r for r in requests if r.model_name == model_name])
+    from aurora_pipelines.serving.batch import is_spark_model
+
+    if is_spark_model(model):
+        card = _spark_model_card(
+            model,
+            spec=spec,
+            model_name=model_name,
+            model_version=model_version,
+            model_digest=model_digest,
+            description=description or "",
+            metrics=registered.metrics,
+            data_sources=data_sources,
+            quality_score=quality_score,
+            history=history,
+        )
+        inputs = _spark_inputs(tracking_uri, model_name, model_version)
+        background = features[inputs].sample(
+            n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
+        )
+        files = write_model_card(
+            card, model_card_dir(reports_dir, spec.name, model_version), background
+        )
+        return card, files
     card = build_model_card(
         model,
         features,
@@ -97,3 +120,80 @@ def generate_model_card(
         card, model_card_dir(reports_dir, spec.name, model_version), background
     )
     return card, files
+
+
+def _spark_inputs(tracking_uri: str, model_name: str, model_version: str) -> list[str]:
+    from aurora_pipelines.serving.batch import model_input_columns
+
+    return model_input_columns(tracking_uri, model_name, model_version)
+
+
+def _spark_model_card(
+    model: Any,
+    *,
+    spec: ExperimentSpec,
+    model_name: str,
+    model_version: str,
+    model_digest: str,
+    description: str,
+    metrics: dict[str, float],
+    data_sources: list[DataSource],
+    quality_score: float | None,
+    history: list[dict[str, Any]],
+) -> ModelCard:
+    """The card of a Spark MLlib model: the registered holdout metrics, lineage and history.
+
+    SHAP explains in-process pipelines; a Spark PipelineModel is not explained here (and
+    the bootstrap CIs and slice metrics, which refit a clone in process, are not computed),
+    which the card states rather than failing.
+    """
+    from aurora_pipelines.explain.evaluation import Evaluation, MetricInterval
+    from aurora_pipelines.explain.shap_values import GlobalExplanation
+
+    holdout = {
+        name.removeprefix("holdout_"): MetricInterval(value, float("nan"), float("nan"))
+        for name, value in metrics.items()
+        if name.startswith("holdout_")
+    }
+    evaluation = Evaluation(
+        holdout_rows=0,
+        train_rows=0,
+        bootstrap=0,
+        confidence=0.95,
+        metrics=holdout,
+        sensitive_attribute=spec.governance.sensitive_attribute,
+    )
+    explanation = GlobalExplanation(
+        method="not computed (Spark MLlib model)",
+        rows=0,
+        importance=pd.DataFrame(columns=["feature", "mean_abs_shap", "share"]),
+        interactions=[],
+    )
+    notes = [
+        "Spark MLlib model: SHAP explanations are not computed for Spark PipelineModels, so "
+        "this card has no feature importance; explain an in-process (sklearn) model trained "
+        "on a sample if one is needed.",
+        "Holdout metrics are those registered at training time (the seeded holdout split on "
+        "Spark), without bootstrap confidence intervals or slice metrics.",
+    ]
+    return ModelCard(
+        experiment=spec.name,
+        model_name=model_name,
+        model_version=str(model_version),
+        model_digest=model_digest,
+        owner=spec.owner,
+        team=spec.team,
+        problem_type=spec.problem_type.value,
+        target=spec.target,
+        description=spec.description,
+        intended_use=spec.governance.intended_use or spec.description,
+        training_method=description,
+        algorithm=type(model.stages[-1]).__name__,
+        cv_metrics=dict(metrics),
+        data_sources=list(data_sources),
+        quality_score=quality_score,
+        evaluation=evaluation,
+        explanation=explanation,
+        limitations=[*spec.governance.limitations, *notes],
+        approval_history=history,
+    )

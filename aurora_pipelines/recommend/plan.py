@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aurora_pipelines.errors import SpecError
 from aurora_pipelines.recommend.rules import Recommendation
 from aurora_pipelines.specs import ExperimentSpec
 from aurora_pipelines.training.hpo import HpoConfig
@@ -74,15 +75,30 @@ def resolve_plan(
 
     suggested = []
     if recommendation is not None:
+        # The top-ranked family decides where training runs: Spark MLlib when the table is
+        # too big for one process (see rules.SINGLE_NODE_MAX_ROWS), in process otherwise.
+        on_spark = bool(recommendation.algorithms) and (
+            recommendation.algorithms[0].family == "spark"
+        )
         suggested = [
-            s.algorithm for s in recommendation.algorithms if s.family in IN_PROCESS_FAMILIES
+            s.algorithm
+            for s in recommendation.algorithms
+            if (s.family == "spark") == on_spark and (on_spark or s.family in IN_PROCESS_FAMILIES)
         ][: training.max_algorithms]
     algorithms = pick("algorithms", list(training.algorithms), suggested)
+    family = _family(algorithms)
     metric = pick(
         "primary_metric",
         training.primary_metric,
         recommendation.primary_metric if recommendation else None,
     )
+    if family == "spark" and sources["primary_metric"] == "recommended":
+        from aurora_pipelines.training.spark_ml import SPARK_METRICS
+
+        available = SPARK_METRICS[spec.problem_type.value]
+        if metric not in available:
+            # Spark evaluators cover fewer metrics; the first is the family's default.
+            metric = next(iter(available))
     folds = pick("cv_folds", training.cv_folds, recommendation.cv_folds if recommendation else 0)
     if training.validation != "auto":
         validation = training.validation
@@ -117,8 +133,24 @@ def resolve_plan(
             study_prefix=spec.name,
         ),
         seed=training.seed,
+        family=family,
         sources=sources,
     )
+
+
+def _family(algorithms: list[str]) -> str:
+    """'spark' when every algorithm is Spark MLlib, 'sklearn' (in process) when none is."""
+    from aurora_pipelines.training.algorithms import ALGORITHMS
+
+    # Unknown names are left to the trainer, whose error lists the valid ones.
+    known = [ALGORITHMS[name] for name in algorithms if name in ALGORITHMS]
+    families = {spec.family == "spark" for spec in known}
+    if families == {True, False}:
+        raise SpecError(
+            f"training.algorithms mixes Spark MLlib and in-process algorithms "
+            f"({', '.join(algorithms)}); list only spark_* algorithms or none of them"
+        )
+    return "spark" if families == {True} else "sklearn"
 
 
 def optuna_storage_url(home: Path) -> str:

@@ -325,15 +325,52 @@ def log_and_register_spark(
     experiment_name: str,
     registered_model_name: str,
     tags: dict[str, str],
+    training_data: Any = None,
+    feature_table: str | None = None,
+    feature_table_version: int | None = None,
+    decision_threshold: float | None = None,
 ) -> RegisteredModel:
-    """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it."""
+    """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it.
+
+    `training_data` (the Spark DataFrame trained on) gives the run its dataset input (schema
+    and lineage, nothing collected) and the model its signature, inferred from five rows.
+    """
     import mlflow.spark
 
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
+    lineage = {}
+    if feature_table is not None:
+        lineage = {
+            FEATURE_TABLE_TAG: feature_table,
+            FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
+        }
+    tags = {**tags, **lineage}
+    version_tags = {**tags, "family": "spark"}
+    if decision_threshold is not None:
+        version_tags[THRESHOLD_TAG] = f"{decision_threshold:.6f}"
+    signature = None
+    if training_data is not None:
+        sample = training_data.select(*result.feature_columns).limit(5).toPandas()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer")
+            signature = infer_signature(sample)
     with _tracking(tracking_uri), tempfile.TemporaryDirectory(prefix="aurora-spark-") as tmp:
         with mlflow.start_run(experiment_id=experiment_id) as run:
             run_id = run.info.run_id
+            if training_data is not None and feature_table is not None:
+                with warnings.catch_warnings():
+                    # The schema is inferred lazily, in log_input: keep it under the filter.
+                    warnings.filterwarnings(
+                        "ignore", message="Hint: Inferred schema contains integer"
+                    )
+                    dataset = mlflow.data.from_spark(
+                        training_data,
+                        path=feature_table,
+                        name=f"{Path(feature_table).name}@v{feature_table_version}",
+                        targets=result.target,
+                    )
+                    mlflow.log_input(dataset, context="training", tags=lineage)
             params = {
                 "algorithm": result.best_algorithm,
                 "family": "spark",
@@ -343,7 +380,12 @@ def log_and_register_spark(
                 "n_train_rows": result.n_train_rows,
                 "n_holdout_rows": result.n_holdout_rows,
                 "seed": result.seed,
+                "n_features": len(result.feature_columns),
+                "candidates": ",".join(r["algorithm"] for r in result.leaderboard),
+                **lineage,
             }
+            if decision_threshold is not None:
+                params[THRESHOLD_TAG] = decision_threshold
             client.log_batch(
                 run_id,
                 metrics=[Metric(f"holdout_{k}", v, 0, 0) for k, v in result.metrics.items()],
@@ -353,9 +395,13 @@ def log_and_register_spark(
             board = Path(tmp) / "leaderboard.json"
             board.write_text(json.dumps(result.leaderboard, indent=2))
             client.log_artifact(run_id, str(board))
+            columns = Path(tmp) / "feature_columns.json"
+            columns.write_text(json.dumps(result.feature_columns, indent=2))
+            client.log_artifact(run_id, str(columns))
             info = mlflow.spark.log_model(
                 result.model,
                 artifact_path=MODEL_ARTIFACT_NAME,
+                signature=signature,
                 dfs_tmpdir=str(Path(tmp) / "dfs"),
                 pip_requirements=[
                     f"pyspark=={_version('pyspark')}",
@@ -371,7 +417,7 @@ def log_and_register_spark(
             name=registered_model_name,
             source=info.model_uri,
             run_id=run_id,
-            tags={**tags, "family": "spark"},
+            tags=version_tags,
             description=(
                 f"{result.best_algorithm} (Spark MLlib) chosen for the best holdout "
                 f"{result.primary_metric} ({result.metrics[result.primary_metric]:.4f}) on "

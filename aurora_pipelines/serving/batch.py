@@ -1,5 +1,6 @@
-"""Batch scoring on Spark: the model runs inside `mapInPandas`, so the batch is never
-collected to the driver and scales with the cluster."""
+"""Batch scoring on Spark: an in-process (sklearn) model runs inside `mapInPandas`, a Spark
+MLlib PipelineModel through `transform`; either way the batch is never collected to the
+driver and scales with the cluster."""
 
 from __future__ import annotations
 
@@ -54,6 +55,19 @@ def score_batch(
         ]
     )
     scored_at = datetime.now(UTC).replace(tzinfo=None)
+    if is_spark_model(model):
+        return _score_with_spark_model(
+            df,
+            model,
+            feature_columns=feature_columns,
+            id_column=id_column,
+            model_name=model_name,
+            model_version=model_version,
+            problem_type=problem_type,
+            threshold=threshold,
+            schema=schema,
+            scored_at=scored_at,
+        )
 
     def _score(batches):
         for batch in batches:
@@ -71,6 +85,46 @@ def score_batch(
             yield out
 
     return df.select(id_column, *feature_columns).mapInPandas(_score, schema)
+
+
+def is_spark_model(model: Any) -> bool:
+    """A Spark MLlib PipelineModel (the `spark` flavour) rather than an in-process model."""
+    return type(model).__module__.startswith("pyspark.ml")
+
+
+def _score_with_spark_model(
+    df: DataFrame,
+    model: Any,
+    *,
+    feature_columns: list[str],
+    id_column: str,
+    model_name: str,
+    model_version: str,
+    problem_type: str,
+    threshold: float,
+    schema: Any,
+    scored_at: datetime,
+) -> DataFrame:
+    """`PipelineModel.transform` on the batch: the positive-class probability is the score,
+    the registered decision threshold turns it into the prediction (regression: the value)."""
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    predicted = model.transform(df.select(id_column, *feature_columns))
+    if problem_type == "regression":
+        score = F.col("prediction").cast("double")
+        prediction = score
+    else:
+        score = vector_to_array(F.col("probability"))[1].cast("double")
+        prediction = (score >= F.lit(float(threshold))).cast("long")
+    return predicted.select(
+        F.col(id_column).cast("string").alias(id_column),
+        score.alias("score"),
+        prediction.alias("prediction"),
+        F.lit(model_name).alias("model_name"),
+        F.lit(str(model_version)).alias("model_version"),
+        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+    ).select(*[field.name for field in schema.fields])
 
 
 def model_input_columns(tracking_uri: str, model_name: str, version: str) -> list[str]:

@@ -1,0 +1,177 @@
+"""A spec pinned to Spark MLlib through Dagster: train/model trains on Spark and registers a
+Spark-flavour version with its evidence; serve/batch_scores scores with it via `transform`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+from mlflow.models import Model
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.lake import delta
+from aurora_pipelines.recommend import resolve_plan
+from aurora_pipelines.registry import mlflow_registry
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.sources.sample_data import generate_credit_data
+from aurora_pipelines.specs import ExperimentSpec, write_spec
+
+SPARK_ALGORITHMS = ["spark_logistic_regression"]
+
+
+def _spec(name: str, training: dict | None = None) -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "name": name,
+            "team": "risk",
+            "owner": "ds_alice",
+            "source": {"kind": "csv", "path": "unused.csv"},
+            "target": "default_flag",
+            "id_column": "application_id",
+            "time_column": "application_date",
+            "features": {"dbt_model": f"{name}_features"},
+            "training": {
+                "algorithms": SPARK_ALGORITHMS,
+                "primary_metric": "roc_auc",
+                "metric_min": 0.6,
+                "decision_threshold": 0.3,
+                **(training or {}),
+            },
+        }
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark) -> Settings:
+    # `spark`: the session-wide Spark session, which the resource's get_spark() reuses.
+    monkeypatch.setenv("AURORA_HOME", str(tmp_path))
+    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
+    return Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
+
+
+def _materialize(settings: Settings, assets: list) -> dg.ExecuteInProcessResult:
+    from resources import AuroraResource
+
+    return dg.materialize(
+        assets,
+        resources={"aurora": AuroraResource.from_settings(settings)},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_batch(
+    home: Settings,
+):
+    from assets.monitoring import build_monitoring_assets
+    from assets.training import build_training_assets
+
+    spec = _spec("spark_assets")
+    write_spec(home.experiments_dir, spec)
+    frame = generate_credit_data(2500, seed=5)
+    features_path = home.lake_dir.joinpath(spec.name, *lifecycle.FEATURES)
+    delta.write_table(features_path, frame)
+
+    result = _materialize(home, build_training_assets(spec))
+    assert result.success
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(spec.key(*lifecycle.MODEL))
+    ]
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["family"] == "spark"
+    assert metadata["best_algorithm"] in SPARK_ALGORITHMS
+    assert metadata["training_rows"] + metadata["holdout_rows"] == 2500
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["roc_auc"].value == metadata["holdout_roc_auc"]
+
+    uri = home.tracking_uri
+    latest = mlflow_registry.latest_version(uri, spec.name)
+    assert latest is not None and latest.version == "1"
+    client = MlflowClient(uri, uri)
+    local = mlflow_registry.download_model(uri, spec.name, "1", home.root / "download")
+    assert set(Model.load(str(local)).flavors) >= {"spark"}
+    assert "sklearn" not in Model.load(str(local)).flavors
+    run = client.get_run(latest.run_id)
+    assert run.data.metrics["holdout_roc_auc"] == pytest.approx(metadata["holdout_roc_auc"])
+    assert run.data.params["family"] == "spark"
+    tags = client.get_model_version(spec.name, "1").tags
+    assert tags["aurora.experiment"] == spec.name and tags["aurora.owner"] == "ds_alice"
+    assert tags["family"] == "spark" and tags[mlflow_registry.DIGEST_TAG] == latest.digest
+    assert tags[mlflow_registry.FEATURE_TABLE_TAG] == str(features_path)
+    assert tags[mlflow_registry.FEATURE_TABLE_VERSION_TAG] == str(delta.version(features_path))
+    (dataset,) = run.inputs.dataset_inputs
+    assert dataset.dataset.source_type in {"spark", "delta_table"}
+    assert str(features_path) in dataset.dataset.source
+    assert mlflow_registry.decision_threshold(uri, spec.name, "1") == pytest.approx(0.3)
+
+    # The model card of a Spark model: no SHAP, said so in the card, instead of failing.
+    from assets.explain import build_explain_assets
+
+    delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.RAW), frame)
+    card_run = _materialize(home, build_explain_assets(spec))
+    assert card_run.success
+    (card_event,) = card_run.get_asset_materialization_events()
+    card_meta = {k: v.value for k, v in card_event.materialization.metadata.items()}
+    assert card_meta["shap_method"] == "not computed (Spark MLlib model)"
+    assert card_meta["holdout_metrics"]["roc_auc"] == pytest.approx(
+        metadata["holdout_roc_auc"], abs=1e-4
+    )
+    card_md = home.reports_dir.joinpath(spec.name, "model_card", "v1", "model_card.md")
+    assert "SHAP explanations are not computed for Spark" in card_md.read_text()
+
+    # Batch scoring with the Spark model: the champion's PipelineModel scores via transform.
+    mlflow_registry.set_alias(uri, spec.name, "champion", "1")
+    batch = generate_credit_data(400, seed=9)
+    delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.SCORING_FEATURES), batch)
+    batch_scores = [
+        a
+        for a in build_monitoring_assets(spec)
+        if dg.AssetKey(spec.key(*lifecycle.BATCH_SCORES)) in a.keys
+    ]
+    assert _materialize(home, batch_scores).success
+    scores = delta.read_pandas(home.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))
+    assert list(scores.columns) == [
+        "application_id",
+        "score",
+        "prediction",
+        "model_name",
+        "model_version",
+        "scored_at",
+    ]
+    assert len(scores) == 400 and set(scores["application_id"]) == set(
+        batch["application_id"].astype(str)
+    )
+    assert scores["score"].between(0, 1).all() and scores["score"].nunique() > 10
+    # The registered threshold (0.3), not 0.5, decides the prediction.
+    assert (scores["prediction"] == (scores["score"] >= 0.3).astype("int64")).all()
+    assert set(scores["model_version"]) == {"1"}
+
+
+def test_plan_trains_on_spark_when_pinned_and_refuses_mixed_families():
+    assert resolve_plan(_spec("plan_x"), None).family == "spark"
+    assert resolve_plan(_spec("plan_x", {"algorithms": ["ridge"]}), None).family == "sklearn"
+    from aurora_pipelines.errors import SpecError
+
+    with pytest.raises(SpecError, match="mixes Spark MLlib and in-process"):
+        resolve_plan(_spec("plan_x", {"algorithms": ["spark_gbt", "logistic_regression"]}), None)
+
+
+def test_plan_follows_a_recommendation_that_ranks_spark_first():
+    from aurora_pipelines.recommend import recommend_for_frame
+    from aurora_pipelines.training.spark_ml import SPARK_METRICS
+
+    unpinned = ExperimentSpec.model_validate(
+        {**_spec("plan_big").model_dump(mode="json", exclude={"training"}), "training": {}}
+    )
+    frame = generate_credit_data(1500, seed=3)
+    big = recommend_for_frame(frame, unpinned, total_rows=12_000_000)
+    plan = resolve_plan(unpinned, big)
+    assert plan.family == "spark" and plan.sources["algorithms"] == "recommended"
+    assert plan.algorithms and all(a.startswith("spark_") for a in plan.algorithms)
+    assert plan.primary_metric in SPARK_METRICS["classification"]
+    small = resolve_plan(unpinned, recommend_for_frame(frame, unpinned))
+    assert small.family == "sklearn" and not any(a.startswith("spark_") for a in small.algorithms)
