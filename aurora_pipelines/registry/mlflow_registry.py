@@ -174,6 +174,15 @@ def _description(result: TrainingResult, feature_table: str, feature_table_versi
     return text
 
 
+def _ensure_registered_model(client: MlflowClient, name: str) -> None:
+    """Create the registered model on its first version; later versions reuse it."""
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            raise
+
+
 def log_and_register(
     result: TrainingResult,
     *,
@@ -251,11 +260,7 @@ def log_and_register(
 
         # The registry resolves a `models:/<model_id>` source through MLflow's global
         # tracking URI, so registration stays inside `_tracking` too.
-        try:
-            client.create_registered_model(registered_model_name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
+        _ensure_registered_model(client, registered_model_name)
         version = client.create_model_version(
             name=registered_model_name,
             source=info.model_uri,
@@ -408,11 +413,7 @@ def log_and_register_spark(
                     f"mlflow=={_version('mlflow')}",
                 ],
             )
-        try:
-            client.create_registered_model(registered_model_name)
-        except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
-                raise
+        _ensure_registered_model(client, registered_model_name)
         version = client.create_model_version(
             name=registered_model_name,
             source=info.model_uri,
