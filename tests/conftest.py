@@ -40,12 +40,28 @@ def settings(aurora_home: Path):
     return Settings(home=aurora_home)
 
 
+class _LiveSpark:
+    """The process's Spark session for the test home, looked up on every use.
+
+    `get_spark` restarts the session when a test runs assets on another AURORA_HOME; a plain
+    session object held by this fixture would then be stopped under later tests.
+    """
+
+    def __init__(self, settings) -> None:
+        self._settings = settings
+
+    def __getattr__(self, name: str):
+        from aurora_pipelines.lake.spark import get_spark
+
+        return getattr(get_spark(self._settings), name)
+
+
 @pytest.fixture(scope="session")
 def spark(settings):
     from aurora_pipelines.lake.spark import get_spark, stop_spark
 
-    session = get_spark(settings)
-    yield session
+    get_spark(settings)
+    yield _LiveSpark(settings)
     stop_spark()
 
 
