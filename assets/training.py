@@ -7,6 +7,8 @@ CV + Optuna tuning, holdout, calibration and threshold; logged and registered in
 """
 
 import json
+from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -160,11 +162,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             extras["decision_threshold"] = float(result.decision_threshold)
         return dg.MaterializeResult(
             metadata={
-                "model_name": registered.name,
-                "model_version": registered.version,
-                "model_digest": registered.digest,
-                "mlflow_run_id": registered.run_id,
-                "model_uri": registered.model_uri,
+                **_registration_metadata(registered, features_path, features_version),
                 "best_algorithm": result.best_algorithm,
                 "best_params": dg.MetadataValue.json(result.best_params),
                 "primary_metric": metric,
@@ -173,8 +171,6 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "trials": len(result.trials),
                 "training_rows": result.n_rows,
                 "holdout_rows": result.n_holdout_rows,
-                "feature_table": dg.MetadataValue.path(str(features_path)),
-                "feature_table_version": features_version,
                 "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
                 **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
                 **extras,
@@ -183,6 +179,19 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         )
 
     return [recommendations, model]
+
+
+def _registration_metadata(registered: Any, features_path: Path, features_version: int) -> dict:
+    """What both training paths report: the registered version and its feature lineage."""
+    return {
+        "model_name": registered.name,
+        "model_version": registered.version,
+        "model_digest": registered.digest,
+        "mlflow_run_id": registered.run_id,
+        "model_uri": registered.model_uri,
+        "feature_table": dg.MetadataValue.path(str(features_path)),
+        "feature_table_version": features_version,
+    }
 
 
 def _metric_check(
@@ -256,19 +265,13 @@ def _train_on_spark(
         extras["decision_threshold"] = float(plan.threshold)
     return dg.MaterializeResult(
         metadata={
-            "model_name": registered.name,
-            "model_version": registered.version,
-            "model_digest": registered.digest,
-            "mlflow_run_id": registered.run_id,
-            "model_uri": registered.model_uri,
+            **_registration_metadata(registered, features_path, features_version),
             "family": "spark",
             "best_algorithm": result.best_algorithm,
             "primary_metric": metric,
             "validation": "holdout",
             "training_rows": result.n_train_rows,
             "holdout_rows": result.n_holdout_rows,
-            "feature_table": dg.MetadataValue.path(str(features_path)),
-            "feature_table_version": features_version,
             "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
             "fit_seconds": dg.MetadataValue.json(result.fit_seconds),
             **{f"holdout_{name}": float(value) for name, value in result.metrics.items()},

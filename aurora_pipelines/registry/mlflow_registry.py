@@ -183,6 +183,27 @@ def _ensure_registered_model(client: MlflowClient, name: str) -> None:
             raise
 
 
+def _stamp_digest(
+    client: MlflowClient,
+    tracking_uri: str,
+    name: str,
+    version: str,
+    run_id: str,
+    metrics: dict[str, float],
+) -> RegisteredModel:
+    """Tag the new version with the digest of its stored artifacts (what approvals bind to)."""
+    digest = model_version_digest(tracking_uri, name, version)
+    client.set_model_version_tag(name, version, DIGEST_TAG, digest)
+    return RegisteredModel(
+        name=name,
+        version=str(version),
+        run_id=run_id,
+        model_uri=f"models:/{name}/{version}",
+        digest=digest,
+        metrics=metrics,
+    )
+
+
 def log_and_register(
     result: TrainingResult,
     *,
@@ -269,15 +290,8 @@ def log_and_register(
             description=_description(result, feature_table, feature_table_version),
             model_id=info.model_id,
         )
-    digest = model_version_digest(tracking_uri, registered_model_name, version.version)
-    client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
-    return RegisteredModel(
-        name=registered_model_name,
-        version=str(version.version),
-        run_id=run_id,
-        model_uri=f"models:/{registered_model_name}/{version.version}",
-        digest=digest,
-        metrics=dict(result.metrics),
+    return _stamp_digest(
+        client, tracking_uri, registered_model_name, version.version, run_id, dict(result.metrics)
     )
 
 
@@ -429,15 +443,13 @@ def log_and_register_spark(
             ),
             model_id=info.model_id,
         )
-    digest = model_version_digest(tracking_uri, registered_model_name, version.version)
-    client.set_model_version_tag(registered_model_name, version.version, DIGEST_TAG, digest)
-    return RegisteredModel(
-        name=registered_model_name,
-        version=str(version.version),
-        run_id=run_id,
-        model_uri=f"models:/{registered_model_name}/{version.version}",
-        digest=digest,
-        metrics={f"holdout_{k}": v for k, v in result.metrics.items()},
+    return _stamp_digest(
+        client,
+        tracking_uri,
+        registered_model_name,
+        version.version,
+        run_id,
+        {f"holdout_{k}": v for k, v in result.metrics.items()},
     )
 
 
