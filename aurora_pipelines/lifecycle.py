@@ -21,9 +21,12 @@ MODEL_CARD = Stage(("explain", "model_card"))
 STAGING_APPROVAL = Stage(("governance", "staging_approval"))
 STAGING = Stage(("deploy", "staging"))
 PRODUCTION_APPROVAL = Stage(("governance", "production_approval"))
+UAT_SCORES = Stage(("serve", "uat_scores"))
 PRODUCTION = Stage(("deploy", "production"))
 BATCH_SCORES = Stage(("serve", "batch_scores"))
+PREDICTION_LOG = Stage(("serve", "prediction_log"))
 DRIFT = Stage(("monitor", "drift"))
+PERFORMANCE = Stage(("monitor", "performance"))
 
 
 class Gate(StrEnum):
