@@ -519,3 +519,44 @@ def test_aurora_serve_cli_flushes_the_log_on_sigterm(registry: Registry, tmp_pat
     log = read_pandas(prediction_log_path(home / "lake", MODEL))
     assert len(log) == answered
     assert set(log.request_id) == {r.json()["request_id"] for r in sent}
+
+
+def test_champion_raising_on_a_request_falls_back_and_is_logged_and_audited(
+    server: Server, registry: Registry
+):
+    from aurora_pipelines.governance.store import GovernanceStore
+
+    scoring = server.server.config.app.state.scoring
+    with server.client() as client:
+        set_routing(registry, champion="2", fallback="1")
+        wait_for_routing(client, champion="2", fallback="1")
+        estimator = scoring.pool.get(MODEL, "2").model.named_steps["model"]
+        coef = estimator.coef_
+        estimator.coef_ = coef[:, :3]  # the real estimator now raises on every call
+        try:
+            response = predict(client, records(registry, 2, start=30))
+        finally:
+            estimator.coef_ = coef
+            set_routing(registry, champion="1")
+            wait_for_routing(client, champion="1", fallback=None)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model_version"] == "1"
+    path = prediction_log_path(registry.settings.lake_dir, MODEL)
+    deadline = time.monotonic() + 20
+    while True:
+        log = read_pandas(path)
+        mine = log[log.request_id == body["request_id"]]
+        if len(mine) == 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    failed = mine[mine.role == "champion"]
+    assert len(failed) == 2 and (failed.status == "error").all() and not failed.served.any()
+    assert set(failed.model_version) == {"2"} and failed.error.str.contains("Error").all()
+    answered = mine[mine.role == "fallback"]
+    assert len(answered) == 2 and answered.served.all() and set(answered.model_version) == {"1"}
+    store = GovernanceStore.from_settings(registry.settings)
+    deadline = time.monotonic() + 10
+    while not [r for r in store.read_audit(event=FALLBACK_EVENT) if r["target"].endswith(":2")]:
+        assert time.monotonic() < deadline, "request-time failure never audited"
+        time.sleep(0.1)
