@@ -37,6 +37,7 @@ class LoadedModel:
     input_example: pd.DataFrame | None = None
     background_path: Path | None = None
     _fast: Any = field(default=None, repr=False)
+    _background: pd.DataFrame | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.classes = list(getattr(self.model, "classes_", []))
@@ -81,11 +82,14 @@ class LoadedModel:
 
     def background(self) -> pd.DataFrame:
         """Training rows for SHAP: the model card's sample, else the logged input example."""
-        if self.background_path is not None and self.background_path.exists():
-            return pd.read_parquet(self.background_path)
-        if self.input_example is not None:
-            return self.input_example
-        raise RuntimeError(f"no SHAP background for {self.name} v{self.version}")
+        if self._background is None:
+            if self.background_path is not None and self.background_path.exists():
+                self._background = pd.read_parquet(self.background_path)
+            elif self.input_example is not None:
+                self._background = self.input_example
+            else:
+                raise RuntimeError(f"no SHAP background for {self.name} v{self.version}")
+        return self._background
 
 
 def _plain(value: Any) -> Any:
@@ -105,6 +109,12 @@ def load_version(
     )
 
     model = load_model(tracking_uri, name, version)
+    if type(model).__module__.startswith("pyspark.ml") or not hasattr(model, "predict"):
+        # Scoring a Spark MLlib model needs a Spark session per request: batch scoring does it.
+        raise RuntimeError(
+            f"model {name} v{version} is a {type(model).__name__}, not an in-process model; "
+            "score it with batch scoring, or deploy an sklearn/torch version"
+        )
     with tempfile.TemporaryDirectory(prefix="aurora-serve-") as tmp:
         local = download_model(tracking_uri, name, version, Path(tmp))
         meta = Model.load(str(local))
