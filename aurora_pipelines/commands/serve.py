@@ -49,4 +49,12 @@ def serve(
         f"(OpenAPI at /docs)",
         err=True,
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        # Clients and load balancers reuse connections: don't drop idle ones after uvicorn's 5 s.
+        timeout_keep_alive=30,
+    )

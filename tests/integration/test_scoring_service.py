@@ -427,80 +427,25 @@ def test_broken_champion_falls_back_with_audit_then_503_without_fallback(
 # --- load and the prediction log -----------------------------------------------------------
 
 
-def test_200_concurrent_clients_and_one_log_row_per_answered_record(
-    registry: Registry, tmp_path: Path
-):
-    """Bounded load on a fresh service; after a clean shutdown every answer is in the log."""
-    set_routing(registry, champion="1", fallback="1")
-    lake = tmp_path / "lake"
-    config = make_config(registry)
-    config.lake_dir = lake
-    running = Server(config).start()
-    pool = records(registry, 200)
-    answered = 0
-    failures: list[str] = []
-
-    async def client_loop(index: int, until: float) -> None:
-        nonlocal answered
-        async with httpx.AsyncClient(base_url=running.url, timeout=30) as client:
-            n = 1 + index % 3
-            while time.monotonic() < until:
-                rows = pool[index : index + n]
-                response = await client.post(f"/v1/models/{MODEL}/predict", json={"records": rows})
-                if response.status_code != 200:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
-                else:
-                    answered += len(response.json()["predictions"])
-
-    async def load() -> None:
-        until = time.monotonic() + 6
-        await asyncio.gather(*(client_loop(i, until) for i in range(200)))
-
-    try:
-        asyncio.run(load())
-    finally:
-        running.stop()
-    assert not failures, failures[:3]
-    assert answered > 200
-    log = read_pandas(prediction_log_path(lake, MODEL))
-    assert list(log.columns)[: len(COLUMNS) - 1] == [c for c in COLUMNS if c != "date"] or set(
-        log.columns
-    ) == set(COLUMNS)
-    assert len(log) == answered
-    assert not log.duplicated(["request_id", "record_index", "role"]).any()
-    assert log.served.all() and (log.status == "ok").all()
-    assert log.entity_id.notna().all() and log.inputs.str.contains("credit_score").all()
-
-
-def test_aurora_serve_cli_flushes_the_log_on_sigterm(registry: Registry, tmp_path: Path):
-    set_routing(registry, champion="1")
-    home = tmp_path / "home"
+@contextlib.contextmanager
+def cli_server(registry: Registry, home: Path) -> Iterator[str]:
+    """`aurora serve` in its own process; leaving the block sends SIGTERM (clean shutdown)."""
     port = free_port()
     env = {
         **os.environ,
         "AURORA_HOME": str(home),
         "AURORA_MLFLOW_TRACKING_URI": registry.tracking_uri,
     }
+    command = [sys.executable, "-m", "aurora_pipelines.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "aurora_pipelines.cli",
-            "serve",
-            "--port",
-            str(port),
-            "--experiment",
-            MODEL,
-            "--poll-interval",
-            "0.2",
-        ],
+        [*command, "--experiment", MODEL, "--poll-interval", "0.2"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + 120
         while True:
             assert process.poll() is None, process.stdout.read().decode()
             assert time.monotonic() < deadline, "aurora serve did not start"
@@ -509,16 +454,59 @@ def test_aurora_serve_cli_flushes_the_log_on_sigterm(registry: Registry, tmp_pat
                     break
             except httpx.TransportError:
                 time.sleep(0.2)
-        with httpx.Client(base_url=url, timeout=30) as client:
-            sent = [predict(client, records(registry, 1 + i % 4, start=i)) for i in range(30)]
+        yield url
     finally:
         process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=60)[0].decode()
-    assert all(r.status_code == 200 for r in sent), output
-    answered = sum(len(r.json()["predictions"]) for r in sent)
+        output = process.communicate(timeout=120)[0].decode()
+        # uvicorn shuts down cleanly, then re-raises the signal it caught.
+        assert process.returncode in (0, -signal.SIGTERM), output
+        assert "Traceback" not in output, output
+
+
+def test_200_concurrent_clients_then_sigterm_leave_one_log_row_per_answered_record(
+    registry: Registry, tmp_path: Path
+):
+    """Bounded load on `aurora serve`; after SIGTERM every answered record is in the log."""
+    set_routing(registry, champion="1", fallback="1")
+    home = tmp_path / "home"
+    pool = records(registry, 200)
+    answered: list[tuple[str, int]] = []  # (request id, records)
+    failures: list[str] = []
+    served_clients: set[int] = set()
+
+    async def client_loop(client: httpx.AsyncClient, index: int, until: float) -> None:
+        n = 1 + index % 3
+        first = True
+        while first or time.monotonic() < until:  # every client sends at least once
+            first = False
+            rows = pool[index : index + n]
+            response = await client.post(f"/v1/models/{MODEL}/predict", json={"records": rows})
+            if response.status_code != 200:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+            else:
+                body = response.json()
+                answered.append((body["request_id"], len(body["predictions"])))
+                served_clients.add(index)
+
+    async def load(url: str) -> None:
+        # One pool of 200 keep-alive connections: 200 clients in flight at once.
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+            until = time.monotonic() + 8
+            await asyncio.gather(*(client_loop(client, i, until) for i in range(200)))
+
+    with cli_server(registry, home) as url:
+        asyncio.run(load(url))
+    assert not failures, failures[:3]
+    assert len(served_clients) == 200
     log = read_pandas(prediction_log_path(home / "lake", MODEL))
-    assert len(log) == answered
-    assert set(log.request_id) == {r.json()["request_id"] for r in sent}
+    assert set(log.columns) == set(COLUMNS)
+    assert len(log) == sum(n for _, n in answered)
+    assert set(log.request_id) == {request_id for request_id, _ in answered}
+    assert not log.duplicated(["request_id", "record_index", "role"]).any()
+    assert log.served.all() and (log.status == "ok").all() and (log.role == "champion").all()
+    assert log.entity_id.isna().all()  # no spec file: the service knows no id column
+    assert log.inputs.str.contains("credit_score").all()
 
 
 def test_champion_raising_on_a_request_falls_back_and_is_logged_and_audited(
