@@ -21,6 +21,9 @@ def serve(
     ] = 0.5,
     max_records: Annotated[int, typer.Option(help="Most records in one request.")] = 1000,
     max_body_bytes: Annotated[int, typer.Option(help="Largest request body.")] = 1_048_576,
+    log_flush_ms: Annotated[
+        int, typer.Option(help="Prediction log: commit at least this often (ms).")
+    ] = 2000,
 ) -> None:
     """Serve predictions and SHAP explanations of the versions the MLflow aliases route to.
 
@@ -38,6 +41,7 @@ def serve(
         poll_interval=poll_interval,
         max_records=max_records,
         max_body_bytes=max_body_bytes,
+        log_flush_ms=log_flush_ms,
     )
     if not config.experiments:
         raise SpecError(

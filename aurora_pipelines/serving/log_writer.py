@@ -31,7 +31,7 @@ _STOP = object()
 class PredictionLogWriter:
     """Background micro-batch writer of prediction-log rows (dicts keyed by schema column)."""
 
-    def __init__(self, lake_dir: Path, *, flush_rows: int = 2000, flush_ms: int = 500) -> None:
+    def __init__(self, lake_dir: Path, *, flush_rows: int = 5000, flush_ms: int = 2000) -> None:
         self.lake_dir = Path(lake_dir)
         self.flush_rows = flush_rows
         self.flush_ms = flush_ms

@@ -61,8 +61,9 @@ class ServiceConfig:
     max_records: int = 1000
     max_body_bytes: int = 1_048_576
     max_explain_records: int = 20
-    log_flush_rows: int = 2000
-    log_flush_ms: int = 500
+    # Each flush is one Delta commit: batch enough that the log does not pile up versions.
+    log_flush_rows: int = 5000
+    log_flush_ms: int = 2000
     auditor: Auditor | None = field(default=None, repr=False)
 
     @classmethod
