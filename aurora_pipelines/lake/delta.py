@@ -60,6 +60,53 @@ def write_table(
     return DeltaTable(str(path)).version()
 
 
+def write_partition(
+    path: str | Path,
+    data: pa.Table,
+    *,
+    column: str,
+    value: str,
+    commit_info: dict[str, str] | None = None,
+) -> int:
+    """Replace partition `column = value` with `data` in one commit (Delta's replaceWhere), so
+    re-running a day is idempotent and other days are untouched; returns the table version.
+
+    A table that exists but is not partitioned by `column` (written before partitioning) is
+    replaced whole, once, by the partitioned layout.
+    """
+    if column not in data.column_names:
+        raise ValueError(f"partition column {column!r} is not in the data")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
+    if is_delta_table(path) and DeltaTable(str(path)).metadata().partition_columns != [column]:
+        write_deltalake(
+            str(path),
+            data,
+            mode="overwrite",
+            partition_by=[column],
+            schema_mode="overwrite",
+            commit_properties=properties,
+        )
+    else:
+        quoted = value.replace("'", "''")
+        write_deltalake(
+            str(path),
+            data,
+            mode="overwrite",
+            partition_by=[column],
+            predicate=f"{column} = '{quoted}'",
+            commit_properties=properties,
+        )
+    return DeltaTable(str(path)).version()
+
+
+def read_partition(
+    path: str | Path, *, column: str, value: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """One partition's rows (delta-rs prunes the other partitions' files)."""
+    return _open(path).to_pandas(partitions=[(column, "=", value)], columns=columns)
+
+
 def read_pandas(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     return _open(path).to_pandas(columns=columns)
 
