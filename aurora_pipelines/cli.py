@@ -120,11 +120,15 @@ def seed(
 def run(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
     full: Annotated[bool, typer.Option("--full", help="Re-run every stage.")] = False,
+    partition: Annotated[
+        str | None,
+        typer.Option(help="Day (YYYY-MM-DD, UTC) that daily assets run for; default today."),
+    ] = None,
 ) -> None:
     """Materialize the experiment's stages as far as its gates allow."""
     from aurora_pipelines.runs import run_and_report
 
-    outcome = run_and_report(get_settings(), name, full=full, console=console)
+    outcome = run_and_report(get_settings(), name, full=full, console=console, partition=partition)
     if outcome.errors:
         raise typer.Exit(1)
 

@@ -168,6 +168,12 @@ class ScoringSpec(_Strict):
     """The batch that production scores (and whose drift is monitored)."""
 
     source: SourceSpec | None = None
+    time_column: str | None = Field(
+        default=None,
+        description="Column of the scoring batch whose UTC day puts a row in that day's "
+        "partition of serve/batch_scores; unset: each daily partition scores the whole "
+        "current batch (a snapshot, recorded with its Delta version).",
+    )
 
 
 class MonitoringSpec(_Strict):

@@ -47,10 +47,11 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.PRODUCTION_APPROVAL,
                 lifecycle.PRODUCTION,
                 lifecycle.BATCH_SCORES,
+                lifecycle.AB_COMPARISON,
                 lifecycle.DRIFT,
             ),
             description="After a production approval: re-verify it, make the version champion, "
-            "score the batch and report drift.",
+            "score the day's batch (partition: the day) and report drift.",
             tags=tags,
         ),
     }
@@ -85,9 +86,11 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.RAW_BATCH,
                 lifecycle.SCORING_FEATURES,
                 lifecycle.BATCH_SCORES,
+                lifecycle.AB_COMPARISON,
                 lifecycle.DRIFT,
             ),
-            description="Score the new batch with the champion and report drift.",
+            description="Score one day's batch with the champion (and challenger) and report "
+            "drift; partitioned by day.",
             tags=tags,
         ),
     )

@@ -125,13 +125,52 @@ def schema_columns(path: str | Path) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in schema.fields]
 
 
-def read_spark(spark: SparkSession, path: str | Path) -> DataFrame:
-    """Read the current snapshot on Spark from its parquet file list (no Delta jars needed)."""
-    files = file_uris(path)
+def read_spark(
+    spark: SparkSession, path: str | Path, partition: tuple[str, str] | None = None
+) -> DataFrame:
+    """Read the current snapshot on Spark from its parquet file list (no Delta jars needed).
+
+    `partition=(column, value)` reads only that partition's files. Partition columns live in
+    the directory names (`date=2026-11-27/`), so they are read back from there, as strings.
+    """
+    from pyspark.sql import functions as F
+
+    table = _open(path)
+    quoted = partition[1].replace("'", "''") if partition else ""
+    files = (
+        table.file_uris(file_pruning_predicate=f"{partition[0]} = '{quoted}'")
+        if partition
+        else table.file_uris()
+    )
     if not files:
         # An empty snapshot has no files; build the empty frame from the Delta schema.
-        return spark.createDataFrame(read_pandas(path))
-    return spark.read.parquet(*files)
+        return spark.createDataFrame(read_pandas(path).head(0) if partition else read_pandas(path))
+    partition_columns = table.metadata().partition_columns
+    if not partition_columns:
+        return spark.read.parquet(*files)
+    df = spark.read.option("basePath", Path(path).absolute().as_uri()).parquet(*files)
+    return df.select(
+        *[
+            F.col(c).cast("string").alias(c) if c in partition_columns else F.col(c)
+            for c in df.columns
+        ]
+    )
+
+
+def delete_partition(
+    path: str | Path, *, column: str, value: str, commit_info: dict[str, str] | None = None
+) -> int | None:
+    """Remove partition `column = value` (e.g. a day that no longer has anything to say);
+    returns the table version, None when there is no table."""
+    if not is_delta_table(path):
+        return None
+    table = DeltaTable(str(path))
+    quoted = value.replace("'", "''")
+    table.delete(
+        f"{column} = '{quoted}'",
+        commit_properties=CommitProperties(custom_metadata=commit_info) if commit_info else None,
+    )
+    return DeltaTable(str(path)).version()
 
 
 def write_spark(

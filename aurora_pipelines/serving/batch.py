@@ -178,6 +178,8 @@ class ScoringModel:
     version: str
     model: Any
     threshold: float = 0.5
+    # The version's own signature columns, when they differ from the shared default.
+    feature_columns: tuple[str, ...] | None = None
 
 
 def day_string(day: str | date) -> str:
@@ -230,7 +232,7 @@ def score_day(
         score_batch(
             rows,
             m.model,
-            feature_columns=feature_columns,
+            feature_columns=list(m.feature_columns or feature_columns),
             id_column=id_column,
             model_name=model_name,
             model_version=m.version,
