@@ -4,6 +4,7 @@ with both maker-checker approvals, then the sensors that continue and retrain.""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -152,6 +153,7 @@ def test_approvals_carry_the_model_through_to_monitoring(
     scores = delta.read_pandas(lifecycle_settings.lake_dir / EXPERIMENT / "serve" / "batch_scores")
     assert len(scores) == 2_000 and scores["score"].between(0, 1).all()
     assert set(scores["model_version"]) == {version}
+    assert set(scores["role"]) == {"champion"} and set(scores["date"]) == {third.partition}
     assert _governance(lifecycle_settings).verify_audit().ok
 
 
@@ -177,6 +179,9 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
         "credit_default__promote_staging",
         "credit_default__promote_production",
     ]
+    # Production promotion scores the batch (daily-partitioned): the decision's UTC day.
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert [r.partition_key for r in requests] == [None, today]
     with dg.build_sensor_context(
         instance=instance, resources=resources, cursor=context.cursor
     ) as again:
@@ -193,6 +198,10 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
     schedule = defs.get_schedule_def("credit_default__daily_scoring")
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "credit_default__score_and_monitor"
+    tick = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        (scheduled,) = schedule.evaluate_tick(context).run_requests
+    assert scheduled.partition_key == "2026-11-20"  # the day's batch, scored at 06:00 UTC
 
 
 def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_settings: Settings):
