@@ -1,13 +1,17 @@
 """Approval sensor: a recorded decision continues the promotion it unblocks."""
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from aurora_pipelines.governance.approvals import ApprovalRequest
 from aurora_pipelines.lifecycle import Gate
 from resources import AuroraResource
 from sensors.jobs import ExperimentJobs
+
+if TYPE_CHECKING:
+    # Type only: importing the governance store at load would pull in SQLAlchemy's SQLite driver.
+    from aurora_pipelines.governance.approvals import ApprovalRequest
 
 
 def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinition:
@@ -47,7 +51,7 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
     return approval_sensor
 
 
-def _decision_day(request: ApprovalRequest) -> str:
+def _decision_day(request: "ApprovalRequest") -> str:
     """UTC day of the decision (today if unknown): the partition the promotion scores,
     stable however late the sensor evaluates it."""
     decided = request.decided_at or datetime.now(UTC)

@@ -79,6 +79,7 @@ def test_every_stage_is_an_asset_in_the_experiment_group():
         "credit_default/raw_batch",
         "credit_default/serve/scoring_features",
         "credit_default/serve/batch_scores",
+        "credit_default/serve/ab_comparison",
         "credit_default/monitor/drift",
     } <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
