@@ -170,6 +170,7 @@ def main() -> None:
         "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
         "AURORA_SPARK_DRIVER_MEMORY": os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"),
     }
+    load_at_start = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="bench-batch-") as tmp:
         home = Path(tmp)
         t0 = time.perf_counter()
@@ -219,7 +220,7 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/bench_batch_scoring.py --rows {args.rows}`. Run on "
         f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} cores, shared with "
-        "other jobs). Spark here is one 2-core machine: its value is that the same code scales "
+        f"other jobs: 1-min load average {load_at_start:.1f} at start). Spark here is one 2-core machine: its value is that the same code scales "
         "out on a cluster and never needs the batch in one process's memory; on one small "
         "machine one pandas process is faster.",
     ]

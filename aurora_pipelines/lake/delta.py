@@ -143,8 +143,12 @@ def read_spark(
         else table.file_uris()
     )
     if not files:
-        # An empty snapshot has no files; build the empty frame from the Delta schema.
-        return spark.createDataFrame(read_pandas(path).head(0) if partition else read_pandas(path))
+        # An empty snapshot (or partition) has no files: an empty frame with the Delta schema.
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.createDataFrame(
+            [], schema=from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        )
     partition_columns = table.metadata().partition_columns
     if not partition_columns:
         return spark.read.parquet(*files)

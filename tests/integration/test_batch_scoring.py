@@ -167,3 +167,20 @@ def test_ab_comparison_measures_a_weaker_challenger(batch, models, frame):
 def test_ab_comparison_needs_both_roles(batch, models):
     only = _score(batch, [ScoringModel("champion", "1", models[0])], DAYS[0])
     assert compare_scores(only, id_column="id", problem_type="classification") is None
+
+
+def test_a_day_without_rows_empties_its_partition_and_compares_nothing(
+    spark, batch, models, tmp_path: Path
+):
+    path = tmp_path / "scores"
+    pair = [ScoringModel("champion", "1", models[0]), ScoringModel("challenger", "2", models[1])]
+    write_day(_score(batch, pair, DAYS[0]), str(path), DAYS[0])
+    empty_day = "2026-04-01"
+    write_day(_score(batch, pair, empty_day), str(path), empty_day)
+    assert set(delta.read_pandas(path)["date"]) == {DAYS[0]}
+    day = delta.read_spark(spark, path, partition=("date", empty_day))
+    assert day.count() == 0 and "score" in day.columns
+    assert compare_scores(day, id_column="id", problem_type="classification") is None
+    # The other day reads back with its partition column as a string.
+    first = delta.read_spark(spark, path, partition=("date", DAYS[0]))
+    assert {r["date"] for r in first.select("date").distinct().collect()} == {DAYS[0]}
