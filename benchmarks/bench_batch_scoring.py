@@ -220,7 +220,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/bench_batch_scoring.py --rows {args.rows}`. Run on "
         f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} cores, shared with "
-        f"other jobs: 1-min load average {load_at_start:.1f} at start). Spark here is one 2-core machine: its value is that the same code scales "
+        f"other jobs: 1-min load average {load_at_start:.1f} at start). Spark here is one "
+        "2-core machine: its value is that the same code scales "
         "out on a cluster and never needs the batch in one process's memory; on one small "
         "machine one pandas process is faster.",
     ]
