@@ -49,9 +49,18 @@ def _register(settings: Settings, name: str, model: LogisticRegression, frame) -
     client = MlflowClient(uri, uri)
     if not client.search_registered_models(filter_string=f"name = '{name}'"):
         client.create_registered_model(name)
+    # Artifacts under the test home, never the working directory's ./mlruns.
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(
+            name, artifact_location=(settings.root / "mlartifacts").as_uri()
+        )
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with mlflow.start_run():
+        with mlflow.start_run(experiment_id=experiment_id):
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
