@@ -8,6 +8,7 @@ gets production traffic only if the production approval for its exact digest ver
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -70,10 +71,8 @@ def _client(ctx: ReleaseContext) -> MlflowClient:
 
 def _set_alias(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
     if version is None:
-        try:
+        with contextlib.suppress(MlflowException):  # already unset
             client.delete_registered_model_alias(name, alias)
-        except MlflowException:
-            pass  # already unset
         return
     client.set_registered_model_alias(name, alias, str(version))
 
