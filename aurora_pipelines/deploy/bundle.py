@@ -154,7 +154,8 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
 
 
 def verify_bundle(bundle_dir: Path, expected_digest: str | None = None) -> dict[str, Any]:
-    """The manifest of a local bundle, after checking its model files hash to its digest."""
+    """The manifest of a local bundle, after checking its model files hash to its digest and
+    every other file to its entry in the manifest's `files`."""
     manifest = read_manifest(bundle_dir)
     recorded = manifest.get("digest")
     if expected_digest is not None and recorded != expected_digest:
@@ -168,7 +169,32 @@ def verify_bundle(bundle_dir: Path, expected_digest: str | None = None) -> dict[
             f"bundle {bundle_dir}: model files hash to {actual}, but the manifest records "
             f"{recorded}; the bundle was modified — rebuild it from the registry"
         )
+    _verify_files(Path(bundle_dir), manifest)
     return manifest
+
+
+def _verify_files(bundle_dir: Path, manifest: dict[str, Any]) -> None:
+    """Every non-model file (model card, ...) hashes to its manifest entry; none added or lost."""
+    if "files" not in manifest:
+        return  # bundles written before per-file digests
+    recorded: dict[str, str] = manifest["files"]
+    present = {
+        p.relative_to(bundle_dir).as_posix()
+        for p in bundle_dir.rglob("*")
+        if p.is_file() and p.relative_to(bundle_dir).parts[0] not in (MODEL_DIR, MANIFEST)
+    }
+    if present != set(recorded):
+        changed = sorted(present ^ set(recorded))
+        raise IntegrityError(
+            f"bundle {bundle_dir}: files {changed} were added or removed compared with its "
+            "manifest; the bundle was modified — rebuild it from the registry"
+        )
+    for name, expected in sorted(recorded.items()):
+        if artifact_digest(bundle_dir / name) != expected:
+            raise IntegrityError(
+                f"bundle {bundle_dir}: {name} does not hash to the digest in its manifest; "
+                "the bundle was modified — rebuild it from the registry"
+            )
 
 
 def fetch_bundle(
