@@ -283,6 +283,28 @@ def approvals_list(
     console.print(table)
 
 
+@approvals_app.command("show")
+def approvals_show(
+    request_id: Annotated[int, typer.Argument(help="Approval request id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """One request with its evidence (model card, UAT report and metrics) and decisions."""
+    request = _governance(get_settings()).get_request(request_id)
+    if as_json:
+        typer.echo(json.dumps(request.to_dict(), indent=2, default=str))
+        return
+    console.print(
+        f"approval request #{request.id}: {request.gate} gate, {request.model_name} "
+        f"v{request.model_version} ({request.model_digest[:12]}…), {request.status}; "
+        f"requested by {request.requested_by}"
+    )
+    for key, value in (request.details or {}).items():
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+        console.print(f"  {key}: {text}")
+    for d in request.decisions:
+        console.print(f"  decision: {d.decision} by {d.actor} ({d.role}): {d.comment or ''}")
+
+
 def _decide(request_id: int, decision: str, comment: str) -> None:
     settings = get_settings()
     request = _governance(settings).decide(

@@ -207,3 +207,21 @@ def test_cli_deploy_commands_are_governed(world, monkeypatch, capsys, tmp_path):
         "canary_start",
         "promote",
     ]
+
+
+def test_approvals_show_prints_the_uat_evidence_for_the_approver(
+    governance_url, monkeypatch, capsys, tmp_path
+):
+    from aurora_pipelines.cli import main
+
+    store = GovernanceStore(governance_url, load_policy(DEFAULT_POLICY))
+    evidence = {"uat_report": "/r/uat_report.html", "uat_metrics": {"roc_auc": 0.81}}
+    request = store.request_approval(
+        "e", "production", "m", "3", "a" * 64, "ds_alice", details=evidence
+    )
+    monkeypatch.setenv("AURORA_HOME", str(tmp_path))
+    monkeypatch.setenv("AURORA_GOVERNANCE_URL", governance_url)
+    main(["approvals", "show", str(request.id)])
+    out = capsys.readouterr().out
+    assert "uat_report: /r/uat_report.html" in out and '"roc_auc": 0.81' in out
+    store.dispose()
