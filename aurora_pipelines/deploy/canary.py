@@ -223,12 +223,10 @@ def read_labels(path: Path) -> pd.DataFrame | None:
     return labels.drop_duplicates("entity_id", keep="last")
 
 
-def step_started_at(tracking_uri: str, model_name: str) -> datetime | None:
-    from mlflow import MlflowClient
-
+def step_started_at(ctx: ReleaseContext) -> datetime | None:
     from aurora_pipelines.deploy.release import CANARY_STEP_STARTED_TAG
 
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    client, model_name = ctx.client, ctx.model_name
     value = (client.get_registered_model(model_name).tags or {}).get(CANARY_STEP_STARTED_TAG)
     return datetime.fromisoformat(value) if value else None
 
@@ -265,10 +263,10 @@ def canary_tick(
 ) -> tuple[CanaryEvaluation | None, DeploymentRecord | None]:
     """One controller pass for one model: (evaluation, record of what changed), or (None, None)
     when no canary runs."""
-    state = routing.read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     if not (state.challenger and state.champion and state.strategy == "canary"):
         return None, None
-    started = step_started_at(ctx.tracking_uri, ctx.model_name) or datetime.now(UTC)
+    started = step_started_at(ctx) or datetime.now(UTC)
     now = now or datetime.now(UTC)
     log = read_prediction_log(
         prediction_log, min(started, now - timedelta(minutes=spec.window_minutes))

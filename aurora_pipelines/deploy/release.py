@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from mlflow import MlflowClient
@@ -41,6 +42,14 @@ class ReleaseContext:
     experiment: str
     model_name: str
 
+    @cached_property
+    def client(self) -> MlflowClient:
+        """One registry client per context: creating one on a SQLite store costs ~1 s."""
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def routing(self) -> RoutingState:
+        return read_routing(self.tracking_uri, self.model_name, self.client)
+
 
 def authorize(ctx: ReleaseContext, action: str) -> None:
     """PermissionDenied (audited as access_denied) unless the actor is a release manager/admin."""
@@ -63,10 +72,6 @@ def authorize(ctx: ReleaseContext, action: str) -> None:
             correlation_id=ctx.correlation_id,
         )
         raise
-
-
-def _client(ctx: ReleaseContext) -> MlflowClient:
-    return MlflowClient(tracking_uri=ctx.tracking_uri, registry_uri=ctx.tracking_uri)
 
 
 def _set_alias(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
@@ -102,15 +107,20 @@ def verify_production_approval(ctx: ReleaseContext, version: str) -> int:
     return verdict.request.id
 
 
+def _staging_version(ctx: ReleaseContext) -> str | None:
+    try:
+        return str(ctx.client.get_model_version_by_alias(ctx.model_name, routing.STAGING).version)
+    except MlflowException:
+        return None
+
+
 def _candidate(ctx: ReleaseContext, state: RoutingState, version: str | None) -> str:
     """An explicit version, else the challenger, else the version staging serves."""
     if version:
         return str(version)
     if state.challenger:
         return state.challenger
-    from aurora_pipelines.registry.mlflow_registry import get_alias_version
-
-    staged = get_alias_version(ctx.tracking_uri, ctx.model_name, routing.STAGING)
+    staged = _staging_version(ctx)
     if staged is None:
         raise NotFound(
             f"model '{ctx.model_name}' has no challenger and no `staging` version to deploy; "
@@ -127,7 +137,7 @@ def _record(
     reason: str | None = None,
     details: dict | None = None,
 ) -> DeploymentRecord:
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     return ctx.governance.record_deployment(
         experiment=ctx.experiment,
         model_name=ctx.model_name,
@@ -166,10 +176,10 @@ def promote(
     verify: bool = True,
 ) -> DeploymentRecord:
     """Blue/green: the version takes all traffic at once; the old champion becomes fallback."""
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     target = _candidate(ctx, state, version)
     approval_id = verify_production_approval(ctx, target) if verify else None
-    client = _client(ctx)
+    client = ctx.client
     previous = state.champion
     _set_alias(client, ctx.model_name, routing.CHAMPION, target)
     if previous and previous != target:
@@ -192,13 +202,13 @@ def rollback(ctx: ReleaseContext, reason: str | None = None) -> DeploymentRecord
     No digest is recomputed: the fallback was verified when it became champion, and a rollback
     must be fast. The fallback alias is cleared (it now is the champion).
     """
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     if not state.fallback:
         raise NotFound(
             f"model '{ctx.model_name}' has no fallback version to roll back to "
             f"(champion: v{state.champion or '-'}); promote a production-approved version instead"
         )
-    client = _client(ctx)
+    client = ctx.client
     _set_alias(client, ctx.model_name, routing.CHAMPION, state.fallback)
     _set_alias(client, ctx.model_name, routing.FALLBACK, None)
     if state.challenger:
@@ -217,11 +227,9 @@ def start_canary(ctx: ReleaseContext, share: float, version: str | None = None) 
     """The production-approved version answers `share` of entities (sticky by id) as challenger."""
     if not 0.0 < share < 1.0:
         raise SpecError(f"canary share {share} must be between 0 and 1 (exclusive), e.g. 0.1")
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     if version is None:
-        from aurora_pipelines.registry.mlflow_registry import get_alias_version
-
-        version = get_alias_version(ctx.tracking_uri, ctx.model_name, routing.STAGING)
+        version = _staging_version(ctx)
         if version is None:
             raise NotFound(
                 f"model '{ctx.model_name}' has no `staging` version; pass --version or take "
@@ -235,7 +243,7 @@ def start_canary(ctx: ReleaseContext, share: float, version: str | None = None) 
     if str(version) == state.champion:
         raise SpecError(f"v{version} already is the champion of '{ctx.model_name}'")
     approval_id = verify_production_approval(ctx, str(version))
-    client = _client(ctx)
+    client = ctx.client
     _set_alias(client, ctx.model_name, routing.CHALLENGER, str(version))
     _set_tags(client, ctx.model_name, share, "canary")
     return _record(
@@ -251,17 +259,17 @@ def set_canary_share(
     ctx: ReleaseContext, share: float, reason: str, metrics: dict
 ) -> DeploymentRecord:
     """Move the canary to its next step (the controller calls this)."""
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
+    state = ctx.routing()
     if not state.challenger:
         raise NotFound(f"model '{ctx.model_name}' has no canary (challenger) running")
-    _set_tags(_client(ctx), ctx.model_name, share, "canary")
+    _set_tags(ctx.client, ctx.model_name, share, "canary")
     return _record(ctx, "canary_step", "canary", reason=reason, details={"metrics": metrics})
 
 
 def abort_canary(ctx: ReleaseContext, reason: str, metrics: dict | None = None) -> DeploymentRecord:
     """Canary rollback: the challenger alias is removed and its share set to 0."""
-    state = read_routing(ctx.tracking_uri, ctx.model_name)
-    client = _client(ctx)
+    state = ctx.routing()
+    client = ctx.client
     _set_alias(client, ctx.model_name, routing.CHALLENGER, None)
     _set_tags(client, ctx.model_name, 0.0, "canary")
     return _record(
@@ -279,9 +287,8 @@ def start_shadow(ctx: ReleaseContext, version: str | None = None) -> DeploymentR
     A shadow sees production data but answers nobody, so the staging approval suffices.
     """
     from aurora_pipelines.registry.digest import model_version_digest
-    from aurora_pipelines.registry.mlflow_registry import get_alias_version
 
-    version = version or get_alias_version(ctx.tracking_uri, ctx.model_name, routing.STAGING)
+    version = version or _staging_version(ctx)
     if version is None:
         raise NotFound(f"model '{ctx.model_name}' has no `staging` version; pass --version")
     digest = model_version_digest(ctx.tracking_uri, ctx.model_name, version)
@@ -290,7 +297,7 @@ def start_shadow(ctx: ReleaseContext, version: str | None = None) -> DeploymentR
         raise GovernanceError(
             f"model '{ctx.model_name}' version {version} cannot shadow production: {verdict.reason}"
         )
-    client = _client(ctx)
+    client = ctx.client
     _set_alias(client, ctx.model_name, routing.SHADOW, str(version))
     return _record(
         ctx,
@@ -302,5 +309,5 @@ def start_shadow(ctx: ReleaseContext, version: str | None = None) -> DeploymentR
 
 
 def stop_shadow(ctx: ReleaseContext) -> DeploymentRecord:
-    _set_alias(_client(ctx), ctx.model_name, routing.SHADOW, None)
+    _set_alias(ctx.client, ctx.model_name, routing.SHADOW, None)
     return _record(ctx, "shadow_stop", "shadow", reason="shadow stopped")
