@@ -32,6 +32,7 @@ Version = Annotated[
 
 
 def _context(settings: Settings, name: str, action: str):
+    from aurora_pipelines.deploy.artifact_store import artifact_store_from_url
     from aurora_pipelines.deploy.release import ReleaseContext, authorize
     from aurora_pipelines.governance.store import GovernanceStore
 
@@ -47,6 +48,7 @@ def _context(settings: Settings, name: str, action: str):
         correlation_id=f"cli-{uuid.uuid4().hex[:16]}",
         experiment=name,
         model_name=name,
+        store=artifact_store_from_url(settings.artifact_store_url),
     )
     authorize(ctx, action)
     return ctx

@@ -23,6 +23,7 @@ from aurora_pipelines.errors import GovernanceError, NotFound, PermissionDenied,
 from aurora_pipelines.governance import audit
 
 if TYPE_CHECKING:
+    from aurora_pipelines.deploy.artifact_store import ArtifactStore
     from aurora_pipelines.governance.store import GovernanceStore
 
 RELEASE_ROLES = ("release_manager", "admin")
@@ -41,6 +42,8 @@ class ReleaseContext:
     correlation_id: str
     experiment: str
     model_name: str
+    # Where bundles live; when set, a version is deployed only if its bundle verifies.
+    store: ArtifactStore | None = None
 
     @cached_property
     def client(self) -> MlflowClient:
@@ -82,6 +85,40 @@ def _set_alias(client: MlflowClient, name: str, alias: str, version: str | None)
     client.set_registered_model_alias(name, alias, str(version))
 
 
+def verify_bundle_for(ctx: ReleaseContext, version: str, digest: str) -> str | None:
+    """Download the version's bundle (production, else staging) and verify every file against
+    the approved digest; IntegrityError (audited) refuses the deployment. Its URI, or None
+    when the context has no artifact store."""
+    import tempfile
+    from pathlib import Path
+
+    from aurora_pipelines.deploy.bundle import bundle_key, fetch_bundle
+    from aurora_pipelines.errors import IntegrityError
+
+    if ctx.store is None:
+        return None
+    keys = [bundle_key(ctx.model_name, version, env) for env in (PRODUCTION, "staging")]
+    key = next((k for k in keys if ctx.store.exists(f"{k}/manifest.json")), None)
+    if key is None:
+        raise NotFound(
+            f"no deployment bundle for model '{ctx.model_name}' version {version} in "
+            f"{ctx.store.uri('bundles')}; deploy it to staging first (deploy/staging builds it)"
+        )
+    try:
+        with tempfile.TemporaryDirectory(prefix="aurora-verify-") as tmp:
+            fetch_bundle(ctx.store, key, Path(tmp) / "bundle", expected_digest=digest)
+    except IntegrityError as exc:
+        ctx.governance.audit(
+            "deployment_refused",
+            actor=ctx.actor,
+            target=f"model/{ctx.model_name}/{version}@{PRODUCTION}",
+            details={"bundle": ctx.store.uri(key), "reason": str(exc)},
+            correlation_id=ctx.correlation_id,
+        )
+        raise
+    return ctx.store.uri(key)
+
+
 def verify_production_approval(ctx: ReleaseContext, version: str) -> int:
     """The id of the production approval that covers `version`'s current digest, else refuse.
 
@@ -92,7 +129,9 @@ def verify_production_approval(ctx: ReleaseContext, version: str) -> int:
 
     digest = model_version_digest(ctx.tracking_uri, ctx.model_name, version)
     verdict = ctx.governance.verify_approval(PRODUCTION, ctx.model_name, version, digest)
-    if not verdict.ok or verdict.request is None:
+    if verdict.ok and verdict.request is not None:
+        verify_bundle_for(ctx, version, digest)
+    else:
         ctx.governance.audit(
             audit.ACCESS_DENIED,
             actor=ctx.actor,

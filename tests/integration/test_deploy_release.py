@@ -56,6 +56,24 @@ def approve(
         store.decide(request.id, "approve", approvers[gate], comment="ok")
 
 
+def bundle(tracking_uri: str, store, name: str, version: str) -> str:
+    """The staging bundle deploy/staging would build for `version`; returns its key."""
+    from aurora_pipelines.deploy.bundle import build_bundle
+
+    return build_bundle(
+        tracking_uri=tracking_uri,
+        model_name=name,
+        version=version,
+        expected_digest=model_version_digest(tracking_uri, name, version),
+        environment="staging",
+        manifest_extra={},
+        model_card=None,
+        store=store,
+        deployed_by="ds_alice",
+        correlation_id="c",
+    ).key
+
+
 @pytest.fixture
 def world(tmp_path: Path, governance_url: str):
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -163,6 +181,30 @@ def test_canary_starts_the_approved_version_as_challenger_and_promote_finishes_i
     assert routing.read_routing(tracking_uri, MODEL).challenger_share == 0.0
 
 
+def test_a_tampered_bundle_refuses_the_deployment(world, tmp_path):
+    import dataclasses
+
+    from aurora_pipelines.deploy.artifact_store import LocalArtifactStore
+    from aurora_pipelines.errors import IntegrityError
+
+    tracking_uri, store, (v1, v2, _) = world
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    for v in (v1, v2):
+        approve(store, tracking_uri, MODEL, v)
+    with_store = dataclasses.replace(ctx(world), store=artifacts)
+    with pytest.raises(NotFound, match="no deployment bundle"):
+        release.promote(with_store, v1)
+    bundle(tracking_uri, artifacts, MODEL, v1)
+    assert release.promote(with_store, v1).champion_version == v1
+    key = bundle(tracking_uri, artifacts, MODEL, v2)
+    (artifacts.root / key / "model" / "MLmodel").write_text("flavors: {}\n# swapped\n")
+    with pytest.raises(IntegrityError, match="the bundle was modified"):
+        release.promote(with_store, v2)
+    assert routing.read_routing(tracking_uri, MODEL).champion == v1
+    (refused,) = store.read_audit(event="deployment_refused")
+    assert refused["target"] == f"model/{MODEL}/{v2}@production"
+
+
 def test_shadow_needs_the_staging_approval_and_never_takes_traffic(world):
     tracking_uri, store, (v1, v2, _) = world
     approve(store, tracking_uri, MODEL, v1)
@@ -181,6 +223,10 @@ def test_cli_deploy_commands_are_governed(world, monkeypatch, capsys, tmp_path):
     tracking_uri, store, (v1, v2, _) = world
     approve(store, tracking_uri, MODEL, v1)
     approve(store, tracking_uri, MODEL, v2)
+    from aurora_pipelines.deploy.artifact_store import LocalArtifactStore
+
+    for v in (v1, v2):  # what deploy/staging leaves in the artifact store
+        bundle(tracking_uri, LocalArtifactStore(tmp_path / "home" / "artifacts"), MODEL, v)
     monkeypatch.setenv("AURORA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("AURORA_MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("AURORA_GOVERNANCE_URL", store.url)
