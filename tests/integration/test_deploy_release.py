@@ -3,6 +3,7 @@ MLflow SQLite registry and the governance database (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import mlflow
@@ -243,8 +244,6 @@ def test_cli_deploy_commands_are_governed(world, monkeypatch, capsys, tmp_path):
     out = capsys.readouterr().out
     assert "rollback" in out and f"champion v{v1}" in out.splitlines()[-1]
     main(["deploy", "status", MODEL, "--json"])
-    import json
-
     status = json.loads(capsys.readouterr().out)
     assert status["routing"]["champion"] == v1
     assert [d["action"] for d in status["deployments"]] == [
@@ -271,3 +270,48 @@ def test_approvals_show_prints_the_uat_evidence_for_the_approver(
     out = capsys.readouterr().out
     assert "uat_report: /r/uat_report.html" in out and '"roc_auc": 0.81' in out
     store.dispose()
+
+
+def test_the_production_gate_follows_the_spec_strategy_and_records_the_deployment(world, tmp_path):
+    from aurora_pipelines.deploy.artifact_store import LocalArtifactStore
+    from aurora_pipelines.deploy.promotion import Candidate, promote
+    from aurora_pipelines.lifecycle import Gate
+
+    tracking_uri, store, (v1, v2, _) = world
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+
+    def gate(version: str):
+        approve(store, tracking_uri, MODEL, version)
+        digest = model_version_digest(tracking_uri, MODEL, version)
+        return promote(
+            gate=Gate.production,
+            experiment=MODEL,
+            candidate=Candidate(MODEL, version, digest),
+            governance=store,
+            store=artifacts,
+            tracking_uri=tracking_uri,
+            actor="ds_alice",
+            correlation_id="corr-gate",
+            strategy="canary",
+            canary_share=0.1,
+        )
+
+    first = gate(v1)  # nothing to compare with: the first version becomes champion
+    assert (first.role, first.strategy) == ("champion", "blue_green")
+    second = gate(v2)
+    assert (second.role, second.strategy) == ("challenger", "canary")
+    state = routing.read_routing(tracking_uri, MODEL)
+    assert (state.champion, state.challenger, state.challenger_share) == (v1, v2, 0.1)
+    record = store.list_deployments(MODEL, "production")[0]
+    assert (record.id, record.action, record.correlation_id) == (
+        second.deployment_id,
+        "canary_start",
+        "corr-gate",
+    )
+    manifest = json.loads(
+        (artifacts.root / f"bundles/{MODEL}/{v2}/production/manifest.json").read_text()
+    )
+    assert [a["gate"] for a in manifest["approvals"]] == ["staging", "production"]
+    assert manifest["approval_ids"] == [str(a["id"]) for a in manifest["approvals"]]
+    assert manifest["approvals"][1]["decided_by"] == "mrm_carol"
+    assert manifest["deployed_by"] == "ds_alice" and manifest["correlation_id"] == "corr-gate"
