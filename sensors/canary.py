@@ -39,7 +39,10 @@ def build_canary_sensor(spec: ExperimentSpec) -> dg.SensorDefinition:
         evaluation, record = canary_tick(
             ctx,
             prediction_log=prediction_log_path(aurora.settings.lake_dir, spec.name),
-            labels=aurora.lake_path(spec.name, *LABELS_STAGE),
+            # Accuracy = thresholded label vs outcome: classification only.
+            labels=aurora.lake_path(spec.name, *LABELS_STAGE)
+            if spec.problem_type.value == "classification"
+            else None,
             spec=canary,
         )
         if evaluation is None:
