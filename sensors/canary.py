@@ -35,6 +35,7 @@ def build_canary_sensor(spec: ExperimentSpec) -> dg.SensorDefinition:
             correlation_id=f"canary-{uuid.uuid4().hex[:16]}",
             experiment=spec.name,
             model_name=spec.name,
+            store=aurora.artifact_store(),  # a promotion re-verifies the version's bundle
         )
         evaluation, record = canary_tick(
             ctx,
