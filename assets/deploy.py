@@ -85,6 +85,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
         from aurora_pipelines.deploy.uat import run_uat
         from aurora_pipelines.errors import NotFound
         from aurora_pipelines.registry import mlflow_registry
+        from aurora_pipelines.sources.access import SourceAccess
 
         version = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "staging")
         if version is None:
@@ -98,6 +99,8 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             output_path=aurora.lake_path(spec.name, *lifecycle.UAT_SCORES),
             reports_dir=aurora.settings.reports_dir,
             commit_info=commit_info(context),
+            # A uat_source is read as the experiment's team: grants and PII rules apply.
+            access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
         )
         metric = spec.training.primary_metric
         value = report.metrics.get(metric)

@@ -29,6 +29,7 @@ from aurora_pipelines.errors import DataError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+    from aurora_pipelines.sources.access import SourceAccess
     from aurora_pipelines.specs import ExperimentSpec
 
 ROW_ID = "__uat_row_id"
@@ -71,18 +72,28 @@ def uat_fraction(spec: ExperimentSpec) -> float:
 
 
 def select_uat_set(
-    spark: SparkSession, spec: ExperimentSpec, features_path: Path
+    spark: SparkSession,
+    spec: ExperimentSpec,
+    features_path: Path,
+    access: SourceAccess | None = None,
 ) -> tuple[DataFrame, str]:
-    """(the UAT rows, how they were chosen) — see the module docstring."""
+    """(the UAT rows, how they were chosen) — see the module docstring.
+
+    A `uat_source` is read through `access` (the experiment team's grants and PII rules)."""
     from pyspark.sql import functions as F
 
+    from aurora_pipelines.errors import SpecError
     from aurora_pipelines.lake import delta
 
     source = spec.deployment.uat_source
     if source is not None:
-        from aurora_pipelines.sources.readers import read_source
-
-        return read_source(spark, source), f"spec deployment.uat_source ({source.display})"
+        if access is None:
+            raise SpecError(
+                f"experiment '{spec.name}' names a deployment.uat_source; reading it needs the "
+                "team's data access (pass a SourceAccess)"
+            )
+        frame = access.read(spark, source).df
+        return frame, f"spec deployment.uat_source ({source.display})"
     frame = delta.read_spark(spark, features_path)
     fraction = uat_fraction(spec)
     if spec.time_column and spec.time_column in frame.columns:
@@ -276,6 +287,7 @@ def run_uat(
     output_path: Path,
     reports_dir: Path,
     commit_info: dict[str, str] | None = None,
+    access: SourceAccess | None = None,
 ) -> tuple[UatReport, dict[str, str], int]:
     """Score the UAT set with `model_version`, write Delta and the report.
 
@@ -290,7 +302,7 @@ def run_uat(
     model = mlflow_registry.load_model(tracking_uri, spec.name, model_version)
     columns = model_input_columns(tracking_uri, spec.name, model_version)
     threshold = mlflow_registry.decision_threshold(tracking_uri, spec.name, model_version)
-    uat, selection = select_uat_set(spark, spec, features_path)
+    uat, selection = select_uat_set(spark, spec, features_path, access)
     if spec.target not in uat.columns:
         raise DataError(
             f"the UAT set has no target column '{spec.target}'; UAT compares predictions with "

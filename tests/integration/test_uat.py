@@ -126,3 +126,25 @@ def test_uat_scores_writes_delta_and_a_report_against_training_metrics(spark, sp
     assert evidence["uat_metrics"]["roc_auc"] == pytest.approx(auc["uat"], abs=1e-6)
     json.dumps(evidence)  # goes into the approval request's JSON details
     assert uat_evidence(root / "reports", NAME, "999") == {}
+
+
+def test_a_uat_source_is_read_with_the_teams_grants(spark, spec, staged, tmp_path):
+    from aurora_pipelines.errors import AuroraError
+    from aurora_pipelines.settings import Settings
+    from aurora_pipelines.sources.access import SourceAccess
+    from aurora_pipelines.specs import SourceSpec
+
+    _, _, _, data, features = staged
+    source = SourceSpec(kind="delta", path=str(features))
+    with_source = spec.model_copy(
+        update={"deployment": spec.deployment.model_copy(update={"uat_source": source})}
+    )
+    settings = Settings(home=tmp_path)
+    risk = SourceAccess.from_settings(settings, "risk", experiment=NAME)
+    chosen, why = select_uat_set(spark, with_source, features, risk)
+    assert "uat_source" in why and chosen.count() == len(data)
+    outsider = SourceAccess.from_settings(settings, "model_risk", experiment=NAME)
+    with pytest.raises(AuroraError, match="model_risk"):
+        select_uat_set(spark, with_source, features, outsider)
+    with pytest.raises(AuroraError, match="needs the team's data access"):
+        select_uat_set(spark, with_source, features)
