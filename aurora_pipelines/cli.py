@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aurora_pipelines.commands import deploy as deploy_commands
 from aurora_pipelines.errors import AuroraError, PermissionDenied
 from aurora_pipelines.settings import Settings, get_settings
 
@@ -34,6 +35,7 @@ tokens_app = typer.Typer(help="Bearer tokens for the governance HTTP API.", no_a
 governance_app = typer.Typer(help="The governance HTTP API.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
+app.add_typer(deploy_commands.app, name="deploy")
 
 console = Console(soft_wrap=True)
 DEMO_APPROVERS = {"staging": "validator_bob", "production": "mrm_carol"}
@@ -283,6 +285,28 @@ def approvals_list(
             r.decided_by or "",
         )
     console.print(table)
+
+
+@approvals_app.command("show")
+def approvals_show(
+    request_id: Annotated[int, typer.Argument(help="Approval request id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """One request with its evidence (model card, UAT report and metrics) and decisions."""
+    request = _governance(get_settings()).get_request(request_id)
+    if as_json:
+        typer.echo(json.dumps(request.to_dict(), indent=2, default=str))
+        return
+    console.print(
+        f"approval request #{request.id}: {request.gate} gate, {request.model_name} "
+        f"v{request.model_version} ({request.model_digest[:12]}…), {request.status}; "
+        f"requested by {request.requested_by}"
+    )
+    for key, value in (request.details or {}).items():
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+        console.print(f"  {key}: {text}")
+    for d in request.decisions:
+        console.print(f"  decision: {d.decision} by {d.actor} ({d.role}): {d.comment or ''}")
 
 
 def _decide(request_id: int, decision: str, comment: str) -> None:

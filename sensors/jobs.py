@@ -34,10 +34,14 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
         Gate.staging: dg.define_asset_job(
             f"{spec.name}__promote_staging",
             selection=_keys(
-                spec, GATES[Gate.staging].approval, lifecycle.STAGING, lifecycle.PRODUCTION_APPROVAL
+                spec,
+                GATES[Gate.staging].approval,
+                lifecycle.STAGING,
+                lifecycle.UAT_SCORES,
+                lifecycle.PRODUCTION_APPROVAL,
             ),
-            description="After a staging approval: re-verify it, deploy to staging, and file "
-            "the production approval request.",
+            description="After a staging approval: re-verify it, deploy to staging, score the "
+            "UAT set, and file the production approval request with the UAT report.",
             tags=tags,
         ),
         Gate.production: dg.define_asset_job(

@@ -128,6 +128,11 @@ def test_approvals_carry_the_model_through_to_monitoring(
     assert [c.asset for c in second.failed_checks] == [
         "credit_default/governance/production_approval"
     ]
+    # UAT ran between the gates; the MRM approver sees its report on the request.
+    assert "credit_default/serve/uat_scores" in second.materialized
+    details = _pending(lifecycle_settings, "production").details
+    assert Path(details["uat_report"]).is_file() and details["uat_rows"] > 0
+    assert details["uat_metrics"]["roc_auc"] > 0.7 and details["model_card"]
 
     governance.decide(
         _pending(lifecycle_settings, "production").id,
@@ -155,6 +160,15 @@ def test_approvals_carry_the_model_through_to_monitoring(
     assert set(scores["model_version"]) == {version}
     assert set(scores["role"]) == {"champion"} and set(scores["date"]) == {third.partition}
     assert _governance(lifecycle_settings).verify_audit().ok
+    # The production deployment is recorded; its bundle holds both approvals and the card.
+    (record, staged) = _governance(lifecycle_settings).list_deployments(EXPERIMENT)
+    assert (record.environment, record.champion_version, record.strategy) == (
+        "production",
+        version,
+        "blue_green",
+    )
+    assert staged.environment == "staging"
+    assert [a["gate"] for a in record.details["approvals"]] == ["staging", "production"]
 
 
 def test_nothing_left_to_run_after_the_lifecycle(lifecycle_settings: Settings, quiet: Console):

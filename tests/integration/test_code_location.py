@@ -74,6 +74,7 @@ def test_every_stage_is_an_asset_in_the_experiment_group():
         "credit_default/train/model",
         "credit_default/governance/staging_approval",
         "credit_default/deploy/staging",
+        "credit_default/serve/uat_scores",
         "credit_default/governance/production_approval",
         "credit_default/deploy/production",
         "credit_default/raw_batch",
