@@ -8,6 +8,7 @@ from assets.explain import build_explain_assets
 from assets.governance import build_governance_assets
 from assets.monitoring import build_monitoring_assets
 from assets.raw import build_raw_assets
+from assets.serving import build_serving_assets
 from assets.training import build_training_assets
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -21,5 +22,6 @@ def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         *build_explain_assets(spec),
         *build_governance_assets(spec),
         *build_deploy_assets(spec),
+        *build_serving_assets(spec),
         *build_monitoring_assets(spec),
     ]

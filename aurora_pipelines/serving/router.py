@@ -16,6 +16,7 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aurora_pipelines.deploy.routing import (
     CHALLENGER,
@@ -80,6 +81,7 @@ class Router:
         self._files = sqlite_files(tracking_uri)
         self._last_stamp: tuple[int, ...] | None = None
         self._last_full = 0.0
+        self._client: Any = None
 
     def _unchanged(self) -> bool:
         if not self._files:
@@ -100,7 +102,11 @@ class Router:
         """Read every experiment's routing once; preload, then publish changed states."""
         for experiment in self.experiments:
             try:
-                state = read_routing(self.tracking_uri, experiment)
+                if self._client is None:  # one client: creating one costs far more than a read
+                    from mlflow.tracking import MlflowClient
+
+                    self._client = MlflowClient(tracking_uri=self.tracking_uri)
+                state = read_routing(self.tracking_uri, experiment, client=self._client)
             except Exception as exc:  # registry unreachable: keep serving the last state
                 log.warning("routing of %s unreadable: %s", experiment, exc)
                 continue

@@ -290,12 +290,14 @@ class ScoringService:
             except Exception as exc:
                 latency = (time.perf_counter() - started) * 1000
                 role = group.answered_by or group.role
+                # served=True: the role was on the live path (only shadow rows are False), so
+                # the canary controller counts this error against the role's error rate.
                 rows.extend(
                     self._rows(
                         experiment,
                         model,
                         role,
-                        False,
+                        True,
                         subset,
                         group.indices,
                         None,
