@@ -548,3 +548,40 @@ def test_champion_raising_on_a_request_falls_back_and_is_logged_and_audited(
     while not [r for r in store.read_audit(event=FALLBACK_EVENT) if r["target"].endswith(":2")]:
         assert time.monotonic() < deadline, "request-time failure never audited"
         time.sleep(0.1)
+
+
+def test_canary_controller_reads_the_service_log(server: Server, registry: Registry):
+    """The contract with deploy/canary.py: it finds both arms of a canary in this log."""
+    from datetime import UTC, datetime, timedelta
+
+    from aurora_pipelines.deploy.canary import evaluate_canary, read_prediction_log
+    from aurora_pipelines.specs import CanarySpec
+
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    rows = records(registry, 40, start=400)
+    with server.client() as client:
+        set_routing(registry, share=0.5, champion="1", challenger="2")
+        wait_for_routing(client, champion="1", challenger="2", challenger_share=0.5)
+        request_id = predict(client, rows).json()["request_id"]
+        set_routing(registry, champion="1")
+        wait_for_routing(client, champion="1", challenger=None)
+    path = prediction_log_path(registry.settings.lake_dir, MODEL)
+    deadline = time.monotonic() + 20
+    while True:
+        log = read_prediction_log(path, started)
+        if (log.request_id == request_id).sum() == 40 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    log = log[log.request_id == request_id]
+    evaluation = evaluate_canary(
+        log,
+        champion="1",
+        challenger="2",
+        share=0.5,
+        step_started=started,
+        spec=CanarySpec(min_requests=1),
+    )
+    expected = sum(in_challenger_bucket(MODEL, str(r[ID_COLUMN]), 0.5) for r in rows)
+    assert evaluation.challenger.answers == expected
+    assert evaluation.champion.answers == 40 - expected
+    assert evaluation.challenger.errors == 0 and evaluation.score_psi is not None
