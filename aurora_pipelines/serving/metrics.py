@@ -39,6 +39,12 @@ class ServiceMetrics:
             ["experiment", "failed_role", "reason"],
             registry=self.registry,
         )
+        self.shadow_dropped = Counter(
+            "aurora_shadow_dropped",
+            "Requests the shadow version did not score because its backlog was full.",
+            ["experiment"],
+            registry=self.registry,
+        )
         self.log_rows = Gauge(
             "aurora_prediction_log_rows_written",
             "Prediction-log rows committed to Delta by this process.",

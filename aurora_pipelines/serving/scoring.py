@@ -35,6 +35,7 @@ from aurora_pipelines.serving.validation import (
 log = logging.getLogger(__name__)
 AUDIT_ACTOR = "aurora-serve"
 FALLBACK_EVENT = "serving.fallback"
+MAX_SHADOW_BACKLOG = 2000  # requests waiting for shadow scoring; beyond it shadow skips some
 
 # Who answers when the routed role cannot, in order.
 _CHAIN = {
@@ -122,6 +123,9 @@ class ScoringService:
         # Shadow scoring and audit writes: off the response path, in order.
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="serve-bg")
         self._audited: set[tuple[str, ...]] = set()
+        # Each counter has one writer thread (request path / background), so no lock needed.
+        self._shadow_submitted = 0
+        self._shadow_done = 0
         self.metrics.log_rows.set_function(lambda: self.writer.rows_written)
         self.metrics.log_failures.set_function(lambda: self.writer.failed_batches)
 
@@ -165,9 +169,13 @@ class ScoringService:
         self.writer.put(rows)
         versions = sorted({p["model_version"] for p in predictions})
         if state.shadow:
-            self.background.submit(
-                self._shadow, experiment, state.shadow, records, id_column, request_id, ts
-            )
+            if self._shadow_submitted - self._shadow_done < MAX_SHADOW_BACKLOG:
+                self._shadow_submitted += 1
+                self.background.submit(
+                    self._shadow, experiment, state.shadow, records, id_column, request_id, ts
+                )
+            else:  # shadow work must never grow without bound behind live traffic
+                self.metrics.shadow_dropped.labels(experiment).inc()
         return {
             "model_version": versions[0] if len(versions) == 1 else ",".join(versions),
             "request_id": request_id,
@@ -381,6 +389,19 @@ class ScoringService:
         version: str,
         records: list[dict[str, Any]],
         id_column: str | None,
+        request_id: str,
+        ts: datetime,
+    ) -> None:
+        try:
+            self._score_shadow(experiment, version, records, request_id, ts)
+        finally:
+            self._shadow_done += 1
+
+    def _score_shadow(
+        self,
+        experiment: str,
+        version: str,
+        records: list[dict[str, Any]],
         request_id: str,
         ts: datetime,
     ) -> None:
