@@ -585,3 +585,17 @@ def test_canary_controller_reads_the_service_log(server: Server, registry: Regis
     assert evaluation.challenger.answers == expected
     assert evaluation.champion.answers == 40 - expected
     assert evaluation.challenger.errors == 0 and evaluation.score_psi is not None
+
+
+def test_aurora_serve_without_any_experiment_says_how_to_fix_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from aurora_pipelines.cli import main
+
+    (tmp_path / "specs").mkdir()
+    monkeypatch.setenv("AURORA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(tmp_path / "specs"))
+    with pytest.raises(SystemExit) as exited:
+        main(["serve"])
+    assert exited.value.code == 1
+    assert "no experiment to serve: pass --experiment NAME" in capsys.readouterr().err
