@@ -252,6 +252,7 @@ def main() -> None:
     parser.add_argument("--rates", default="50,200", help="open-loop offered requests/s")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     levels = [int(x) for x in args.levels.split(",")]
     rates = [float(x) for x in args.rates.split(",") if x]
 
@@ -321,7 +322,9 @@ def main() -> None:
         "regression, 16 input fields), one server process each, same load generator "
         "(threads with keep-alive connections, in the benchmark process), "
         f"{args.seconds:.0f} s per level after a warm-up, same run. `aurora serve` also "
-        "writes every prediction to the Delta prediction log.",
+        "writes every prediction to the Delta prediction log. "
+        f"Run on {time.strftime('%Y-%m-%d')} (2 cores shared with other jobs; 1-min load "
+        f"average {load_at_start:.1f} at start).",
         "",
         "Closed loop: each connection sends its next request when the answer comes "
         "(throughput). Open loop: requests at a fixed offered rate; latency counts from the "
