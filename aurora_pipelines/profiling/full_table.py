@@ -229,7 +229,7 @@ class DuckDBScan(TableScan):
                 add(f"avg({number})", "mean")
                 add(f"stddev_samp({number})", "std")
                 add(f"skewness({number})", "skew")  # bias-corrected, as pandas' skew
-        row = self.con.execute(f"SELECT {', '.join(exprs)} FROM {self.source}").fetchone()
+        row = self.con.execute(f"SELECT {', '.join(exprs)} FROM {self.source}").fetchall()[0]
         out: dict[str, Any] = {"rows": row[0]}
         for field in self.fields:
             out[field.name] = {}
@@ -241,7 +241,7 @@ class DuckDBScan(TableScan):
         if not columns:
             return {}
         exprs = ", ".join(f"list(DISTINCT CAST({_q(c)} AS VARCHAR))" for c in columns)
-        row = self.con.execute(f"SELECT {exprs} FROM {self.source}").fetchone()
+        row = self.con.execute(f"SELECT {exprs} FROM {self.source}").fetchall()[0]
         # Spark spells booleans "true"/"false" in its string cast, DuckDB too.
         return {
             c: sorted(v for v in values if v is not None)
