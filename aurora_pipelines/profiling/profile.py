@@ -271,6 +271,9 @@ def profile_table(
     for f in unsupported:
         sample[f.name] = pd.Series([None] * len(sample), dtype="object", index=sample.index)
     sample = sample[[f.name for f in fields]]
+    for f in fields:  # parsing dates is slow: the shape of each text column is found once
+        if _kind(f) == "string":
+            full[f.name]["shape"] = stats.string_shape(sample[f.name])
 
     semantic = {
         f.name: _infer_semantic_type(f, full[f.name], sample[f.name], id_column) for f in fields
@@ -405,7 +408,7 @@ def _infer_semantic_type(
             return SemanticType.identifier
         return SemanticType.numeric
     # Strings: what they hold decides.
-    shape, _ = stats.string_shape(sample)
+    shape, _ = full.get("shape") or stats.string_shape(sample)
     if shape == "number":
         return SemanticType.numeric
     if shape == "date":
@@ -476,7 +479,7 @@ def _profile_column(
     if kind == "string":
         if invalid:
             notes.append(f"{int(invalid)} blank strings")
-        shape, unparseable = stats.string_shape(series)
+        shape, unparseable = full.get("shape") or stats.string_shape(series)
         if shape != "text":
             notes.append(f"{shape}s stored as text")
             parsed_basis = max(1, int(series.dropna().astype(str).str.strip().ne("").sum()))
