@@ -160,10 +160,15 @@ def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aur
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")
-    main(["profile", "loans_eda", "--json"])  # no raw table yet: the source, on Spark
+    main(["profile", "loans_eda"])  # no raw table yet: the source, on Spark
+    capsys.readouterr()
+    main(["profile", "loans_eda", "--json"])  # prints the latest profile
     from_source = json.loads(capsys.readouterr().out)
     resources = {"aurora": build_resources(settings)["aurora"]}
-    dg.materialize(build_raw_assets(spec)[:1], resources=resources, raise_on_error=False)
+    raw = dg.materialize(build_raw_assets(spec)[:1], resources=resources, raise_on_error=False)
+    assert raw.success
+    main(["profile", "loans_eda"])
+    capsys.readouterr()
     main(["profile", "loans_eda", "--json"])
     from_raw = json.loads(capsys.readouterr().out)
     assert (from_source["full_table_engine"], from_raw["full_table_engine"]) == ("spark", "duckdb")
