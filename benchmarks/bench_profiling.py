@@ -245,7 +245,10 @@ def agreement(aurora: dict, ydata: dict) -> list[str]:
             rel = abs(left - right) / max(abs(right), 1e-12) if right or left else 0.0
             best, n, where = worst.get(stat, (0.0, 0, ""))
             worst[stat] = (max(best, rel), n + 1, name if rel >= best else where)
-    return [f"| {stat} | {n} | {rel:.2e} | {where} |" for stat, (rel, n, where) in worst.items()]
+    return [
+        f"| {stat} | {n} | {rel:.2e} | {where if rel else '(all equal)'} |"
+        for stat, (rel, n, where) in worst.items()
+    ]
 
 
 def type_table(aurora: dict, ydata: dict) -> list[str]:

@@ -260,17 +260,15 @@ class DuckDBScan(TableScan):
         return ", ".join(_q(f.name) for f in self.fields)
 
     def random_sample(self, fraction: float, rows: int | None, seed: int) -> pd.DataFrame:
-        """Bernoulli by a seeded hash of each row's file and position: the same rows for the
-        same seed and files whatever the thread count (DuckDB's own REPEATABLE sampling is
-        only reproducible single-threaded). With `rows`, the n smallest hashes of a slightly
-        larger Bernoulli sample: exactly n rows."""
+        """Bernoulli by a seeded hash of each row's file (its index in the file list) and
+        position: the same rows for the same seed and files whatever the thread count
+        (DuckDB's own REPEATABLE sampling is only reproducible single-threaded). With `rows`,
+        the n smallest hashes of a slightly larger Bernoulli sample: exactly n rows."""
         keep = min(1.0, fraction * (1.1 if rows else 1.0))
-        key = f"hash(filename, file_row_number, {int(seed)})"
+        # file_index, not filename: hashing a path string per row doubled the sample's time.
+        key = f"hash(file_index, file_row_number, {int(seed)})"
         threshold = int(keep * 2**64) - 1
-        source = (
-            f"read_parquet({self._file_list()}, union_by_name = true, filename = true, "
-            "file_row_number = true)"
-        )
+        source = f"read_parquet({self._file_list()}, union_by_name = true, file_row_number = true)"
         sql = f"SELECT {self._select()} FROM {source} WHERE {key} <= {threshold}::UBIGINT"
         if rows:
             sql += f" ORDER BY {key} LIMIT {int(rows)}"

@@ -384,11 +384,12 @@ def _infer_semantic_type(
     kind = _kind(field)
     distinct = int(full.get("distinct") or 0)
     non_null_sample = sample.dropna()
-    sample_ratio = (
-        non_null_sample.astype(str).nunique() / len(non_null_sample)
-        if len(non_null_sample) >= 20
-        else 0.0
-    )
+
+    def sample_ratio() -> float:  # share of distinct values in the sample (only when needed)
+        if len(non_null_sample) < 20:
+            return 0.0
+        return non_null_sample.astype(str).nunique() / len(non_null_sample)
+
     if field.name == id_column:
         return SemanticType.identifier
     if kind == "other":
@@ -403,7 +404,7 @@ def _infer_semantic_type(
         if (
             kind == "integral"
             and ID_NAME.search(field.name)
-            and sample_ratio >= IDENTIFIER_MIN_RATIO
+            and sample_ratio() >= IDENTIFIER_MIN_RATIO
         ):
             return SemanticType.identifier
         return SemanticType.numeric
@@ -413,15 +414,12 @@ def _infer_semantic_type(
         return SemanticType.numeric
     if shape == "date":
         return SemanticType.datetime
-    words = set(non_null_sample.astype(str).str.strip().str.lower().unique())
+    text = non_null_sample.astype(str)
+    words = set(pd.Series(text.unique()).str.strip().str.lower())
     if 0 < len(words) <= 2 and words <= BOOLEAN_WORDS:
         return SemanticType.boolean
-    has_spaces = (
-        non_null_sample.astype(str).str.strip().str.contains(r"\s").mean()
-        if len(non_null_sample)
-        else 0.0
-    )
-    if sample_ratio >= IDENTIFIER_MIN_RATIO:
+    if sample_ratio() >= IDENTIFIER_MIN_RATIO:
+        has_spaces = text.str.strip().str.contains(r"\s").mean() if len(text) else 0.0
         return SemanticType.text if has_spaces > 0.05 else SemanticType.identifier
     non_null = int(full.get("non_null") or 0)
     if distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= CATEGORICAL_MAX_RATIO * max(

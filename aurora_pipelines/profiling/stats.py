@@ -293,6 +293,12 @@ def single_feature_auc(feature: pd.Series, target: pd.Series) -> float | None:
 
 def duplicate_rows(sample: pd.DataFrame) -> int:
     """Rows of the sample that repeat an earlier row exactly (unhashable columns ignored)."""
+    if sample.empty:
+        return 0
+    try:  # the common case: every column hashable, no per-value type check needed
+        return int(sample.duplicated().sum())
+    except TypeError:
+        pass
     hashable = [
         c
         for c in sample.columns
