@@ -182,6 +182,33 @@ def apply_pii(df: DataFrame, actions: dict[str, PiiAction], key: str | None = No
     return df.select(*columns) if actions else df
 
 
+def _check_member(
+    store: Any, caller: str, team: str, experiment: str | None, policy_path: str
+) -> None:
+    """AccessDenied (audited) unless `caller` is a policy identity in `team` or an admin."""
+    known = {u.name: u for u in store.policy.users}
+    user = known.get(caller)
+    if user is not None and (user.team == team or "admin" in user.roles):
+        return
+    reason = (
+        f"unknown identity '{caller}'"
+        if user is None
+        else f"'{caller}' is in team '{user.team}', not '{team}'"
+    )
+    store.audit(
+        AUDIT_EVENT,
+        caller,
+        f"team:{team}",
+        {"team": team, "reason": reason, "experiment": experiment},
+    )
+    raise AccessDenied(
+        f"{reason}, so it may not read data as team '{team}'"
+        + (f" (experiment '{experiment}')" if experiment else "")
+        + f"; set AURORA_USER to a member of '{team}', or ask an admin to change the team "
+        f"in {policy_path}"
+    )
+
+
 @dataclass(frozen=True)
 class GovernedFrame:
     df: DataFrame
@@ -205,13 +232,19 @@ class SourceAccess:
     def from_settings(
         cls, settings: Settings, team: str, actor: str | None = None, experiment: str | None = None
     ) -> SourceAccess:
+        """Access as `team`. A caller named by AURORA_USER must be a member of that team (or an
+        admin): the spec's `team` alone is not trusted. Without AURORA_USER the pipeline reads
+        as the team itself (`team:<name>`)."""
         from aurora_pipelines.governance.store import GovernanceStore
 
+        store = GovernanceStore.from_settings(settings)
+        if settings.user and actor is None:
+            _check_member(store, settings.user, team, experiment, str(settings.policy))
         return cls(
             policy=load_data_access(settings.policy),
             team=team,
             actor=actor or settings.user or f"team:{team}",
-            audit=GovernanceStore.from_settings(settings).audit,
+            audit=store.audit,
             experiment=experiment,
             policy_path=str(settings.policy),
             pii_key=pii_key(settings),

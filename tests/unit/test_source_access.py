@@ -257,3 +257,24 @@ def test_pii_is_masked_with_a_keyed_hash(spark, tables, store, tmp_path):
     assert values[3] is None
     assert masked("another key")[0] != expected
     assert Settings(home=tmp_path / "home", pii_key="from-env").pii_key == "from-env"
+
+
+def test_the_caller_must_belong_to_the_specs_team(store, tmp_path):
+    def as_user(user: str | None) -> SourceAccess:
+        settings = Settings(home=tmp_path / "home", policy=tmp_path / "policy.yaml", user=user)
+        return SourceAccess.from_settings(settings, "risk", experiment="acl_demo")
+
+    assert as_user("ds_alice").actor == "ds_alice"  # a member of risk
+    assert as_user("admin_erin").team == "risk"  # admins may act for any team
+    assert as_user(None).actor == "team:risk"  # the pipeline itself, no caller named
+    with pytest.raises(AccessDenied, match=r"'mrm_carol' is in team 'model_risk', not 'risk'"):
+        as_user("mrm_carol")
+    with pytest.raises(AccessDenied, match=r"unknown identity 'mallory'.*AURORA_USER"):
+        as_user("mallory")
+    audited = GovernanceStore(
+        f"sqlite:///{tmp_path / 'home' / 'governance.db'}", load_policy(tmp_path / "policy.yaml")
+    ).read_audit(event="access_denied")
+    assert [(r["actor"], r["target"]) for r in audited] == [
+        ("mrm_carol", "team:risk"),
+        ("mallory", "team:risk"),
+    ]
