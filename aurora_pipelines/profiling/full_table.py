@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import tempfile
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
@@ -193,7 +194,17 @@ class DuckDBScan(TableScan):
 
         self.files = files
         self.fields = fields
-        self.con = duckdb.connect(config={"memory_limit": DUCKDB_MEMORY_LIMIT})
+        # Spills (the id column's exact distinct on a huge table) go to the temp dir, not cwd.
+        spill = os.path.join(tempfile.gettempdir(), f"aurora-duckdb-{os.getpid()}")
+        # Without insertion order the id's GROUP BY spills instead of failing (50M ids: 5 s,
+        # 1.35 GiB); the sample is ordered by its hash key explicitly.
+        self.con = duckdb.connect(
+            config={
+                "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "temp_directory": spill,
+                "preserve_insertion_order": False,
+            }
+        )
         self.con.execute(f"SET threads = {max(1, os.cpu_count() or 1)}")
         self.source = f"read_parquet({self._file_list()}, union_by_name = true)"
 
@@ -216,8 +227,6 @@ class DuckDBScan(TableScan):
             if kind == "other":
                 continue
             add(f"approx_count_distinct({col})", "distinct")
-            if field.name == id_column:
-                add(f"count(DISTINCT {col})", "distinct_exact")
             value = col
             if kind == "float":
                 add(f"count_if(isnan({col}) OR isinf({col}))", "invalid")
@@ -238,6 +247,15 @@ class DuckDBScan(TableScan):
             out[field.name] = {}
         for (name, key), value in zip(keys[1:], row[1:], strict=True):
             out[name][key] = _plain(value)
+        if id_column is not None:
+            # Its own GROUP BY, which can spill to disk: a DISTINCT aggregate inside the wide
+            # pass ran out of memory on 50M ids under the 2 GB limit.
+            # (Without union_by_name: with it, the scan kept 50M ids in memory and failed too.)
+            col = _q(id_column)
+            out[id_column]["distinct_exact"] = self.con.execute(
+                f"SELECT count(*) FROM (SELECT {col} FROM read_parquet({self._file_list()}) "
+                f"WHERE {col} IS NOT NULL GROUP BY {col})"
+            ).fetchall()[0][0]
         return out
 
     def category_sets(self, columns: list[str]) -> dict[str, list[str]]:
@@ -272,9 +290,12 @@ class DuckDBScan(TableScan):
         key = f"hash(file_index, file_row_number, {int(seed)})"
         threshold = int(keep * 2**64) - 1
         source = f"read_parquet({self._file_list()}, union_by_name = true, file_row_number = true)"
-        sql = f"SELECT {self._select()} FROM {source} WHERE {key} <= {threshold}::UBIGINT"
+        sql = (
+            f"SELECT {self._select()} FROM {source} WHERE {key} <= {threshold}::UBIGINT "
+            f"ORDER BY {key}"
+        )
         if rows:
-            sql += f" ORDER BY {key} LIMIT {int(rows)}"
+            sql += f" LIMIT {int(rows)}"
         return self._frame(sql)
 
     def to_pandas(self) -> pd.DataFrame:
