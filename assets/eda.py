@@ -5,7 +5,7 @@ import dagster as dg
 from assets.metadata import commit_info, path_url
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
-from aurora_pipelines.profiling.experiment import profile_experiment
+from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
 
@@ -35,12 +35,14 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     )
     def profile(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         raw = aurora.lake_path(spec.name, *lifecycle.RAW)
+        found = read_delta_input(aurora.spark(), raw)
         done = profile_experiment(
             aurora.settings,
             spec,
-            delta.read_spark(aurora.spark(), raw),
-            f"raw Delta table {raw}",
+            found.df,
+            found.source,
             progress=lambda stage: context.log.info(f"profile: {stage}"),
+            files=found.files,
         )
         result = done.profile
         columns = result.columns_frame()

@@ -162,7 +162,7 @@ def _run_profile(settings: Settings, name: str, show_progress: bool):
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from aurora_pipelines.lake.spark import get_spark
-    from aurora_pipelines.profiling.experiment import experiment_frame, profile_experiment
+    from aurora_pipelines.profiling.experiment import experiment_input, profile_experiment
     from aurora_pipelines.specs import find_spec
 
     spec = find_spec(settings.experiments_dir, name)
@@ -181,8 +181,10 @@ def _run_profile(settings: Settings, name: str, show_progress: bool):
 
         spark = get_spark(settings)
         stage("reading the data")
-        df, source = experiment_frame(spark, settings, spec)
-        return profile_experiment(settings, spec, df, source, progress=stage)
+        found = experiment_input(spark, settings, spec)
+        return profile_experiment(
+            settings, spec, found.df, found.source, progress=stage, files=found.files
+        )
 
 
 def _print_profile(done) -> None:

@@ -31,6 +31,11 @@ class Settings(BaseSettings):
     spark_master: str = "local[2]"
     dbt_target: str = Field(default="duckdb", description="dbt target: duckdb (local) or spark.")
     user: str | None = Field(default=None, description="Caller identity (AURORA_USER).")
+    pii_key: str | None = Field(
+        default=None,
+        description="Secret key for masking PII columns (AURORA_PII_KEY); default: a random "
+        "key created once in AURORA_HOME/pii.key.",
+    )
 
     @cached_property
     def root(self) -> Path:

@@ -1,15 +1,29 @@
 """Profile speed: Aurora vs ydata-profiling (minimal) on one table, and a large Delta table.
 
-1. A 1M x 30 table (12 float, 8 int, 8 string categoricals, 1 boolean, 1 date; missing values)
-   written as Parquet. Aurora (Spark full-table aggregates + sampled detail) and ydata-profiling
-   4.18 in minimal mode profile the same file, each in its own process (peak RSS of the process
-   tree sampled from /proc). ydata-profiling pins numpy/scipy/matplotlib versions older than
-   ours, so it runs from its own venv: YDATA_PYTHON=/path/to/venv/bin/python (install
-   `ydata-profiling==4.18.4 pyarrow` there); it is never a dependency of Aurora.
-   Agreement: per numeric column, mean/std/min/max/missing from both tools.
-2. A large Delta table (`--delta-rows`, default 10M x 13 for a quick run; BENCHMARKS.md has
-   the issue's 50M) profiled through sampling: wall time and peak RSS of the whole driver
-   (Python + the local JVM).
+The table (`make_frame`, seeded) is a realistic mixed customer table of 30 columns:
+- `customer_id`: a unique integer id;
+- 10 floats: 8 log-normal amounts with growing skew (0/2/4/6% missing), a normal `score`
+  (5% missing) and a beta `ratio`;
+- 5 integers: 4 Poisson counts and `age` (18-89, 3% missing);
+- 8 string categoricals with 2, 4, 7, 12, 31, 50, 200 and 1000 levels, Zipf-like frequencies,
+  0-3% missing;
+- `postcode` (20,000 distinct strings) and `email` (unique strings);
+- 2 booleans (`has_card` 2% missing); 2 dates: `signup_date` (day) and `last_seen`
+  (timestamp, 10% missing).
+It is written as Parquet; both tools profile that file.
+
+1. 1M x 30: Aurora and ydata-profiling 4.18 in minimal mode, each in its own process (peak RSS
+   of the process tree sampled from /proc). Aurora runs twice: with the full-table pass on
+   DuckDB over the file (what a Delta/Parquet input gets) and on Spark (any other DataFrame,
+   e.g. a masked source or a cluster). ydata-profiling pins numpy/scipy/matplotlib versions
+   older than ours, so it runs from its own venv: YDATA_PYTHON=/path/to/venv/bin/python
+   (install `ydata-profiling==4.18.4 pyarrow` there); it is never a dependency of Aurora.
+   Agreement: per column, mean/std/min/max/missing/distinct from both tools. Aurora is given
+   `customer_id` as the id column, as an experiment spec would (exact duplicate-id count).
+2. A large Delta table (`--delta-rows`, default 10M; BENCHMARKS.md has the issue's 50M) of 13
+   of those columns (id, 2 amounts, score, a count, age, 3 categoricals, postcode, 2 booleans,
+   signup date) profiled through sampling: wall time and peak RSS of the whole driver (Python
+   + the local JVM). `--delta-cache DIR` keeps the generated table between runs.
 
 Usage: python benchmarks/bench_profiling.py [--rows 1000000] [--delta-rows 10000000]
 """
@@ -20,6 +34,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -34,26 +49,57 @@ from report import update_section  # noqa: E402
 GIB = 1024**3
 
 
-def make_frame(rows: int, seed: int = 7):
+def make_frame(rows: int, seed: int = 7, first_id: int = 10_000_000):
     import numpy as np
     import pandas as pd
 
     rng = np.random.default_rng(seed)
-    data = {}
-    for i in range(12):
-        values = rng.lognormal(3 + i * 0.1, 0.5 + i * 0.05, rows)
-        values[rng.random(rows) < 0.02 * (i % 4)] = np.nan
-        data[f"f{i:02d}"] = values
+
+    def holes(values, share: float):
+        return pd.Series(values).mask(rng.random(rows) < share)
+
+    data: dict[str, object] = {"customer_id": np.arange(rows, dtype="int64") + first_id}
     for i in range(8):
-        data[f"n{i:02d}"] = rng.poisson(5 + 3 * i, rows).astype("int64")
-    for i in range(8):
-        levels = np.array([f"c{i}_{k}" for k in range(3 + 4 * i)], dtype=object)
-        column = levels[rng.integers(0, len(levels), rows)]
-        column[rng.random(rows) < 0.01 * (i % 3)] = None
-        data[f"s{i:02d}"] = column
-    data["flag"] = rng.random(rows) < 0.3
-    data["day"] = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, rows), "D")
+        amounts = rng.lognormal(3 + i * 0.1, 0.5 + i * 0.1, rows)
+        data[f"amount_{i}"] = holes(amounts, 0.02 * (i % 4))
+    data["score"] = holes(rng.normal(600, 80, rows), 0.05)
+    data["ratio"] = rng.beta(2, 5, rows)
+    for i in range(4):
+        data[f"count_{i}"] = rng.poisson(2 + 3 * i, rows).astype("int64")
+    data["age"] = holes(rng.integers(18, 90, rows), 0.03).astype("Int64")
+    for i, levels in enumerate((2, 4, 7, 12, 31, 50, 200, 1000)):
+        names = np.array([f"cat{i}_{j:04d}" for j in range(levels)], dtype=object)
+        weights = 1.0 / np.arange(1, levels + 1) ** 0.8  # Zipf-like: a few common levels
+        column = names[rng.choice(levels, rows, p=weights / weights.sum())]
+        column[rng.random(rows) < 0.01 * (i % 4)] = None
+        data[f"cat_{levels}"] = column
+    postcodes = np.array([f"PC{j:05d}" for j in range(20_000)], dtype=object)
+    data["postcode"] = postcodes[rng.integers(0, len(postcodes), rows)]
+    data["email"] = np.array([f"user{v}@example.com" for v in data["customer_id"]], dtype=object)
+    data["is_active"] = rng.random(rows) < 0.7
+    data["has_card"] = holes(rng.random(rows) < 0.4, 0.02).astype("boolean")
+    start = pd.Timestamp("2020-01-01")
+    data["signup_date"] = (start + pd.to_timedelta(rng.integers(0, 4 * 365, rows), "D")).date
+    seen = start + pd.to_timedelta(rng.integers(0, 5 * 365 * 86400, rows), "s")
+    data["last_seen"] = pd.Series(seen).mask(rng.random(rows) < 0.1)
     return pd.DataFrame(data)
+
+
+DELTA_COLUMNS = [
+    "customer_id",
+    "amount_0",
+    "amount_5",
+    "score",
+    "count_1",
+    "age",
+    "cat_4",
+    "cat_31",
+    "cat_1000",
+    "postcode",
+    "is_active",
+    "has_card",
+    "signup_date",
+]
 
 
 def _tree_rss(pid: int) -> int:
@@ -106,7 +152,8 @@ def run_measured(argv: list[str], env: dict[str, str] | None = None) -> tuple[di
 # --- children ---------------------------------------------------------------------------------
 
 
-def child_aurora(path: str, kind: str) -> None:
+def child_aurora(path: str, kind: str, engine: str) -> None:
+    """Profile `path` (parquet or delta); engine "duckdb" passes the files, "spark" does not."""
     from aurora_pipelines.lake import delta
     from aurora_pipelines.lake.spark import get_spark
     from aurora_pipelines.profiling import profile_table
@@ -116,12 +163,28 @@ def child_aurora(path: str, kind: str) -> None:
     t0 = time.perf_counter()
     spark = get_spark(Settings(home=Path(home)))
     spark_start = time.perf_counter() - t0
-    df = delta.read_spark(spark, path) if kind == "delta" else spark.read.parquet(path)
+    files = delta.file_uris(path) if kind == "delta" else [Path(path).as_uri()]
+    df = spark.read.parquet(*files)  # like ydata's pd.read_parquet: not in the profile time
     t1 = time.perf_counter()
-    profile = profile_table(df)
+    stages: dict[str, float] = {}
+    last = [t1, "start"]
+
+    def stage(name: str) -> None:
+        now = time.perf_counter()
+        stages[last[1]] = round(now - last[0], 2)
+        last[:] = [now, name]
+
+    profile = profile_table(
+        df,
+        id_column="customer_id",  # as a spec would: its duplicates are counted exactly
+        files=files if engine == "duckdb" else None,
+        progress=stage,
+    )
+    stage("done")
     seconds = time.perf_counter() - t1
     stats = {
         c.name: {
+            "type": c.semantic_type.value,
             "mean": c.mean,
             "std": c.std,
             "min": c.min,
@@ -136,6 +199,8 @@ def child_aurora(path: str, kind: str) -> None:
             {
                 "seconds": seconds,
                 "spark_start": spark_start,
+                "engine": profile.full_table_engine,
+                "stages": stages,
                 "sample": profile.sampling.rows,
                 "rows": profile.rows,
                 "stats": stats,
@@ -156,7 +221,8 @@ description = ProfileReport(frame, minimal=True, progress_bar=False).get_descrip
 seconds = time.perf_counter() - t
 stats = {}
 for name, v in description.variables.items():
-    stats[name] = {k: v.get(k) for k in ("mean", "std", "min", "max", "n_missing", "n_distinct")}
+    keys = ("type", "mean", "std", "min", "max", "n_missing", "n_distinct")
+    stats[name] = {k: v.get(k) for k in keys}
 print(json.dumps({"seconds": seconds, "stats": stats}, default=str))
 """
 
@@ -165,26 +231,42 @@ print(json.dumps({"seconds": seconds, "stats": stats}, default=str))
 
 
 def agreement(aurora: dict, ydata: dict) -> list[str]:
-    rows = []
-    worst = {"mean": 0.0, "std": 0.0, "min": 0.0, "max": 0.0, "missing": 0.0}
+    """Worst relative difference per statistic over the columns both tools report it for."""
+    worst: dict[str, tuple[float, int, str]] = {}
     for name, a in aurora.items():
-        y = ydata.get(name)
-        if not y or a["mean"] is None or y.get("mean") is None:
-            continue
+        y = ydata.get(name) or {}
         pairs = {
-            "mean": (a["mean"], y["mean"]),
-            "std": (a["std"], y["std"]),
-            "min": (a["min"], y["min"]),
-            "max": (a["max"], y["max"]),
-            "missing": (a["missing"], y["n_missing"]),
+            "missing (all columns)": (a["missing"], y.get("n_missing")),
+            "distinct (all columns; Aurora approximate)": (a["distinct"], y.get("n_distinct")),
+            "mean (numeric)": (a["mean"], y.get("mean")),
+            "std (numeric)": (a["std"], y.get("std")),
+            "min (numeric)": (a["min"], y.get("min")),
+            "max (numeric)": (a["max"], y.get("max")),
         }
         for stat, (left, right) in pairs.items():
-            left, right = float(left), float(right)
+            try:
+                left, right = float(left), float(right)
+            except (TypeError, ValueError):
+                continue  # not reported by one of the tools (or a date)
             rel = abs(left - right) / max(abs(right), 1e-12) if right or left else 0.0
-            worst[stat] = max(worst[stat], rel)
-    for stat, rel in worst.items():
-        rows.append(f"| {stat} | {rel:.2e} |")
-    return rows
+            best, n, where = worst.get(stat, (0.0, 0, ""))
+            worst[stat] = (max(best, rel), n + 1, name if rel >= best else where)
+    return [
+        f"| {stat} | {n} | {rel:.2e} | {where if rel else '(all equal)'} |"
+        for stat, (rel, n, where) in worst.items()
+    ]
+
+
+def type_table(aurora: dict, ydata: dict) -> list[str]:
+    """How each tool typed the columns (ydata's minimal mode types string categoricals Text)."""
+    pairs: dict[tuple[str, str], list[str]] = {}
+    for name, a in aurora.items():
+        pairs.setdefault((a["type"], str((ydata.get(name) or {}).get("type"))), []).append(name)
+    return [
+        f"| {ours} | {theirs} | {len(names)} | {', '.join(names[:6])}"
+        f"{', ...' if len(names) > 6 else ''} |"
+        for (ours, theirs), names in sorted(pairs.items())
+    ]
 
 
 def write_delta(path: Path, rows: int, chunk: int = 1_000_000) -> float:
@@ -194,19 +276,41 @@ def write_delta(path: Path, rows: int, chunk: int = 1_000_000) -> float:
     written = 0
     while written < rows:
         n = min(chunk, rows - written)
-        frame = make_frame(n, seed=written + 1).iloc[:, :12]
-        frame.insert(0, "row_id", range(written, written + n))
+        frame = make_frame(n, seed=written + 1, first_id=written)[DELTA_COLUMNS]
         write_deltalake(str(path), frame, mode="append")
         written += n
     return time.perf_counter() - start
+
+
+def cached_delta(cache: Path | None, tmp: Path, rows: int) -> tuple[Path, str]:
+    """The large Delta table: reused from `cache` when it holds one of `rows` rows."""
+    from deltalake import DeltaTable
+
+    path = (cache or tmp) / f"delta_{rows}"
+    if cache and (path / "_delta_log").exists():
+        stats = DeltaTable(str(path)).get_add_actions(flatten=True)
+        if sum(stats.column("num_records").to_pylist()) == rows:
+            return path, "reused from the cache; "
+    if path.exists():
+        shutil.rmtree(path)
+    seconds = write_delta(path, rows)
+    return path, f"generating it with delta-rs took {seconds:.0f} s; "
+
+
+def load() -> str:
+    """The machine's load average, so a reader can judge the noise."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min)"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--delta-rows", type=int, default=10_000_000)
+    parser.add_argument("--delta-cache", type=Path, default=None)
+    parser.add_argument("--skip-wide", action="store_true", help="only the Delta part")
     parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child_aurora(*args.child)
@@ -216,68 +320,102 @@ def main() -> None:
     env.setdefault("AURORA_SPARK_DRIVER_MEMORY", "4g")
     lines = [
         f"Produced by `python benchmarks/bench_profiling.py` on {platform.node()} "
-        f"({os.cpu_count()} cores), {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        f"({os.cpu_count()} cores, shared with other work: {load()} at the start), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}.",
+        "",
+        "The table is a mixed customer table (see the script's docstring): an integer id, "
+        "10 floats and 5 integers with 0-6% missing, 8 string categoricals of 2 to 1,000 "
+        "levels, a 20,000-value postcode, a unique email, 2 booleans, a date and a timestamp.",
         "",
     ]
-    with tempfile.TemporaryDirectory(prefix="aurora-bench-") as tmp:
-        parquet = Path(tmp) / "wide.parquet"
-        make_frame(args.rows).to_parquet(parquet, index=False, coerce_timestamps="us")
-        aurora, aurora_wall, aurora_rss = run_measured(
-            [sys.executable, __file__, "--child", str(parquet), "parquet"], env
-        )
-        ydata_python = os.environ.get("YDATA_PYTHON")
-        lines += [
-            f"## Profile of {args.rows:,} rows × 30 columns: Aurora vs ydata-profiling (minimal)",
-            "",
-            "| tool | profile seconds | process wall s | peak RSS GiB |",
-            "|---|---:|---:|---:|",
-            f"| Aurora (Spark `local[2]`, sample {aurora['sample']:,} rows) | "
-            f"{aurora['seconds']:.1f} | {aurora_wall:.1f} | {aurora_rss / GIB:.2f} |",
-        ]
-        if ydata_python:
-            ydata, ydata_wall, ydata_rss = run_measured(
-                [ydata_python, "-c", YDATA_CHILD, str(parquet)]
-            )
-            ratio = ydata["seconds"] / aurora["seconds"]
-            lines += [
-                f"| ydata-profiling 4.18.4 minimal | {ydata['seconds']:.1f} | {ydata_wall:.1f} | "
-                f"{ydata_rss / GIB:.2f} |",
-                "",
-                f"**ydata-profiling time / Aurora time = {ratio:.2f}×** (profile time; target "
-                "≥ 10×; below 1 means Aurora is slower); process wall "
-                f"time including Spark start ({aurora['spark_start']:.1f} s) and reading: "
-                f"{ydata_wall / aurora_wall:.1f}×.",
-                "",
-                "Agreement on the numeric columns (worst relative difference over columns; "
-                "both from the full table):",
-                "",
-                "| statistic | worst relative difference |",
-                "|---|---:|",
-                *agreement(aurora["stats"], ydata["stats"]),
-            ]
-        else:
-            lines += ["", "ydata-profiling not run: set YDATA_PYTHON (see the docstring)."]
-
-        delta_path = Path(tmp) / "large_delta"
-        generate = write_delta(delta_path, args.delta_rows)
+    with tempfile.TemporaryDirectory(prefix="aurora-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        if not args.skip_wide:
+            lines += wide_section(args.rows, tmp, env)
+        delta_path, generated = cached_delta(args.delta_cache, tmp, args.delta_rows)
         big, big_wall, big_rss = run_measured(
-            [sys.executable, __file__, "--child", str(delta_path), "delta"], env
+            [sys.executable, __file__, "--child", str(delta_path), "delta", "duckdb"], env
         )
         lines += [
             "",
-            f"## A {args.delta_rows:,}-row × 13-column Delta table, profiled through sampling",
+            f"## A {args.delta_rows:,}-row × {len(DELTA_COLUMNS)}-column Delta table, "
+            "profiled through sampling",
             "",
-            f"(Generating it with delta-rs took {generate:.0f} s.)",
+            f"Columns: {', '.join(DELTA_COLUMNS)} ({generated}{load()} before the profile).",
             "",
             "| measure | value | target (50M rows) |",
             "|---|---:|---:|",
             f"| profile seconds (full-table pass + sample) | {big['seconds']:.1f} | < 120 |",
-            f"| process wall seconds (incl. Spark start) | {big_wall:.1f} | |",
-            f"| peak RSS of the driver (Python + JVM) | {big_rss / GIB:.2f} GiB | < 4 GiB |",
-            f"| sample rows (Cochran rule) | {big['sample']:,} | |",
+            f"| process wall seconds (incl. Spark start {big['spark_start']:.1f} s) | "
+            f"{big_wall:.1f} | |",
+            f"| peak RSS of the driver (Python + JVM + DuckDB) | {big_rss / GIB:.2f} GiB | "
+            "< 4 GiB |",
+            f"| sample rows (Cochran rule, random) | {big['sample']:,} | |",
+            "",
+            f"Stages (s): {stage_text(big['stages'])}.",
         ]
     update_section(args.out, "bench_profiling", "\n".join(lines))
     print("\n".join(lines))
+
+
+def stage_text(stages: dict[str, float]) -> str:
+    return ", ".join(f"{name} {seconds:.1f}" for name, seconds in stages.items())
+
+
+def wide_section(rows: int, tmp: Path, env: dict[str, str]) -> list[str]:
+    parquet = tmp / "wide.parquet"
+    make_frame(rows).to_parquet(parquet, index=False, coerce_timestamps="us")
+    runs = {}
+    for engine in ("duckdb", "spark"):
+        runs[engine] = run_measured(
+            [sys.executable, __file__, "--child", str(parquet), "parquet", engine], env
+        )
+    aurora, aurora_wall, _ = runs["duckdb"]
+    lines = [
+        f"## Profile of {rows:,} rows × 30 columns: Aurora vs ydata-profiling (minimal)",
+        "",
+        "| tool | profile seconds | process wall s | peak RSS GiB |",
+        "|---|---:|---:|---:|",
+    ]
+    for engine, (result, wall, rss) in runs.items():
+        lines.append(
+            f"| Aurora, full-table pass on {engine} (sample {result['sample']:,} rows) | "
+            f"{result['seconds']:.1f} | {wall:.1f} | {rss / GIB:.2f} |"
+        )
+    ydata_python = os.environ.get("YDATA_PYTHON")
+    if not ydata_python:
+        return [*lines, "", "ydata-profiling not run: set YDATA_PYTHON (see the docstring)."]
+    ydata, ydata_wall, ydata_rss = run_measured(
+        [ydata_python, "-c", YDATA_CHILD, str(tmp / "wide.parquet")]
+    )
+    ratio = ydata["seconds"] / aurora["seconds"]
+    spark_ratio = ydata["seconds"] / runs["spark"][0]["seconds"]
+    return [
+        *lines,
+        f"| ydata-profiling 4.18.4 minimal | {ydata['seconds']:.1f} | {ydata_wall:.1f} | "
+        f"{ydata_rss / GIB:.2f} |",
+        "",
+        f"**ydata-profiling time / Aurora time = {ratio:.1f}×** (profile time, DuckDB pass; "
+        f"target ≥ 10×); with the Spark pass {spark_ratio:.1f}×. Process wall time including "
+        f"Spark start ({aurora['spark_start']:.1f} s) and reading: "
+        f"{ydata_wall / aurora_wall:.1f}×.",
+        "",
+        f"Aurora stages (s), DuckDB pass: {stage_text(aurora['stages'])}; Spark pass: "
+        f"{stage_text(runs['spark'][0]['stages'])}.",
+        "",
+        "Agreement (worst relative difference over the columns both report; Aurora's distinct "
+        "counts are HyperLogLog estimates, ydata's exact):",
+        "",
+        "| statistic | columns | worst relative difference | worst column |",
+        "|---|---:|---:|---|",
+        *agreement(aurora["stats"], ydata["stats"]),
+        "",
+        "Column types, Aurora vs ydata-profiling minimal:",
+        "",
+        "| Aurora | ydata-profiling | columns | examples |",
+        "|---|---|---:|---|",
+        *type_table(aurora["stats"], ydata["stats"]),
+    ]
 
 
 if __name__ == "__main__":

@@ -55,17 +55,41 @@ class ExperimentProfile:
     source: str
 
 
+@dataclass(frozen=True)
+class ProfileInput:
+    """What to profile: the DataFrame, where it came from, and the Parquet files it reads
+    unchanged (None when it is not a plain file read), which lets the profile use DuckDB."""
+
+    df: DataFrame
+    source: str
+    files: list[str] | None = None
+
+
+def read_delta_input(spark: SparkSession, path: Path) -> ProfileInput:
+    """A Delta snapshot on Spark and its file list, from one read of the Delta log."""
+    files = delta.file_uris(path)
+    df = spark.read.parquet(*files) if files else delta.read_spark(spark, path)
+    return ProfileInput(df, f"raw Delta table {path}", files or None)
+
+
+def experiment_input(spark: SparkSession, settings: Settings, spec: ExperimentSpec) -> ProfileInput:
+    """The raw Delta table when materialized, else the governed source read as the team."""
+    raw = settings.lake_dir.joinpath(spec.name, *lifecycle.RAW)
+    if delta.is_delta_table(raw):
+        return read_delta_input(spark, raw)
+    from aurora_pipelines.sources.access import SourceAccess
+
+    access = SourceAccess.from_settings(settings, spec.team, experiment=spec.name)
+    # Sources may be masked, filtered or queried: always profiled on Spark.
+    return ProfileInput(access.read(spark, spec.source).df, f"source {spec.source.display}")
+
+
 def experiment_frame(
     spark: SparkSession, settings: Settings, spec: ExperimentSpec
 ) -> tuple[DataFrame, str]:
     """The raw Delta table when materialized, else the governed source read as the team."""
-    raw = settings.lake_dir.joinpath(spec.name, *lifecycle.RAW)
-    if delta.is_delta_table(raw):
-        return delta.read_spark(spark, raw), f"raw Delta table {raw}"
-    from aurora_pipelines.sources.access import SourceAccess
-
-    access = SourceAccess.from_settings(settings, spec.team, experiment=spec.name)
-    return access.read(spark, spec.source).df, f"source {spec.source.display}"
+    found = experiment_input(spark, settings, spec)
+    return found.df, found.source
 
 
 def profile_experiment(
@@ -74,8 +98,12 @@ def profile_experiment(
     df: DataFrame,
     source: str,
     progress: Callable[[str], None] | None = None,
+    files: list[str] | None = None,
 ) -> ExperimentProfile:
-    """Profile `df` as the spec says; write the report, the JSON and the expectation suite."""
+    """Profile `df` as the spec says; write the report, the JSON and the expectation suite.
+
+    `files`: the Parquet files `df` reads unchanged (see `ProfileInput`), or None.
+    """
     profile = profile_table(
         df,
         target=spec.target,
@@ -83,6 +111,7 @@ def profile_experiment(
         sampling=spec.profiling.sampling_plan,
         seed=spec.profiling.seed,
         progress=progress,
+        files=files,
     )
     if progress:
         progress("report and expectation suite")

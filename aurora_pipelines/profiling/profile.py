@@ -1,19 +1,19 @@
 """Profile a Spark table: full-table counts in one aggregate pass, distributions from a sample.
 
 What comes from where (so a reader knows which numbers are exact):
-- full table, one `DataFrame.agg` pass: rows; per column non-null count, approximate distinct
-  count (`approx_count_distinct`, HyperLogLog++, relative standard deviation `APPROX_RSD`),
-  min/max, mean/std (numeric and boolean), NaN/inf count (floating), blank-string count
-  (strings).
-- full table, small extra aggregates: the exact distinct count of the id column (duplicate ids
-  must be exact; inside the wide pass an exact distinct makes Spark expand every row, ~4x
-  slower here) and the class balance of a categorical target.
-- full table, one more small aggregate: the exact category set (`collect_set`) of columns with at
-  most CATEGORY_SET_MAX distinct values (used for the expectation suite).
+- full table, one aggregate pass (`full_table.py`: DuckDB over the Parquet files when the
+  caller passes the files the DataFrame reads, e.g. a Delta snapshot, else Spark `agg`): rows;
+  per column non-null count, approximate distinct count (HyperLogLog; its relative error is in
+  `approx_distinct_rsd`), min/max (not for strings), mean/std (numeric and boolean), skewness
+  (DuckDB only), NaN/inf count (floating), blank-string count (strings), and the exact distinct
+  count of the id column (duplicate ids must be exact).
+- full table, small extra aggregates: the class balance of a categorical target, and the exact
+  category set of columns with at most CATEGORY_SET_MAX distinct values (for the expectation
+  suite).
 - seeded sample (`sampling.py`: random, stratified or systematic): quantiles, histograms, IQR and
   z-score outliers, top values, string shapes (numbers/dates stored as text), case variants,
-  duplicate rows, target associations, leakage hints, and the Pearson, Spearman and Cramér's V
-  matrices, and skewness.
+  duplicate rows, target associations, leakage hints, the Pearson, Spearman and Cramér's V
+  matrices, and skewness when the engine did not give it.
 Columns of types the profile cannot describe (arrays, maps, structs, binary) are counted
 (non-null) and listed in `warnings`, never sampled.
 Quality score and breakdown: see `quality.py`.
@@ -33,13 +33,18 @@ from pydantic import BaseModel, Field
 
 from aurora_pipelines.errors import DataError, SourceError
 from aurora_pipelines.profiling import quality, stats
+from aurora_pipelines.profiling.full_table import (
+    SPARK_APPROX_RSD,
+    TableScan,
+    field_kind,
+    table_scan,
+)
 from aurora_pipelines.profiling.sampling import SamplingInfo, sample_to_pandas
 from aurora_pipelines.specs import SamplingSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-APPROX_RSD = 0.05  # approx_count_distinct's relative standard deviation (Spark's default)
 ID_NAME = re.compile(r"(^|_)(id|key|uuid|guid)$", re.IGNORECASE)
 BOOLEAN_WORDS = {"true", "false", "yes", "no", "y", "n", "t", "f", "0", "1"}
 CATEGORICAL_MAX_DISTINCT = 1000
@@ -100,7 +105,9 @@ class ColumnProfile(BaseModel):
     zscore_outliers: int | None = None
     zscore_outlier_pct: float | None = None
     top_values: list[TopValue] = Field(default_factory=list)
-    skew: float | None = Field(default=None, description="Skewness (sample).")
+    skew: float | None = Field(
+        default=None, description="Skewness, bias-corrected (full table on DuckDB, else sample)."
+    )
     histogram: dict[str, Any] | None = Field(
         default=None, description="Sample histogram: edges, counts, below/above the p01-p99 range."
     )
@@ -147,7 +154,10 @@ class Profile(BaseModel):
     quality_breakdown: dict[str, float]
     quality_weights: dict[str, float] = Field(default_factory=lambda: dict(quality.WEIGHTS))
     sampling: SamplingInfo
-    approx_distinct_rsd: float = APPROX_RSD
+    approx_distinct_rsd: float = SPARK_APPROX_RSD
+    full_table_engine: str = Field(
+        default="spark", description="What computed the full-table pass: spark or duckdb."
+    )
     profiled_at: str
 
     def failing_components(self, threshold: float) -> list[str]:
@@ -206,12 +216,14 @@ def profile_table(
     seed: int = 42,
     sampling: SamplingSpec | None = None,
     progress: Callable[[str], None] | None = None,
+    files: list[str] | None = None,
 ) -> Profile:
     """Profile `df`: one aggregate pass over the full table, distributions from a seeded sample.
 
     `sampling` says how the sample is drawn (default: random, size from the rule in
     sampling.py); `sample_rows` is a shorthand for its size. `progress` is called with the
-    name of each stage as it starts.
+    name of each stage as it starts. `files`: the Parquet files `df` reads unchanged (e.g.
+    `lake.delta.file_uris`), so the full-table pass and a random sample run on DuckDB.
     """
     step = progress or (lambda _stage: None)
     plan = sampling or SamplingSpec()
@@ -239,26 +251,36 @@ def profile_table(
             f"target '{target}' has an unsupported type; cast it to a number or string first"
         )
 
-    step("full-table statistics")
-    full = _full_table_pass(df, id_column)
+    scan = table_scan(df, files)
+    step(f"full-table statistics ({scan.engine})")
+    full = scan.aggregate(id_column)
     rows = int(full["rows"])
     if rows == 0:
         raise DataError("cannot profile an empty table (0 rows); load data into the source first")
     step(f"sampling ({plan.method})")
     supported = df.select(*[_col(f.name) for f in fields if _kind(f) != "other"])
     sample, sampling = sample_to_pandas(
-        supported, table_rows=rows, plan=plan, seed=seed, target=target, id_column=id_column
+        supported,
+        table_rows=rows,
+        plan=plan,
+        seed=seed,
+        target=target,
+        id_column=id_column,
+        scan=scan if not unsupported else None,
     )
     for f in unsupported:
         sample[f.name] = pd.Series([None] * len(sample), dtype="object", index=sample.index)
     sample = sample[[f.name for f in fields]]
+    for f in fields:  # parsing dates is slow: the shape of each text column is found once
+        if _kind(f) == "string":
+            full[f.name]["shape"] = stats.string_shape(sample[f.name])
 
     semantic = {
         f.name: _infer_semantic_type(f, full[f.name], sample[f.name], id_column) for f in fields
     }
     target_kind = _target_kind(target, semantic, full) if target else None
     step("category sets")
-    _collect_categories(df, fields, semantic, full)
+    _collect_categories(scan, fields, semantic, full)
 
     step("column statistics")
     columns = [
@@ -310,8 +332,8 @@ def profile_table(
             id_profile.non_null - full[id_column]["distinct_exact"] if id_profile else None
         ),
         constant_columns=[c.name for c in columns if c.is_constant],
-        class_balance=_class_balance(df, target, rows)
-        if target_kind in ("binary", "categorical")
+        class_balance=scan.value_shares(target, rows)
+        if target and target_kind in ("binary", "categorical")
         else None,
         correlations=stats.correlation_matrix(sample, [c.name for c in numeric]),
         spearman=stats.correlation_matrix(sample, numeric_names, method="spearman"),
@@ -321,6 +343,8 @@ def profile_table(
         quality_score=quality.weighted_score(components),
         quality_breakdown=quality.as_percent(components),
         sampling=sampling,
+        approx_distinct_rsd=scan.approx_rsd,
+        full_table_engine=scan.engine,
         profiled_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
 
@@ -334,87 +358,21 @@ def _col(name: str) -> Any:
     return F.col("`" + name.replace("`", "``") + "`")
 
 
-def _kind(field: Any) -> str:
-    """Coarse physical kind: float, integral, decimal, bool, date, string or other."""
-    from pyspark.sql import types as T
-
-    t = field.dataType
-    if isinstance(t, T.FloatType | T.DoubleType):
-        return "float"
-    if isinstance(t, T.ByteType | T.ShortType | T.IntegerType | T.LongType):
-        return "integral"
-    if isinstance(t, T.DecimalType):
-        return "decimal"
-    if isinstance(t, T.BooleanType):
-        return "bool"
-    if isinstance(t, T.DateType | T.TimestampType | T.TimestampNTZType):
-        return "date"
-    if isinstance(t, T.StringType | T.CharType | T.VarcharType):
-        return "string"
-    return "other"
-
-
-def _full_table_pass(df: DataFrame, id_column: str | None) -> dict[str, Any]:
-    """Full-table statistics: one wide `agg` (one Spark job), plus the exact id distinct count."""
-    from pyspark.sql import functions as F
-
-    exprs = [F.count(F.lit(1)).alias("rows")]
-    for i, field in enumerate(df.schema.fields):
-        col = F.col("`" + field.name.replace("`", "``") + "`")
-        kind = _kind(field)
-        exprs.append(F.count(col).alias(f"{i}__non_null"))
-        if kind == "other":
-            continue
-        exprs.append(F.approx_count_distinct(col, APPROX_RSD).alias(f"{i}__distinct"))
-        value = col
-        if kind == "float":
-            bad = F.isnan(col) | col.isin(float("inf"), float("-inf"))
-            exprs.append(F.sum(F.when(bad, 1).otherwise(0)).alias(f"{i}__invalid"))
-            value = F.when(~bad, col)  # NaN sorts above every number in Spark: keep it out
-        elif kind == "string":
-            exprs.append(F.sum(F.when(F.trim(col) == "", 1).otherwise(0)).alias(f"{i}__invalid"))
-        exprs += [F.min(value).alias(f"{i}__min"), F.max(value).alias(f"{i}__max")]
-        if kind in ("float", "integral", "decimal", "bool"):
-            numeric = value.cast("double")
-            exprs += [
-                F.avg(numeric).alias(f"{i}__mean"),
-                F.stddev(numeric).alias(f"{i}__std"),
-            ]
-    row = df.agg(*exprs).first().asDict()
-    out: dict[str, Any] = {"rows": row["rows"]}
-    for i, field in enumerate(df.schema.fields):
-        prefix = f"{i}__"
-        out[field.name] = {k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)}
-    if id_column is not None:
-        id_col = F.col("`" + id_column.replace("`", "``") + "`")
-        out[id_column]["distinct_exact"] = df.agg(F.count_distinct(id_col)).first()[0]
-    return out
+_kind = field_kind
 
 
 def _collect_categories(
-    df: DataFrame, fields: list[Any], semantic: dict[str, SemanticType], full: dict[str, Any]
+    scan: TableScan, fields: list[Any], semantic: dict[str, SemanticType], full: dict[str, Any]
 ) -> None:
     """Exact category sets of small categoricals, in one extra aggregate (stored in `full`)."""
-    from pyspark.sql import functions as F
-
     small = [
         f.name
         for f in fields
         if semantic[f.name] in (SemanticType.categorical, SemanticType.boolean)
         and int(full[f.name].get("distinct") or 0) <= CATEGORY_SET_MAX
     ]
-    if not small:
-        return
-    row = df.agg(
-        *[F.collect_set(_col(c).cast("string")).alias(f"c{i}") for i, c in enumerate(small)]
-    ).first()
-    for i, name in enumerate(small):
-        full[name]["categories"] = sorted(row[f"c{i}"])
-
-
-def _class_balance(df: DataFrame, target: str, rows: int) -> dict[str, float]:
-    counts = df.groupBy(target).count().orderBy("count", ascending=False).limit(100).collect()
-    return {("null" if r[0] is None else str(r[0])): round(r["count"] / rows, 6) for r in counts}
+    for name, values in scan.category_sets(small).items():
+        full[name]["categories"] = values
 
 
 # --- per-column profile ----------------------------------------------------------------------
@@ -426,11 +384,12 @@ def _infer_semantic_type(
     kind = _kind(field)
     distinct = int(full.get("distinct") or 0)
     non_null_sample = sample.dropna()
-    sample_ratio = (
-        non_null_sample.astype(str).nunique() / len(non_null_sample)
-        if len(non_null_sample) >= 20
-        else 0.0
-    )
+
+    def sample_ratio() -> float:  # share of distinct values in the sample (only when needed)
+        if len(non_null_sample) < 20:
+            return 0.0
+        return non_null_sample.astype(str).nunique() / len(non_null_sample)
+
     if field.name == id_column:
         return SemanticType.identifier
     if kind == "other":
@@ -445,25 +404,22 @@ def _infer_semantic_type(
         if (
             kind == "integral"
             and ID_NAME.search(field.name)
-            and sample_ratio >= IDENTIFIER_MIN_RATIO
+            and sample_ratio() >= IDENTIFIER_MIN_RATIO
         ):
             return SemanticType.identifier
         return SemanticType.numeric
     # Strings: what they hold decides.
-    shape, _ = stats.string_shape(sample)
+    shape, _ = full.get("shape") or stats.string_shape(sample)
     if shape == "number":
         return SemanticType.numeric
     if shape == "date":
         return SemanticType.datetime
-    words = set(non_null_sample.astype(str).str.strip().str.lower().unique())
+    text = non_null_sample.astype(str)
+    words = set(pd.Series(text.unique()).str.strip().str.lower())
     if 0 < len(words) <= 2 and words <= BOOLEAN_WORDS:
         return SemanticType.boolean
-    has_spaces = (
-        non_null_sample.astype(str).str.strip().str.contains(r"\s").mean()
-        if len(non_null_sample)
-        else 0.0
-    )
-    if sample_ratio >= IDENTIFIER_MIN_RATIO:
+    if sample_ratio() >= IDENTIFIER_MIN_RATIO:
+        has_spaces = text.str.strip().str.contains(r"\s").mean() if len(text) else 0.0
         return SemanticType.text if has_spaces > 0.05 else SemanticType.identifier
     non_null = int(full.get("non_null") or 0)
     if distinct <= CATEGORICAL_MAX_DISTINCT and distinct <= CATEGORICAL_MAX_RATIO * max(
@@ -521,7 +477,7 @@ def _profile_column(
     if kind == "string":
         if invalid:
             notes.append(f"{int(invalid)} blank strings")
-        shape, unparseable = stats.string_shape(series)
+        shape, unparseable = full.get("shape") or stats.string_shape(series)
         if shape != "text":
             notes.append(f"{shape}s stored as text")
             parsed_basis = max(1, int(series.dropna().astype(str).str.strip().ne("").sum()))
@@ -540,9 +496,10 @@ def _profile_column(
                 mean=stats.finite_or_none(values.mean()),
                 std=stats.finite_or_none(values.std()),
             )
-        # Spark's skewness aggregate made the full-table pass ~10x slower: the sample's
-        # skewness (bias-corrected) is close enough to tell a skewed column from a normal one.
-        profile["skew"] = stats.finite_or_none(values.skew())
+        # Full-table skewness when the engine gave it (DuckDB); Spark's skewness aggregate made
+        # its pass ~10x slower, so there the sample's (bias-corrected) skewness stands in.
+        skew = full.get("skew") if kind != "string" else None
+        profile["skew"] = stats.finite_or_none(values.skew() if skew is None else skew)
         profile["histogram"] = stats.histogram(values)
         iqr, z = stats.iqr_outliers(values), stats.zscore_outliers(values)
         n = max(len(values), 1)

@@ -20,6 +20,11 @@ the finite population: n = n0 / (1 + (n0 - 1) / N). The defaults (e = 1%, 99% co
 16,587 rows for a large table: every share the profile reports from the sample (missing, top
 values, outliers) is then within +-1 percentage point of the table's, 99 times in 100.
 The same seed on the same data and partitioning returns the same rows.
+
+Given a `TableScan` that can sample by itself (DuckDB over the table's Parquet files, see
+full_table.py), the random method and the whole-table case run there instead: a Bernoulli
+filter on a seeded hash of each row's file and position (reproducible for the same seed and
+files), and for exact `rows` the n smallest such hashes.
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from aurora_pipelines.specs import SamplingSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from aurora_pipelines.profiling.full_table import TableScan
 
 MAX_STRATA = 1000
 OVERSAMPLE = 1.1  # Bernoulli slack so an exact-n random sample rarely comes up short
@@ -116,8 +123,12 @@ def sample_to_pandas(
     seed: int,
     target: str | None = None,
     id_column: str | None = None,
+    scan: TableScan | None = None,
 ) -> tuple[pd.DataFrame, SamplingInfo]:
-    """A seeded sample of `df` in pandas drawn as `plan` says, and how and why it was drawn."""
+    """A seeded sample of `df` in pandas drawn as `plan` says, and how and why it was drawn.
+
+    `scan`: an engine over the same table that may draw random samples itself (see above).
+    """
     n, reason, rule = _size(plan, table_rows)
     fraction = sample_fraction(table_rows, n)
     info: dict[str, Any] = {
@@ -128,7 +139,8 @@ def sample_to_pandas(
         "size_rule": rule,
     }
     if fraction >= 1.0:
-        sample = df.toPandas()
+        whole = scan.to_pandas() if scan is not None else None
+        sample = df.toPandas() if whole is None else whole
         reason += f"; the table has {table_rows:,} rows, so all of them are used"
         return sample, SamplingInfo(method="full", rows=len(sample), reason=reason, **info)
     if plan.method == "stratified":
@@ -136,7 +148,15 @@ def sample_to_pandas(
     elif plan.method == "systematic":
         sample, extra = _systematic(df, plan, table_rows, n, seed, id_column)
     else:
-        sample, extra = _random(df, plan, fraction, n, seed)
+        drawn = scan.random_sample(fraction, plan.rows, seed) if scan is not None else None
+        if drawn is None:
+            sample, extra = _random(df, plan, fraction, n, seed)
+        else:
+            how = "exactly n rows: the n smallest" if plan.rows else "Bernoulli sample on a"
+            sample, extra = (
+                drawn,
+                {"notes": [f"{how} seeded hash of file and row position ({scan.engine})"]},
+            )
     reason = "; ".join([reason, *extra.pop("notes", [])])
     return sample, SamplingInfo(
         method=plan.method, rows=len(sample), reason=reason, **info, **extra

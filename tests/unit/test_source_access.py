@@ -10,12 +10,13 @@ import pytest
 from aurora_pipelines.errors import GovernanceError, SourceError
 from aurora_pipelines.governance import GovernanceStore, load_policy
 from aurora_pipelines.lake import delta
-from aurora_pipelines.settings import DEFAULT_POLICY
+from aurora_pipelines.settings import DEFAULT_POLICY, Settings
 from aurora_pipelines.sources.access import (
     AccessDenied,
     DataAccessPolicy,
     SourceAccess,
     load_data_access,
+    pii_key,
 )
 from aurora_pipelines.sources.ingest import ingest_source
 from aurora_pipelines.sources.readers import read_source
@@ -232,3 +233,48 @@ def test_csv_with_the_wrong_encoding_asks_for_the_encoding(spark, tmp_path):
 def test_csv_options_only_on_csv_sources():
     with pytest.raises(ValueError, match="only to a `csv` source"):
         SourceSpec(kind="parquet", path="/x", csv=CsvOptions())
+
+
+def test_pii_is_masked_with_a_keyed_hash(spark, tables, store, tmp_path):
+    import hashlib
+    import hmac
+
+    settings = Settings(home=tmp_path / "home")
+    key = pii_key(settings)
+    assert len(key) == 64 and pii_key(settings) == key  # created once, then reused
+    assert (tmp_path / "home" / "pii.key").stat().st_mode & 0o077 == 0  # owner only
+    policy = load_data_access(tmp_path / "policy.yaml")
+
+    def masked(with_key: str) -> list[str]:
+        access = SourceAccess(policy=policy, team="risk", actor="ds_alice", pii_key=with_key)
+        frame = access.read(spark, SourceSpec(kind="table", table="acl_open.people")).df
+        return [r.national_id for r in frame.orderBy("person_id").collect()]
+
+    values = masked(key)
+    expected = hmac.new(key.encode(), b"111", hashlib.sha256).hexdigest()
+    assert values[0] == expected  # HMAC-SHA256, RFC 2104
+    assert values[0] != hashlib.sha256(b"111").hexdigest()  # not the guessable plain hash
+    assert values[3] is None
+    assert masked("another key")[0] != expected
+    assert Settings(home=tmp_path / "home", pii_key="from-env").pii_key == "from-env"
+
+
+def test_the_caller_must_belong_to_the_specs_team(store, tmp_path):
+    def as_user(user: str | None) -> SourceAccess:
+        settings = Settings(home=tmp_path / "home", policy=tmp_path / "policy.yaml", user=user)
+        return SourceAccess.from_settings(settings, "risk", experiment="acl_demo")
+
+    assert as_user("ds_alice").actor == "ds_alice"  # a member of risk
+    assert as_user("admin_erin").team == "risk"  # admins may act for any team
+    assert as_user(None).actor == "team:risk"  # the pipeline itself, no caller named
+    with pytest.raises(AccessDenied, match=r"'mrm_carol' is in team 'model_risk', not 'risk'"):
+        as_user("mrm_carol")
+    with pytest.raises(AccessDenied, match=r"unknown identity 'mallory'.*AURORA_USER"):
+        as_user("mallory")
+    audited = GovernanceStore(
+        f"sqlite:///{tmp_path / 'home' / 'governance.db'}", load_policy(tmp_path / "policy.yaml")
+    ).read_audit(event="access_denied")
+    assert [(r["actor"], r["target"]) for r in audited] == [
+        ("mrm_carol", "team:risk"),
+        ("mallory", "team:risk"),
+    ]
