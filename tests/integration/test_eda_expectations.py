@@ -160,6 +160,8 @@ def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aur
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")
+    # Earlier tests in the session may have materialized raw; this one starts without it.
+    shutil.rmtree(settings.lake_dir / "loans_eda" / "raw", ignore_errors=True)
     main(["profile", "loans_eda"])  # no raw table yet: the source, on Spark
     capsys.readouterr()
     main(["profile", "loans_eda", "--json"])  # prints the latest profile
