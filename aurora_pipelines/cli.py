@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aurora_pipelines.commands import drift as drift_commands
 from aurora_pipelines.errors import AuroraError, PermissionDenied
 from aurora_pipelines.settings import Settings, get_settings
 
@@ -34,6 +35,7 @@ tokens_app = typer.Typer(help="Bearer tokens for the governance HTTP API.", no_a
 governance_app = typer.Typer(help="The governance HTTP API.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
+app.command("drift")(drift_commands.drift)
 
 console = Console(soft_wrap=True)
 DEMO_APPROVERS = {"staging": "validator_bob", "production": "mrm_carol"}
