@@ -3,6 +3,7 @@
 import dagster as dg
 
 from assets.deploy import build_deploy_assets
+from assets.drift import build_drift_assets
 from assets.eda import build_eda_assets
 from assets.explain import build_explain_assets
 from assets.governance import build_governance_assets
@@ -22,4 +23,5 @@ def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         *build_governance_assets(spec),
         *build_deploy_assets(spec),
         *build_monitoring_assets(spec),
+        *build_drift_assets(spec),
     ]
