@@ -242,11 +242,12 @@ def suggest(
 def demo(
     rows: Annotated[int, typer.Option(help="Rows of sample data.")] = 100_000,
     batch_rows: Annotated[int, typer.Option(help="Rows in the drifted batch.")] = 20_000,
+    drift: Annotated[bool, typer.Option(help="Then inject drift and close the loop.")] = False,
 ) -> None:
     """The whole lifecycle on fresh sample data, approvals given by DEMO identities."""
     from aurora_pipelines.demo import run_demo
 
-    run_demo(get_settings(), rows=rows, batch_rows=batch_rows, console=console)
+    run_demo(get_settings(), rows=rows, batch_rows=batch_rows, console=console, drift=drift)
 
 
 # --- approvals ---------------------------------------------------------------------------
