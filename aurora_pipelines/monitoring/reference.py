@@ -136,21 +136,38 @@ def build_reference_spark(
     quantiles = (
         clean.approxQuantile(numeric, _probabilities(), QUANTILE_RELATIVE_ERROR) if numeric else []
     )
-    top: dict[str, list[str]] = {}
-    for column in (c for c, k in kinds.items() if k == "categorical"):
-        value = F.col(column).cast("string")
-        rows = (
-            clean.where(F.col(column).isNotNull())
-            .groupBy(value.alias("v"))
-            .count()
-            .orderBy(F.desc("count"), F.asc("v"))
-            .limit(MAX_CATEGORIES)
-            .collect()
-        )
-        top[column] = [r["v"] for r in rows]
+    top = _top_categories(clean, [c for c, k in kinds.items() if k == "categorical"])
     features = _skeleton(kinds, dict(zip(numeric, quantiles, strict=True)), top)
     counts = count_spark(df, features)
     return _with_counts(features, counts, skipped, source, model_version)
+
+
+def _top_categories(df: DataFrame, columns: list[str]) -> dict[str, list[str]]:
+    """Each categorical column's most frequent values, in one Spark job for all columns."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    top: dict[str, list[str]] = {c: [] for c in columns}
+    if not columns:
+        return top
+    pairs = F.array(
+        *[F.struct(F.lit(c).alias("f"), F.col(c).cast("string").alias("v")) for c in columns]
+    )
+    counts = (
+        df.select(F.explode(pairs).alias("p"))
+        .where(F.col("p.v").isNotNull())
+        .groupBy(F.col("p.f").alias("f"), F.col("p.v").alias("v"))
+        .count()
+    )
+    rank = F.row_number().over(Window.partitionBy("f").orderBy(F.desc("count"), F.asc("v")))
+    for row in (
+        counts.withColumn("rank", rank)
+        .where(F.col("rank") <= MAX_CATEGORIES)
+        .orderBy("f", "rank")
+        .collect()
+    ):
+        top[row["f"]].append(row["v"])
+    return top
 
 
 def build_reference_pandas(
