@@ -128,8 +128,12 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
         )
         if not decision.request:
             return dg.SkipReason(decision.reason)
-        kinds = "+".join(s.kind for s in signals if s.crossed)
-        tags = {"aurora/trigger": kinds, "aurora/retrain_reason": decision.reason[:200]}
+        crossed = [s.kind for s in signals if s.crossed]
+        tags = {
+            "aurora/trigger": crossed[0],
+            "aurora/signals": "+".join(crossed),
+            "aurora/retrain_reason": decision.reason[:200],
+        }
         if drift is not None:
             tags["aurora/drift_share"] = f"{signals[0].value:.3f}"
         return dg.RunRequest(
