@@ -319,7 +319,7 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
 
         from aurora_pipelines.monitoring.alerts import Alert, emit
         from aurora_pipelines.monitoring.performance import labelled_scores, window_performance
-        from aurora_pipelines.monitoring.series import _append
+        from aurora_pipelines.monitoring.series import append_rows
         from aurora_pipelines.monitoring.window_data import read_day
         from aurora_pipelines.registry import mlflow_registry
         from aurora_pipelines.serving.prediction_log import prediction_log_path
@@ -361,7 +361,7 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         row = pd.DataFrame([result.model_dump()])
         row["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
         path = aurora.lake_path(spec.name, *lifecycle.PERFORMANCE)
-        table_version = _append(path, row, commit_info(context))
+        table_version = append_rows(path, row, commit_info(context))
         webhook_error = None
         message = (
             f"{result.metric} {result.value:.4f} vs {result.training_value} at training "

@@ -27,10 +27,10 @@ def append_window(
     rows.insert(1, "computed_at", datetime.now(UTC).replace(tzinfo=None))
     rows["model_version"] = str(model_version)
     rows["drift_share"] = float(drift_share)
-    return _append(path, rows, commit_info)
+    return append_rows(path, rows, commit_info)
 
 
-def _append(path: Path, rows: pd.DataFrame, commit_info: dict[str, str] | None) -> int:
+def append_rows(path: Path, rows: pd.DataFrame, commit_info: dict[str, str] | None) -> int:
     import pyarrow as pa
     from deltalake import CommitProperties, DeltaTable, write_deltalake
 
