@@ -1,11 +1,15 @@
-"""deploy/staging and deploy/production: bundle the approved version and move its alias."""
+"""deploy/staging, serve/uat_scores and deploy/production: bundle the approved version and move
+its alias; between the two gates the staging model scores the UAT set."""
 
 import dagster as dg
 
-from assets.metadata import correlation_id
+from assets.metadata import commit_info, correlation_id, path_url
+from aurora_pipelines import lifecycle
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 from resources import AuroraResource
+
+UAT_CHECK = "uat_metric_min"
 
 
 def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
@@ -16,31 +20,40 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
         deps=[spec.key(*stages.approval)],
         group_name=spec.name,
         kinds={"mlflow"},
-        description=f"Deployment bundle in the artifact store; MLflow alias `{stages.alias}`.",
+        description=f"Deployment bundle in the artifact store; MLflow alias `{stages.alias}`"
+        + (f" (strategy: {spec.deployment.strategy})." if gate == Gate.production else "."),
         owners=[f"team:{spec.team}"],
         tags={"aurora/gate": gate.value},
     )
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
+        from aurora_pipelines.explain.generate import model_card_dir
 
+        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
+        card = model_card_dir(aurora.settings.reports_dir, spec.name, candidate.version)
         deployment = promote(
             gate=gate,
             experiment=spec.name,
-            candidate=candidate_for_gate(aurora.tracking_uri, spec.name, gate),
+            candidate=candidate,
             governance=aurora.governance(),
             store=aurora.artifact_store(),
             tracking_uri=aurora.tracking_uri,
             actor=aurora.user or spec.owner,
             correlation_id=correlation_id(context),
+            model_card=card if card.is_dir() else None,
+            strategy=spec.deployment.strategy,
+            canary_share=spec.deployment.canary.steps[0],
         )
         return dg.MaterializeResult(
             metadata={
                 "model_version": deployment.version,
                 "alias": deployment.alias,
+                "strategy": deployment.strategy,
                 "model_digest": deployment.digest,
                 "bundle": deployment.bundle_uri,
                 "approval_request_id": deployment.approval_id,
+                "deployment_id": deployment.deployment_id or 0,
                 "previous_version": deployment.previous_version or "none",
             }
         )
@@ -48,5 +61,87 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
     return _asset
 
 
+def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
+    key = dg.AssetKey(spec.key(*lifecycle.UAT_SCORES))
+
+    @dg.asset(
+        key=key,
+        deps=[spec.key(*lifecycle.STAGING), spec.key(*lifecycle.FEATURES)],
+        group_name=spec.name,
+        kinds={"spark", "delta", "html"},
+        description="UAT: the `staging` model scores the UAT set on Spark; the report (metrics "
+        "vs. training, score distribution) goes to the production approval request.",
+        owners=[f"team:{spec.team}"],
+        check_specs=[
+            dg.AssetCheckSpec(
+                UAT_CHECK,
+                asset=key,
+                description=f"UAT {spec.training.primary_metric} meets the experiment's bar "
+                f"({spec.training.metric_min}); a warning for the MRM approver, not a block.",
+            )
+        ],
+    )
+    def uat_scores(context: dg.AssetExecutionContext, aurora: AuroraResource):
+        from aurora_pipelines.deploy.uat import run_uat
+        from aurora_pipelines.errors import NotFound
+        from aurora_pipelines.registry import mlflow_registry
+        from aurora_pipelines.sources.access import SourceAccess
+
+        version = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "staging")
+        if version is None:
+            raise NotFound(f"model '{spec.name}' has no `staging` version; deploy to staging first")
+        report, paths, table_version = run_uat(
+            aurora.spark(),
+            spec,
+            tracking_uri=aurora.tracking_uri,
+            model_version=version,
+            features_path=aurora.lake_path(spec.name, *lifecycle.FEATURES),
+            output_path=aurora.lake_path(spec.name, *lifecycle.UAT_SCORES),
+            reports_dir=aurora.settings.reports_dir,
+            commit_info=commit_info(context),
+            # A uat_source is read as the experiment's team: grants and PII rules apply.
+            access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
+        )
+        metric = spec.training.primary_metric
+        value = report.metrics.get(metric)
+        higher_is_better = metric not in ("rmse", "mae", "log_loss")
+        passed = value is not None and (
+            value >= spec.training.metric_min if higher_is_better else True
+        )
+        comparison = "\n".join(
+            f"| {r['metric']} | {r['uat']:.4f} | "
+            + ("-" if r["training_holdout"] is None else f"{r['training_holdout']:.4f}")
+            + " |"
+            for r in report.comparison
+        )
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": report.rows,
+                "model_version": version,
+                "uat_set": report.selection,
+                f"uat_{metric}": value if value is not None else float("nan"),
+                "vs_training": dg.MetadataValue.md(
+                    "| metric | UAT | training holdout |\n|---|---|---|\n" + comparison
+                ),
+                "report": path_url(paths["uat_report"]),
+                "delta_version": table_version,
+            },
+            check_results=[
+                dg.AssetCheckResult(
+                    check_name=UAT_CHECK,
+                    passed=passed,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"value": value if value is not None else float("nan")},
+                )
+            ],
+        )
+
+    return uat_scores
+
+
 def build_deploy_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
-    return [_deploy_asset(spec, Gate.staging), _deploy_asset(spec, Gate.production)]
+    return [
+        _deploy_asset(spec, Gate.staging),
+        _uat_asset(spec),
+        _deploy_asset(spec, Gate.production),
+    ]

@@ -4,12 +4,12 @@ import dagster as dg
 
 from assets.comparison import build_comparison_assets
 from assets.deploy import build_deploy_assets
-from assets.drift import build_drift_assets
 from assets.eda import build_eda_assets
 from assets.explain import build_explain_assets
 from assets.governance import build_governance_assets
 from assets.monitoring import build_monitoring_assets
 from assets.raw import build_raw_assets
+from assets.serving import build_serving_assets
 from assets.training import build_training_assets
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -23,7 +23,7 @@ def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         *build_explain_assets(spec),
         *build_governance_assets(spec),
         *build_deploy_assets(spec),
+        *build_serving_assets(spec),
         *build_monitoring_assets(spec),
-        *build_drift_assets(spec),
         *build_comparison_assets(spec),
     ]

@@ -41,6 +41,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
     def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate
+        from aurora_pipelines.deploy.uat import uat_evidence
         from aurora_pipelines.explain.generate import model_card_paths
 
         candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
@@ -57,6 +58,12 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             details={
                 "dagster_run_id": context.run_id,
                 **model_card_paths(aurora.settings.reports_dir, spec.name, candidate.version),
+                # Production: the UAT report of exactly this version, for the MRM approver.
+                **(
+                    uat_evidence(aurora.settings.reports_dir, spec.name, candidate.version)
+                    if gate == Gate.production
+                    else {}
+                ),
             },
         )
         verdict = governance.verify_approval(
@@ -71,11 +78,11 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
                 "model_digest": candidate.digest,
                 "requested_by": request.requested_by,
                 "approvers": ", ".join(approvers),
-                **(
-                    {"model_card": dg.MetadataValue.path(request.details["model_card"])}
-                    if (request.details or {}).get("model_card")
-                    else {}
-                ),
+                **{
+                    name: dg.MetadataValue.path(request.details[name])
+                    for name in ("model_card", "uat_report")
+                    if (request.details or {}).get(name)
+                },
             },
             check_results=[
                 dg.AssetCheckResult(
@@ -97,5 +104,5 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
 def build_governance_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     return [
         _approval_asset(spec, Gate.staging, lifecycle.MODEL, lifecycle.MODEL_CARD),
-        _approval_asset(spec, Gate.production, lifecycle.STAGING),
+        _approval_asset(spec, Gate.production, lifecycle.STAGING, lifecycle.UAT_SCORES),
     ]

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aurora_pipelines.commands import deploy as deploy_commands
 from aurora_pipelines.commands import drift as drift_commands
 from aurora_pipelines.errors import AuroraError, PermissionDenied
 from aurora_pipelines.settings import Settings, get_settings
@@ -35,6 +36,7 @@ tokens_app = typer.Typer(help="Bearer tokens for the governance HTTP API.", no_a
 governance_app = typer.Typer(help="The governance HTTP API.", no_args_is_help=True)
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
+app.add_typer(deploy_commands.app, name="deploy")
 app.command("drift")(drift_commands.drift)
 
 console = Console(soft_wrap=True)
@@ -122,11 +124,15 @@ def seed(
 def run(
     name: Annotated[str, typer.Argument(help="Experiment name.")],
     full: Annotated[bool, typer.Option("--full", help="Re-run every stage.")] = False,
+    partition: Annotated[
+        str | None,
+        typer.Option(help="Day (YYYY-MM-DD, UTC) that daily assets run for; default today."),
+    ] = None,
 ) -> None:
     """Materialize the experiment's stages as far as its gates allow."""
     from aurora_pipelines.runs import run_and_report
 
-    outcome = run_and_report(get_settings(), name, full=full, console=console)
+    outcome = run_and_report(get_settings(), name, full=full, console=console, partition=partition)
     if outcome.errors:
         raise typer.Exit(1)
 
@@ -282,6 +288,28 @@ def approvals_list(
             r.decided_by or "",
         )
     console.print(table)
+
+
+@approvals_app.command("show")
+def approvals_show(
+    request_id: Annotated[int, typer.Argument(help="Approval request id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """One request with its evidence (model card, UAT report and metrics) and decisions."""
+    request = _governance(get_settings()).get_request(request_id)
+    if as_json:
+        typer.echo(json.dumps(request.to_dict(), indent=2, default=str))
+        return
+    console.print(
+        f"approval request #{request.id}: {request.gate} gate, {request.model_name} "
+        f"v{request.model_version} ({request.model_digest[:12]}…), {request.status}; "
+        f"requested by {request.requested_by}"
+    )
+    for key, value in (request.details or {}).items():
+        text = json.dumps(value, default=str) if isinstance(value, dict | list) else value
+        console.print(f"  {key}: {text}")
+    for d in request.decisions:
+        console.print(f"  decision: {d.decision} by {d.actor} ({d.role}): {d.comment or ''}")
 
 
 def _decide(request_id: int, decision: str, comment: str) -> None:

@@ -14,6 +14,7 @@ from aurora_pipelines.specs import load_specs
 from resources import build_resources
 from sensors import (
     build_approval_sensor,
+    build_canary_sensor,
     build_daily_schedule,
     build_drift_sensor,
     build_experiment_jobs,
@@ -36,6 +37,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             build_approval_sensor(jobs),
             build_run_audit_sensor(),
             *(build_drift_sensor(spec, jobs[spec.name]) for spec in specs),
+            *(build_canary_sensor(spec) for spec in specs),
         ],
         schedules=[build_daily_schedule(spec, jobs[spec.name]) for spec in specs],
         resources=build_resources(settings),

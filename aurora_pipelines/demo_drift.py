@@ -48,14 +48,16 @@ def _materialize(
     settings: Settings, defs: dg.Definitions, selection: Any, tags: dict[str, str]
 ) -> dg.ExecuteInProcessResult:
     """Materialize a selection in process (like a launched job), tolerating a pending gate."""
-    from aurora_pipelines.orchestration import instance_for
+    from aurora_pipelines.orchestration import instance_for, is_partitioned, today_partition
     from aurora_pipelines.runs import _output_to
 
+    keys = dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph())
     log = settings.root / "logs" / f"demo-drift-{uuid.uuid4().hex[:12]}.log"
     with _output_to(log):
         result = dg.materialize(
             assets=[a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
             selection=selection,
+            partition_key=today_partition() if is_partitioned(defs, keys) else None,
             instance=instance_for(settings),
             resources=dict(defs.resources or {}),
             raise_on_error=False,

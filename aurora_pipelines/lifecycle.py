@@ -25,6 +25,7 @@ PRODUCTION_APPROVAL = Stage(("governance", "production_approval"))
 UAT_SCORES = Stage(("serve", "uat_scores"))
 PRODUCTION = Stage(("deploy", "production"))
 BATCH_SCORES = Stage(("serve", "batch_scores"))
+AB_COMPARISON = Stage(("serve", "ab_comparison"))  # champion vs challenger on the same day
 PREDICTION_LOG = Stage(("serve", "prediction_log"))
 DRIFT = Stage(("monitor", "drift"))
 PERFORMANCE = Stage(("monitor", "performance"))

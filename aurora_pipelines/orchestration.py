@@ -8,6 +8,10 @@ Which assets run: every asset that was never materialized or whose upstream chan
 it must run: the direct parent of a selected asset is selected too when its latest blocking
 check did not succeed (e.g. an approval that was pending), so nothing proceeds past a gate
 on a stale verdict, and a passed gate is not re-run for nothing.
+
+Daily-partitioned assets (batch scores, drift) run for one partition per run: `partition`
+(default today's UTC day). Their staleness is that partition's: a day never scored, or
+scored before its upstream changed, is selected; other days are not looked at.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 
+from aurora_pipelines.errors import NotFound
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -42,6 +48,7 @@ class RunOutcome:
     success: bool
     selected: list[str] = field(default_factory=list)
     materialized: list[str] = field(default_factory=list)
+    partition: str | None = None  # the day the run's partitioned assets materialized
     failed_checks: list[FailedCheck] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -104,18 +111,51 @@ def _gate_open(
     return all(check in latest and latest[check].status.value == "SUCCEEDED" for check in blocking)
 
 
+def today_partition() -> str:
+    """The default partition of a run: today's UTC day."""
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _check_partition(owned: dict[dg.AssetKey, dg.AssetsDefinition], partition: str) -> None:
+    for key, assets_def in owned.items():
+        partitions = assets_def.partitions_def
+        if partitions is not None and not partitions.has_partition_key(partition):
+            raise NotFound(
+                f"{key.to_user_string()} has no partition {partition!r}; pass a day "
+                "YYYY-MM-DD from the first partition up to today (UTC), e.g. "
+                f"--partition {today_partition()}"
+            )
+
+
+def _materialized_at(
+    instance: dg.DagsterInstance, assets_def: dg.AssetsDefinition, key: dg.AssetKey, partition: str
+) -> float | None:
+    """When the asset (for a partitioned asset: its `partition`) was last materialized."""
+    if assets_def.partitions_def is None:
+        event = instance.get_latest_materialization_event(key)
+        return event.timestamp if event else None
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+    ).records
+    return records[0].timestamp if records else None
+
+
 def plan_selection(
-    defs: dg.Definitions, instance: dg.DagsterInstance, spec: ExperimentSpec, full: bool = False
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    spec: ExperimentSpec,
+    full: bool = False,
+    partition: str | None = None,
 ) -> list[dg.AssetKey]:
-    """The experiment's assets this run must materialize, in dependency order."""
+    """The experiment's assets this run must materialize for `partition` (default today),
+    in dependency order."""
     owned = experiment_assets(defs, spec)
     order = _toposort(owned)
+    partition = partition or today_partition()
+    _check_partition(owned, partition)
     if full:
         return order
-    stamp: dict[dg.AssetKey, float | None] = {}
-    for key in order:
-        event = instance.get_latest_materialization_event(key)
-        stamp[key] = event.timestamp if event else None
+    stamp = {key: _materialized_at(instance, owned[key], key, partition) for key in order}
     needed: set[dg.AssetKey] = set()
     for key in order:
         parents = [p for p in owned[key].asset_deps.get(key, set()) if p in owned]
@@ -135,6 +175,16 @@ def plan_selection(
     return [key for key in order if key in selected]
 
 
+def is_partitioned(defs: dg.Definitions, keys: Iterable[dg.AssetKey]) -> bool:
+    """Whether any of `keys` is a partitioned asset (the run then needs a partition key)."""
+    wanted = set(keys)
+    return any(
+        a.partitions_def is not None and wanted & set(a.keys)
+        for a in defs.assets or []
+        if isinstance(a, dg.AssetsDefinition)
+    )
+
+
 def _string_metadata(metadata: dict) -> dict[str, str]:
     return {name: str(getattr(value, "value", value)) for name, value in metadata.items()}
 
@@ -145,13 +195,21 @@ def run_experiment(
     instance: dg.DagsterInstance,
     *,
     full: bool = False,
+    partition: str | None = None,
     tags: dict[str, str] | None = None,
     log_level: str = "WARNING",
 ) -> RunOutcome:
-    """Materialize what `plan_selection` picks, in process; never raises on a failed step."""
-    selection = plan_selection(defs, instance, spec, full=full)
+    """Materialize what `plan_selection` picks, in process; never raises on a failed step.
+
+    Partitioned and unpartitioned assets go in one run (Dagster 1.13 accepts a partition key
+    for a mixed selection); a selection without partitioned assets gets no key, since Dagster
+    refuses one there.
+    """
+    partition = partition or today_partition()
+    selection = plan_selection(defs, instance, spec, full=full, partition=partition)
     if not selection:
-        return RunOutcome(run_id=None, success=True)
+        return RunOutcome(run_id=None, success=True, partition=partition)
+    partition_key = partition if is_partitioned(defs, selection) else None
     result = dg.materialize(
         assets=[a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition)],
         selection=selection,
@@ -159,6 +217,7 @@ def run_experiment(
         resources=dict(defs.resources or {}),
         raise_on_error=False,
         tags={"aurora/experiment": spec.name, **(tags or {})},
+        partition_key=partition_key,
         # The CLI reports outcomes itself; the full event log is in the instance (make ui).
         run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
     )
@@ -167,6 +226,7 @@ def run_experiment(
         success=result.success,
         selected=[k.to_user_string() for k in selection],
         materialized=_keys(e.asset_key for e in result.get_asset_materialization_events()),
+        partition=partition_key,
     )
     for evaluation in result.get_asset_check_evaluations():
         if not evaluation.passed:

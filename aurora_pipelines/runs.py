@@ -16,8 +16,18 @@ from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import find_spec
 
 
-def run_and_report(settings: Settings, name: str, *, full: bool, console: Console) -> RunOutcome:
-    """Run what the gates allow; say which approval is needed next and who may give it."""
+def run_and_report(
+    settings: Settings,
+    name: str,
+    *,
+    full: bool,
+    console: Console,
+    partition: str | None = None,
+) -> RunOutcome:
+    """Run what the gates allow; say which approval is needed next and who may give it.
+
+    `partition` is the day (YYYY-MM-DD) daily-partitioned assets run for; default today (UTC).
+    """
     from aurora_pipelines.definitions import build_definitions
     from aurora_pipelines.governance.store import GovernanceStore
 
@@ -43,6 +53,7 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
             spec,
             instance,
             full=full,
+            partition=partition,
             tags={
                 "aurora/correlation_id": correlation_id,
                 "aurora/actor": actor,
@@ -58,6 +69,7 @@ def run_and_report(settings: Settings, name: str, *, full: bool, console: Consol
             "dagster_run_id": outcome.run_id,
             "success": outcome.success,
             "materialized": outcome.materialized,
+            "partition": outcome.partition,
             "failed_checks": [f"{c.asset}:{c.check}" for c in outcome.failed_checks],
         },
         correlation_id=correlation_id,
@@ -96,6 +108,7 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
     console.print(
         f"run {outcome.run_id}: materialized {len(outcome.materialized)} of "
         f"{len(outcome.selected)} selected assets"
+        + (f" (partition {outcome.partition})" if outcome.partition else "")
     )
     for key in outcome.materialized:
         console.print(f"  [green]✓[/green] {key}")

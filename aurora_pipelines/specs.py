@@ -168,6 +168,12 @@ class ScoringSpec(_Strict):
     """The batch that production scores (and whose drift is monitored)."""
 
     source: SourceSpec | None = None
+    time_column: str | None = Field(
+        default=None,
+        description="Column of the scoring batch whose UTC day puts a row in that day's "
+        "partition of serve/batch_scores; unset: each daily partition scores the whole "
+        "current batch (a snapshot, recorded with its Delta version).",
+    )
 
 
 class FeatureThresholds(_Strict):
@@ -219,6 +225,65 @@ class GovernanceSpec(_Strict):
     limitations: list[str] = Field(default_factory=list)
 
 
+class CanarySpec(_Strict):
+    """How the canary controller steps a challenger up, and what makes it roll back."""
+
+    steps: list[float] = Field(
+        default_factory=lambda: [0.1, 0.25, 0.5, 1.0],
+        min_length=1,
+        description="Challenger traffic shares, increasing; reaching 1.0 promotes it.",
+    )
+    min_requests: int = Field(
+        default=200, ge=1, description="Challenger answers per step before it is judged."
+    )
+    window_minutes: float = Field(
+        default=60, gt=0, description="Champion answers this recent are the comparison baseline."
+    )
+    max_error_rate_increase: float = Field(
+        default=0.01, ge=0, le=1, description="Challenger error rate minus champion's, at most."
+    )
+    max_p99_latency_ratio: float = Field(
+        default=1.5, gt=0, description="Challenger p99 latency / champion p99, at most."
+    )
+    max_score_psi: float = Field(
+        default=0.25, gt=0, description="PSI of challenger scores vs champion scores, at most."
+    )
+    max_accuracy_drop: float = Field(
+        default=0.02, ge=0, le=1, description="Where labels exist: champion minus challenger."
+    )
+    min_labeled: int = Field(default=50, ge=1, description="Labeled answers per arm to compare.")
+
+    @field_validator("steps")
+    @classmethod
+    def _increasing(cls, steps: list[float]) -> list[float]:
+        if any(not 0 < s <= 1 for s in steps) or steps != sorted(set(steps)):
+            raise ValueError("must be strictly increasing shares in (0, 1], e.g. [0.1, 0.5, 1.0]")
+        if steps[-1] != 1.0:
+            raise ValueError("must end with 1.0 (the step at which the challenger is promoted)")
+        return steps
+
+
+class DeploymentSpec(_Strict):
+    """How a production-approved version reaches traffic, and what UAT scores before that."""
+
+    strategy: Literal["blue_green", "canary", "shadow"] = Field(
+        default="blue_green",
+        description="blue_green: all traffic at once; canary: challenger at canary.steps[0], "
+        "stepped up by the canary sensor; shadow: scores live traffic, answers nobody.",
+    )
+    canary: CanarySpec = CanarySpec()
+    uat_source: SourceSpec | None = Field(
+        default=None,
+        description="UAT set (feature columns + target); default: a hold-out of the features.",
+    )
+    uat_fraction: float | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Default UAT hold-out size (default: training.holdout_fraction, else 0.2).",
+    )
+
+
 class ExperimentSpec(_Strict):
     name: str
     description: str = ""
@@ -235,6 +300,7 @@ class ExperimentSpec(_Strict):
     scoring: ScoringSpec = ScoringSpec()
     monitoring: MonitoringSpec = MonitoringSpec()
     governance: GovernanceSpec = GovernanceSpec()
+    deployment: DeploymentSpec = DeploymentSpec()
 
     @field_validator("name")
     @classmethod

@@ -1,6 +1,7 @@
 """Jobs, sensors and schedules: approvals continue promotions, drift requests retraining."""
 
 from sensors.approval import build_approval_sensor
+from sensors.canary import build_canary_sensor
 from sensors.drift import build_drift_sensor
 from sensors.jobs import ExperimentJobs, build_experiment_jobs
 from sensors.run_audit import build_run_audit_sensor
@@ -9,6 +10,7 @@ from sensors.schedules import build_daily_schedule
 __all__ = [
     "ExperimentJobs",
     "build_approval_sensor",
+    "build_canary_sensor",
     "build_daily_schedule",
     "build_drift_sensor",
     "build_experiment_jobs",

@@ -1,10 +1,17 @@
 """Approval sensor: a recorded decision continues the promotion it unblocks."""
 
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from aurora_pipelines.lifecycle import Gate
 from resources import AuroraResource
 from sensors.jobs import ExperimentJobs
+
+if TYPE_CHECKING:
+    # Type only: importing the governance store at load would pull in SQLAlchemy's SQLite driver.
+    from aurora_pipelines.governance.approvals import ApprovalRequest
 
 
 def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinition:
@@ -27,10 +34,13 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
                     f"approval request #{request.id} is {request.status}: nothing to promote"
                 )
                 continue
-            job = experiment_jobs.promote[Gate(request.gate)]
+            gate = Gate(request.gate)
+            job = experiment_jobs.promote[gate]
             yield dg.RunRequest(
                 run_key=f"approval-{request.id}",
                 job_name=job.name,
+                # Production promotion scores the batch (daily-partitioned): the decision's day.
+                partition_key=_decision_day(request) if gate == Gate.production else None,
                 tags={
                     "aurora/approval_request_id": str(request.id),
                     "aurora/correlation_id": request.correlation_id or "",
@@ -39,3 +49,11 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
         context.update_cursor(str(cursor))
 
     return approval_sensor
+
+
+def _decision_day(request: "ApprovalRequest") -> str:
+    """UTC day of the decision (today if unknown): the partition the promotion scores,
+    stable however late the sensor evaluates it."""
+    decided = request.decided_at or datetime.now(UTC)
+    moment = decided if decided.tzinfo else decided.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")

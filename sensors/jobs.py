@@ -34,10 +34,14 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
         Gate.staging: dg.define_asset_job(
             f"{spec.name}__promote_staging",
             selection=_keys(
-                spec, GATES[Gate.staging].approval, lifecycle.STAGING, lifecycle.PRODUCTION_APPROVAL
+                spec,
+                GATES[Gate.staging].approval,
+                lifecycle.STAGING,
+                lifecycle.UAT_SCORES,
+                lifecycle.PRODUCTION_APPROVAL,
             ),
-            description="After a staging approval: re-verify it, deploy to staging, and file "
-            "the production approval request.",
+            description="After a staging approval: re-verify it, deploy to staging, score the "
+            "UAT set, and file the production approval request with the UAT report.",
             tags=tags,
         ),
         Gate.production: dg.define_asset_job(
@@ -47,10 +51,11 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.PRODUCTION_APPROVAL,
                 lifecycle.PRODUCTION,
                 lifecycle.BATCH_SCORES,
+                lifecycle.AB_COMPARISON,
                 lifecycle.DRIFT,
             ),
             description="After a production approval: re-verify it, make the version champion, "
-            "score the batch and report drift.",
+            "score the day's batch (partition: the day) and report drift.",
             tags=tags,
         ),
     }
@@ -87,9 +92,11 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.RAW_BATCH,
                 lifecycle.SCORING_FEATURES,
                 lifecycle.BATCH_SCORES,
+                lifecycle.AB_COMPARISON,
                 lifecycle.DRIFT,
             ),
-            description="Score the new batch with the champion and report drift.",
+            description="Score one day's batch with the champion (and challenger) and report "
+            "drift; partitioned by day.",
             tags=tags,
         ),
     )

@@ -1,4 +1,4 @@
-"""Daily batch scoring and drift for each experiment."""
+"""Daily batch scoring and drift for each experiment: one run per day partition."""
 
 import dagster as dg
 
@@ -7,10 +7,12 @@ from sensors.jobs import ExperimentJobs
 
 
 def build_daily_schedule(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.ScheduleDefinition:
-    return dg.ScheduleDefinition(
+    # The job's daily partitions include today (assets/partitions.py end_offset=1), so the
+    # 06:00 UTC tick requests today's partition: the day's batch, scored once per day.
+    return dg.build_schedule_from_partitioned_job(
+        jobs.score_and_monitor,
         name=f"{spec.name}__daily_scoring",
-        job=jobs.score_and_monitor,
-        cron_schedule="0 6 * * *",
-        execution_timezone="UTC",
-        description="Scores the day's batch with the champion and reports drift.",
+        hour_of_day=6,
+        minute_of_hour=0,
+        description="Scores the day's batch with the champion (and challenger) and reports drift.",
     )

@@ -16,6 +16,14 @@ from typing import Any
 
 from aurora_pipelines.errors import NotFound, SourceError, SpecError
 
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (except the last)
+DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
+# S3 error codes worth another try: throttling and server-side trouble.
+TRANSIENT_CODES = frozenset(
+    {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
+     "RequestTimeout", "RequestTimeTooSkewed", "Throttling", "ThrottlingException"}
+)  # fmt: skip
+
 
 def normalize_key(key: str) -> str:
     """`a/b/c` from `/a//b/c/`; refuses `..` and `.` segments (they would escape the root)."""
@@ -119,28 +127,57 @@ class LocalArtifactStore(ArtifactStore):
 
 
 class S3ArtifactStore(ArtifactStore):
-    """An S3 bucket (or any S3-compatible store, via `endpoint_url`), under a key prefix."""
+    """An S3 bucket (or any S3-compatible store, via `endpoint_url`), under a key prefix.
+
+    Two layers of retries: botocore's `standard` mode retries each HTTP request on throttling,
+    5xx and connection errors (`max_attempts` per request); on top, a whole transfer that still
+    fails for a transient reason (e.g. a multipart upload whose part kept failing) is restarted
+    up to `transfer_attempts` times with exponential backoff. Files of `multipart_threshold`
+    bytes or more go up and down in parallel parts of `multipart_chunksize`.
+    """
 
     def __init__(
-        self, bucket: str, prefix: str = "", endpoint_url: str | None = None, client: Any = None
+        self,
+        bucket: str,
+        prefix: str = "",
+        endpoint_url: str | None = None,
+        client: Any = None,
+        *,
+        max_attempts: int = 8,
+        transfer_attempts: int = 4,
+        backoff_seconds: float = 0.2,
+        multipart_threshold: int = DEFAULT_MULTIPART_THRESHOLD,
+        multipart_chunksize: int | None = None,
     ) -> None:
         import boto3
         from boto3.s3.transfer import TransferConfig
         from botocore.config import Config
 
+        if multipart_threshold < MIN_PART_SIZE:
+            raise SpecError(
+                f"S3 multipart threshold {multipart_threshold} bytes is below S3's minimum part "
+                f"size ({MIN_PART_SIZE} bytes = 5 MiB); raise it"
+            )
         self.bucket = bucket
         self.prefix = normalize_key(prefix) if prefix else ""
         self.endpoint_url = endpoint_url
+        self.transfer_attempts = max(1, transfer_attempts)
+        self.backoff_seconds = backoff_seconds
+        self.retried: list[str] = []  # transient failures our own layer retried (for logs/tests)
         # Standard retry mode backs off on throttling and transient 5xx, which S3 does return.
         self._client = client or boto3.client(
             "s3",
             endpoint_url=endpoint_url,
-            config=Config(retries={"max_attempts": 8, "mode": "standard"}),
+            config=Config(
+                retries={"total_max_attempts": max_attempts, "mode": "standard"},
+                connect_timeout=10,
+                read_timeout=60,
+            ),
         )
         # Model files can be hundreds of MB: upload/download them in parallel parts.
         self._transfer = TransferConfig(
-            multipart_threshold=64 * 1024 * 1024,
-            multipart_chunksize=16 * 1024 * 1024,
+            multipart_threshold=multipart_threshold,
+            multipart_chunksize=multipart_chunksize or max(MIN_PART_SIZE, multipart_threshold // 4),
             max_concurrency=4,
         )
 
@@ -158,28 +195,42 @@ class S3ArtifactStore(ArtifactStore):
         return f"s3://{self.bucket}/{self._full(key)}"
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`fn(...)`, retried on transient failures, with S3 errors turned into Aurora errors."""
+        import time
+
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
-            return fn(*args, **kwargs)
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "")
-            if code in ("NoSuchBucket",):
-                raise NotFound(
-                    f"S3 bucket '{self.bucket}' does not exist; create it or fix the "
-                    "artifact store URL (AURORA_ARTIFACT_URL)"
-                ) from exc
-            if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-                raise SourceError(
-                    f"S3 refused {what} on s3://{self.bucket} ({code}); check the AWS "
-                    "credentials and the bucket policy"
-                ) from exc
-            raise
-        except BotoCoreError as exc:
-            raise SourceError(
-                f"cannot reach S3 for {what} on s3://{self.bucket} ({exc}); check "
-                "AWS_ENDPOINT_URL and the network"
+        for attempt in range(1, self.transfer_attempts + 1):
+            try:
+                return fn(*args, **kwargs)
+            except (ClientError, BotoCoreError, Exception) as exc:
+                if attempt < self.transfer_attempts and _is_transient(exc):
+                    self.retried.append(f"{what}: {type(exc).__name__}: {exc}")
+                    time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
+                    continue
+                if isinstance(exc, ClientError):
+                    self._raise_client_error(what, exc)
+                if isinstance(exc, BotoCoreError) or _is_transient(exc):
+                    raise SourceError(
+                        f"cannot reach S3 for {what} on s3://{self.bucket} after "
+                        f"{attempt} attempt(s) ({exc}); check AWS_ENDPOINT_URL and the network"
+                    ) from exc
+                raise
+        raise AssertionError("unreachable")
+
+    def _raise_client_error(self, what: str, exc: Any) -> None:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("NoSuchBucket",):
+            raise NotFound(
+                f"S3 bucket '{self.bucket}' does not exist; create it or fix the "
+                "artifact store URL (AURORA_ARTIFACT_URL)"
             ) from exc
+        if code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+            raise SourceError(
+                f"S3 refused {what} on s3://{self.bucket} ({code}); check the AWS "
+                "credentials and the bucket policy"
+            ) from exc
+        raise exc
 
     def _keys(self, full_prefix: str) -> list[str]:
         paginator = self._client.get_paginator("list_objects_v2")
@@ -285,14 +336,52 @@ class S3ArtifactStore(ArtifactStore):
         return [self._relative(k) for k in self._keys(full)]
 
 
+def _is_transient(exc: BaseException) -> bool:
+    """Throttling, 5xx, dropped connections and failed transfers caused by one of them."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
+
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+        return error.get("Code", "") in TRANSIENT_CODES or status.startswith("5")
+    if isinstance(exc, ConnectionError | ReadTimeoutError):
+        return True
+    if isinstance(exc, S3UploadFailedError):
+        # upload_file wraps the last ClientError in text only: look for a transient code in it.
+        return any(code in str(exc) for code in TRANSIENT_CODES)
+    cause = exc.__cause__ or exc.__context__
+    return cause is not None and cause is not exc and _is_transient(cause)
+
+
+def _env_int(name: str, default: int, scale: int = 1) -> int:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return int(float(value) * scale)
+    except ValueError:
+        raise SpecError(f"{name}={value!r} is not a number") from None
+
+
 def artifact_store_from_url(url: str) -> ArtifactStore:
-    """`s3://bucket/prefix` -> S3ArtifactStore (endpoint: AWS_ENDPOINT_URL); else a local dir."""
+    """`s3://bucket/prefix` -> S3ArtifactStore (endpoint: AWS_ENDPOINT_URL_S3 or
+    AWS_ENDPOINT_URL; multipart threshold: AURORA_S3_MULTIPART_THRESHOLD_MB; attempts per
+    request: AURORA_S3_MAX_ATTEMPTS); anything else is a local directory."""
     if url.startswith("s3://"):
         bucket, _, prefix = url[len("s3://") :].partition("/")
         if not bucket:
             raise SpecError(f"artifact store URL '{url}' has no bucket; use s3://bucket/prefix")
         endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-        return S3ArtifactStore(bucket, prefix, endpoint_url=endpoint or None)
+        return S3ArtifactStore(
+            bucket,
+            prefix,
+            endpoint_url=endpoint or None,
+            max_attempts=_env_int("AURORA_S3_MAX_ATTEMPTS", 8),
+            multipart_threshold=_env_int(
+                "AURORA_S3_MULTIPART_THRESHOLD_MB", DEFAULT_MULTIPART_THRESHOLD, 1024 * 1024
+            ),
+        )
     if url.startswith("file://"):
         return LocalArtifactStore(Path(url[len("file://") :]))
     if "://" in url:

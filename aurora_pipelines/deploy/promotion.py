@@ -4,6 +4,7 @@ only after its approval is re-verified (role, requester != approver, version, di
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aurora_pipelines.errors import GovernanceError, NotFound
@@ -35,6 +36,9 @@ class Deployment:
     bundle_uri: str
     previous_version: str | None
     approval_id: int
+    strategy: str = "blue_green"
+    role: str = "champion"  # the alias the version got (challenger/shadow for canary/shadow)
+    deployment_id: int | None = None
 
 
 def candidate_for_gate(tracking_uri: str, model_name: str, gate: Gate) -> Candidate:
@@ -67,8 +71,17 @@ def promote(
     actor: str,
     correlation_id: str,
     manifest_extra: dict[str, Any] | None = None,
+    model_card: Path | None = None,
+    strategy: str = "blue_green",
+    canary_share: float = 0.1,
 ) -> Deployment:
-    """Bundle the approved version, point the gate's alias at it, and audit the promotion."""
+    """Bundle the approved version, point the gate's alias at it, and audit the promotion.
+
+    Production with strategy `canary` (and a champion to compare with) makes the version the
+    `challenger` at `canary_share`; `shadow` makes it the `shadow`; the first production
+    version, and `blue_green`, become `champion` at once. Every deployment is recorded.
+    """
+    from aurora_pipelines.deploy import routing
     from aurora_pipelines.deploy.bundle import build_bundle
 
     verdict = governance.verify_approval(
@@ -79,30 +92,44 @@ def promote(
             f"cannot promote {candidate.model_name} v{candidate.version} to {gate.value}: "
             f"{verdict.reason}"
         )
+    approvals = [_approval_entry(verdict.request)]
+    if gate == Gate.production:
+        # The production bundle carries both sign-offs: validation (staging) and MRM.
+        staging = governance.verify_approval(
+            Gate.staging.value, candidate.model_name, candidate.version, candidate.digest
+        )
+        if staging.request is not None and staging.ok:
+            approvals.insert(0, _approval_entry(staging.request))
     alias = GATES[gate].alias
     previous = mlflow_registry.get_alias_version(tracking_uri, candidate.model_name, alias)
+    if gate == Gate.production and previous and previous != candidate.version:
+        alias = {"canary": routing.CHALLENGER, "shadow": routing.SHADOW}.get(strategy, alias)
+    else:
+        strategy = "blue_green"
     bundle = build_bundle(
         tracking_uri=tracking_uri,
         model_name=candidate.model_name,
         version=candidate.version,
         expected_digest=candidate.digest,
         environment=gate.value,
-        approval_ids=[str(verdict.request.id)],
+        approvals=approvals,
         manifest_extra={
             "experiment": experiment,
             "approved_by": verdict.request.decided_by,
             "previous_version": previous,
             **(manifest_extra or {}),
         },
-        model_card=None,
+        model_card=model_card,
         store=store,
         deployed_by=actor,
         correlation_id=correlation_id,
     )
     mlflow_registry.set_alias(tracking_uri, candidate.model_name, alias, candidate.version)
-    if gate == Gate.production and previous and previous != candidate.version:
+    if alias == routing.CHAMPION and previous and previous != candidate.version:
         # The version we replace stays one command away.
         mlflow_registry.set_alias(tracking_uri, candidate.model_name, "fallback", previous)
+    if gate == Gate.production:
+        _set_share(tracking_uri, candidate.model_name, canary_share, strategy, alias)
     governance.audit(
         "promotion",
         actor=actor,
@@ -117,6 +144,29 @@ def promote(
         },
         correlation_id=correlation_id,
     )
+    state = routing.read_routing(tracking_uri, candidate.model_name)
+    record = governance.record_deployment(
+        experiment=experiment,
+        model_name=candidate.model_name,
+        environment=gate.value,
+        strategy=strategy,
+        action="promote" if alias in (routing.CHAMPION, routing.STAGING) else f"{strategy}_start",
+        deployed_by=actor,
+        champion=state.champion if gate == Gate.production else candidate.version,
+        challenger=state.challenger if gate == Gate.production else None,
+        fallback=state.fallback if gate == Gate.production else None,
+        shadow=state.shadow if gate == Gate.production else None,
+        challenger_share=state.challenger_share if gate == Gate.production else 0.0,
+        bundle_uri=bundle.uri,
+        correlation_id=correlation_id,
+        reason=f"{gate.value} approval #{verdict.request.id}: v{candidate.version} as {alias}",
+        details={
+            "approvals": approvals,
+            "digest": candidate.digest,
+            "manifest_digest": bundle.manifest_digest,
+            "bundle_key": bundle.key,
+        },
+    )
     return Deployment(
         gate=gate,
         alias=alias,
@@ -126,4 +176,35 @@ def promote(
         bundle_uri=bundle.uri,
         previous_version=previous,
         approval_id=verdict.request.id,
+        strategy=strategy,
+        role=alias,
+        deployment_id=record.id,
     )
+
+
+def _approval_entry(request: Any) -> dict[str, Any]:
+    return {
+        "id": request.id,
+        "gate": request.gate,
+        "requested_by": request.requested_by,
+        "decided_by": request.decided_by,
+        "decided_at": request.decided_at.isoformat() if request.decided_at else None,
+        "approvers": request.approvers(),
+    }
+
+
+def _set_share(tracking_uri: str, name: str, share: float, strategy: str, alias: str) -> None:
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.deploy import routing
+    from aurora_pipelines.deploy.release import CANARY_STEP_STARTED_TAG
+
+    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+    value = share if alias == routing.CHALLENGER else 0.0
+    client.set_registered_model_tag(name, routing.CHALLENGER_SHARE_TAG, f"{value:g}")
+    client.set_registered_model_tag(name, routing.DEPLOYMENT_STRATEGY_TAG, strategy)
+    if alias == routing.CHALLENGER:
+        from datetime import UTC, datetime
+
+        now = datetime.now(UTC).isoformat(timespec="microseconds")
+        client.set_registered_model_tag(name, CANARY_STEP_STARTED_TAG, now)

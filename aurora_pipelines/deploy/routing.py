@@ -40,10 +40,15 @@ class RoutingState:
         return getattr(self, role)
 
 
-def read_routing(tracking_uri: str, model_name: str) -> RoutingState:
-    """The routing state now; an unknown model reads as nothing deployed."""
+def read_routing(
+    tracking_uri: str, model_name: str, client: MlflowClient | None = None
+) -> RoutingState:
+    """The routing state now; an unknown model reads as nothing deployed.
+
+    Pass `client` to reuse one (creating an MlflowClient on a SQLite store costs ~1 s)."""
+    client = client or MlflowClient(tracking_uri=tracking_uri)
     try:
-        registered = MlflowClient(tracking_uri=tracking_uri).get_registered_model(model_name)
+        registered = client.get_registered_model(model_name)
     except MlflowException:
         return RoutingState(model_name=model_name)
     aliases = {alias: str(version) for alias, version in (registered.aliases or {}).items()}

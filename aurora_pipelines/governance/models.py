@@ -114,6 +114,39 @@ audit_log = sa.Table(
 )
 
 
+# What serves each model in each environment, one row per change (promotion, canary step,
+# rollback, shadow); the newest row per model and environment is the current deployment. Written
+# in the same transaction as its audit row (see aurora_pipelines/deploy/records.py).
+STRATEGIES: tuple[str, ...] = ("blue_green", "canary", "shadow")
+deployments = sa.Table(
+    "deployments",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("experiment", sa.String(200), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("environment", sa.String(32), nullable=False),  # staging | production
+    sa.Column("strategy", sa.String(32), nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),  # promote, canary_step, rollback, ...
+    sa.Column("champion_version", sa.String(64)),
+    sa.Column("challenger_version", sa.String(64)),
+    sa.Column("fallback_version", sa.String(64)),
+    sa.Column("shadow_version", sa.String(64)),
+    sa.Column("challenger_share", sa.Float, nullable=False),
+    sa.Column("bundle_uri", sa.String(1000)),
+    sa.Column("deployed_by", sa.String(100), nullable=False),
+    sa.Column("deployed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("correlation_id", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("details", sa.JSON),
+    sa.Column("audit_seq", sa.Integer, nullable=False, unique=True),
+    sa.CheckConstraint(f"strategy IN {STRATEGIES!r}", name="ck_deployments_strategy"),
+    sa.CheckConstraint(
+        "challenger_share >= 0 AND challenger_share <= 1", name="ck_deployments_share"
+    ),
+    sa.Index("ix_deployments_model", "model_name", "environment", "id"),
+)
+
+
 def create_tables(engine: sa.Engine) -> None:
     """Create the governance tables if missing (safe when several processes start at once)."""
     try:

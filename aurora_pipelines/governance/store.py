@@ -187,6 +187,24 @@ class GovernanceStore:
         """Decisions with `decision_seq` > cursor_id, in decision order (cursor 0 = all)."""
         return approvals.decisions_after(self.engine, cursor_id)
 
+    # Deployments (records live in deploy/records.py; the table is in this database)
+
+    def record_deployment(self, **fields: Any) -> Any:
+        """Store one deployment change with its audit row; see deploy.records.record_deployment."""
+        from aurora_pipelines.deploy.records import record_deployment
+
+        return record_deployment(self.engine, **fields)
+
+    def list_deployments(
+        self,
+        model_name: str | None = None,
+        environment: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        from aurora_pipelines.deploy.records import list_deployments
+
+        return list_deployments(self.engine, model_name, environment, limit)
+
     # API tokens
 
     def create_token(

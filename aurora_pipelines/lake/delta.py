@@ -60,6 +60,53 @@ def write_table(
     return DeltaTable(str(path)).version()
 
 
+def write_partition(
+    path: str | Path,
+    data: pa.Table,
+    *,
+    column: str,
+    value: str,
+    commit_info: dict[str, str] | None = None,
+) -> int:
+    """Replace partition `column = value` with `data` in one commit (Delta's replaceWhere), so
+    re-running a day is idempotent and other days are untouched; returns the table version.
+
+    A table that exists but is not partitioned by `column` (written before partitioning) is
+    replaced whole, once, by the partitioned layout.
+    """
+    if column not in data.column_names:
+        raise ValueError(f"partition column {column!r} is not in the data")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
+    if is_delta_table(path) and DeltaTable(str(path)).metadata().partition_columns != [column]:
+        write_deltalake(
+            str(path),
+            data,
+            mode="overwrite",
+            partition_by=[column],
+            schema_mode="overwrite",
+            commit_properties=properties,
+        )
+    else:
+        quoted = value.replace("'", "''")
+        write_deltalake(
+            str(path),
+            data,
+            mode="overwrite",
+            partition_by=[column],
+            predicate=f"{column} = '{quoted}'",
+            commit_properties=properties,
+        )
+    return DeltaTable(str(path)).version()
+
+
+def read_partition(
+    path: str | Path, *, column: str, value: str, columns: list[str] | None = None
+) -> pd.DataFrame:
+    """One partition's rows (delta-rs prunes the other partitions' files)."""
+    return _open(path).to_pandas(partitions=[(column, "=", value)], columns=columns)
+
+
 def read_pandas(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     return _open(path).to_pandas(columns=columns)
 
@@ -78,13 +125,56 @@ def schema_columns(path: str | Path) -> list[tuple[str, str]]:
     return [(f.name, str(f.type)) for f in schema.fields]
 
 
-def read_spark(spark: SparkSession, path: str | Path) -> DataFrame:
-    """Read the current snapshot on Spark from its parquet file list (no Delta jars needed)."""
-    files = file_uris(path)
+def read_spark(
+    spark: SparkSession, path: str | Path, partition: tuple[str, str] | None = None
+) -> DataFrame:
+    """Read the current snapshot on Spark from its parquet file list (no Delta jars needed).
+
+    `partition=(column, value)` reads only that partition's files. Partition columns live in
+    the directory names (`date=2026-11-27/`), so they are read back from there, as strings.
+    """
+    from pyspark.sql import functions as F
+
+    table = _open(path)
+    quoted = partition[1].replace("'", "''") if partition else ""
+    files = (
+        table.file_uris(file_pruning_predicate=f"{partition[0]} = '{quoted}'")
+        if partition
+        else table.file_uris()
+    )
     if not files:
-        # An empty snapshot has no files; build the empty frame from the Delta schema.
-        return spark.createDataFrame(read_pandas(path))
-    return spark.read.parquet(*files)
+        # An empty snapshot (or partition) has no files: an empty frame with the Delta schema.
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        return spark.createDataFrame(
+            [], schema=from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        )
+    partition_columns = table.metadata().partition_columns
+    if not partition_columns:
+        return spark.read.parquet(*files)
+    df = spark.read.option("basePath", Path(path).absolute().as_uri()).parquet(*files)
+    return df.select(
+        *[
+            F.col(c).cast("string").alias(c) if c in partition_columns else F.col(c)
+            for c in df.columns
+        ]
+    )
+
+
+def delete_partition(
+    path: str | Path, *, column: str, value: str, commit_info: dict[str, str] | None = None
+) -> int | None:
+    """Remove partition `column = value` (e.g. a day that no longer has anything to say);
+    returns the table version, None when there is no table."""
+    if not is_delta_table(path):
+        return None
+    table = DeltaTable(str(path))
+    quoted = value.replace("'", "''")
+    table.delete(
+        f"{column} = '{quoted}'",
+        commit_properties=CommitProperties(custom_metadata=commit_info) if commit_info else None,
+    )
+    return DeltaTable(str(path)).version()
 
 
 def write_spark(

@@ -71,6 +71,9 @@ def batch_window(
     scores = read_day(spark, scores_path, day)
     if scores is None or not delta.is_delta_table(features_path):
         return None
+    if "role" in scores.columns:
+        # A challenger scores the same rows; the window's population is counted once.
+        scores = scores.where(F.col("role") == "champion")
     features = delta.read_spark(spark, features_path)
     keep = [c for c in columns if c != id_column]
     joined = scores.select(F.col(id_column).cast("string").alias("__id"), "score").join(

@@ -4,6 +4,7 @@ with both maker-checker approvals, then the sensors that continue and retrain.""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -127,6 +128,11 @@ def test_approvals_carry_the_model_through_to_monitoring(
     assert [c.asset for c in second.failed_checks] == [
         "credit_default/governance/production_approval"
     ]
+    # UAT ran between the gates; the MRM approver sees its report on the request.
+    assert "credit_default/serve/uat_scores" in second.materialized
+    details = _pending(lifecycle_settings, "production").details
+    assert Path(details["uat_report"]).is_file() and details["uat_rows"] > 0
+    assert details["uat_metrics"]["roc_auc"] > 0.7 and details["model_card"]
 
     governance.decide(
         _pending(lifecycle_settings, "production").id,
@@ -152,7 +158,17 @@ def test_approvals_carry_the_model_through_to_monitoring(
     scores = delta.read_pandas(lifecycle_settings.lake_dir / EXPERIMENT / "serve" / "batch_scores")
     assert len(scores) == 2_000 and scores["score"].between(0, 1).all()
     assert set(scores["model_version"]) == {version}
+    assert set(scores["role"]) == {"champion"} and set(scores["date"]) == {third.partition}
     assert _governance(lifecycle_settings).verify_audit().ok
+    # The production deployment is recorded; its bundle holds both approvals and the card.
+    (record, staged) = _governance(lifecycle_settings).list_deployments(EXPERIMENT)
+    assert (record.environment, record.champion_version, record.strategy) == (
+        "production",
+        version,
+        "blue_green",
+    )
+    assert staged.environment == "staging"
+    assert [a["gate"] for a in record.details["approvals"]] == ["staging", "production"]
 
 
 def test_nothing_left_to_run_after_the_lifecycle(lifecycle_settings: Settings, quiet: Console):
@@ -177,6 +193,9 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
         "credit_default__promote_staging",
         "credit_default__promote_production",
     ]
+    # Production promotion scores the batch (daily-partitioned): the decision's UTC day.
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    assert [r.partition_key for r in requests] == [None, today]
     with dg.build_sensor_context(
         instance=instance, resources=resources, cursor=context.cursor
     ) as again:
@@ -193,6 +212,10 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
     schedule = defs.get_schedule_def("credit_default__daily_scoring")
     assert schedule.cron_schedule == "0 6 * * *"
     assert schedule.job_name == "credit_default__score_and_monitor"
+    tick = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=tick) as context:
+        (scheduled,) = schedule.evaluate_tick(context).run_requests
+    assert scheduled.partition_key == "2026-11-20"  # the day's batch, scored at 06:00 UTC
 
 
 def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_settings: Settings):

@@ -154,3 +154,11 @@ def test_audit_verify_fails_on_an_edited_row(workspace, capsys, monkeypatch, tmp
         main(["audit", "verify"])
     assert exc.value.code == 1
     assert "seq 1" in capsys.readouterr().err
+
+
+def test_run_with_a_partition_outside_the_daily_range(workspace, capsys):
+    experiments = workspace / "experiments"
+    good = (REPO_DIR / "experiments" / "credit_default.yaml").read_text()
+    (experiments / "credit_default.yaml").write_text(good)
+    err = _fails(capsys, "run", "credit_default", "--partition", "1999-01-01")
+    assert "no partition '1999-01-01'" in err and "--partition" in err

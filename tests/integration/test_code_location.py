@@ -74,11 +74,13 @@ def test_every_stage_is_an_asset_in_the_experiment_group():
         "credit_default/train/model",
         "credit_default/governance/staging_approval",
         "credit_default/deploy/staging",
+        "credit_default/serve/uat_scores",
         "credit_default/governance/production_approval",
         "credit_default/deploy/production",
         "credit_default/raw_batch",
         "credit_default/serve/scoring_features",
         "credit_default/serve/batch_scores",
+        "credit_default/serve/ab_comparison",
         "credit_default/monitor/drift",
     } <= keys
     checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}

@@ -192,11 +192,11 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def materialized(world, caplog_module):
-    from assets.drift import build_drift_assets
+    from assets.monitoring import build_monitoring_assets
     from resources import AuroraResource
 
     return dg.materialize(
-        build_drift_assets(world["spec"]),
+        build_monitoring_assets(world["spec"]),
         partition_key=DAY,
         resources={"aurora": AuroraResource.from_settings(world["settings"])},
         instance=dg.DagsterInstance.ephemeral(),

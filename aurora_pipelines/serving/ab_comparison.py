@@ -1,0 +1,173 @@
+"""A/B comparison of the champion and the challenger on the same day's batch, on Spark.
+
+Both versions scored the same rows (`batch.score_day`); the comparison joins them by entity id
+and reports, per day:
+- `score_psi`: PSI of the challenger's score distribution against the champion's, with the
+  bucketing of `monitoring/psi.py` (champion deciles as right-closed edges, open outer buckets,
+  empty shares raised to epsilon) but counted on the executors;
+- `agreement_rate`: share of rows where both gave the same label (classification);
+- `mean_score_diff`: mean of challenger score minus champion score;
+- when the batch carries labels: accuracy and ROC AUC of each (classification) or RMSE.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION
+from aurora_pipelines.monitoring.psi import DEFAULT_BINS, DEFAULT_EPSILON
+from aurora_pipelines.serving.batch import LABEL_COLUMN, PARTITION_COLUMN
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+# approxQuantile's relative error for the PSI edges: exact enough for deciles, one pass.
+QUANTILE_ERROR = 1e-4
+
+
+@dataclass(frozen=True)
+class AbComparison:
+    day: str
+    champion_version: str
+    challenger_version: str
+    rows: int
+    score_psi: float
+    agreement_rate: float | None  # None for regression (no labels to agree on)
+    mean_score_diff: float
+    champion_mean_score: float
+    challenger_mean_score: float
+    metrics: dict[str, float] = field(default_factory=dict)  # only when labels are present
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row for the `serve/ab_comparison` Delta table (metrics as columns)."""
+        row = {k: v for k, v in asdict(self).items() if k not in ("day", "metrics")}
+        row.update(self.metrics)
+        row[PARTITION_COLUMN] = self.day
+        return pd.DataFrame([row])
+
+    def as_metadata(self) -> dict[str, float | int | str]:
+        data = {k: v for k, v in asdict(self).items() if k != "metrics" and v is not None}
+        return {**data, **self.metrics}
+
+
+def compare_scores(
+    scores: DataFrame, *, id_column: str, problem_type: str, bins: int = DEFAULT_BINS
+) -> AbComparison | None:
+    """Compare the champion's and challenger's rows of one day's scores; None without both."""
+    from pyspark.sql import functions as F
+
+    champion = scores.where(F.col("role") == CHAMPION)
+    challenger = scores.where(F.col("role") == CHALLENGER)
+    has_labels = LABEL_COLUMN in scores.columns
+    a = champion.select(
+        id_column,
+        F.col("score").alias("score_a"),
+        F.col("prediction").alias("prediction_a"),
+        F.col("model_version").alias("version_a"),
+        F.col(PARTITION_COLUMN),
+        *([F.col(LABEL_COLUMN)] if has_labels else []),
+    )
+    b = challenger.select(
+        id_column,
+        F.col("score").alias("score_b"),
+        F.col("prediction").alias("prediction_b"),
+        F.col("model_version").alias("version_b"),
+    )
+    joined = a.join(b, on=id_column, how="inner")
+    regression = problem_type == "regression"
+    aggregates = [
+        F.count(F.lit(1)).alias("rows"),
+        F.first("version_a").alias("version_a"),
+        F.first("version_b").alias("version_b"),
+        F.first(PARTITION_COLUMN).alias("day"),
+        F.avg(F.col("score_b") - F.col("score_a")).alias("mean_score_diff"),
+        F.avg("score_a").alias("mean_a"),
+        F.avg("score_b").alias("mean_b"),
+        F.avg((F.col("prediction_a") == F.col("prediction_b")).cast("double")).alias("agree"),
+    ]
+    if has_labels:
+        labelled = F.col(LABEL_COLUMN).isNotNull()
+        if regression:
+            for side in ("a", "b"):
+                error = F.pow(F.col(f"score_{side}") - F.col(LABEL_COLUMN), 2)
+                aggregates.append(F.avg(F.when(labelled, error)).alias(f"mse_{side}"))
+        else:
+            for side in ("a", "b"):
+                hit = (F.col(f"prediction_{side}") == F.col(LABEL_COLUMN)).cast("double")
+                aggregates.append(F.avg(F.when(labelled, hit)).alias(f"accuracy_{side}"))
+    summary = joined.agg(*aggregates).collect()[0]
+    if not summary["rows"]:
+        return None
+    metrics: dict[str, float] = {}
+    if has_labels:
+        if regression:
+            for side, role in (("a", CHAMPION), ("b", CHALLENGER)):
+                if summary[f"mse_{side}"] is not None:
+                    metrics[f"{role}_rmse"] = math.sqrt(summary[f"mse_{side}"])
+        else:
+            for side, role in (("a", CHAMPION), ("b", CHALLENGER)):
+                if summary[f"accuracy_{side}"] is not None:
+                    metrics[f"{role}_accuracy"] = float(summary[f"accuracy_{side}"])
+            metrics.update(_roc_auc(joined))
+    return AbComparison(
+        day=str(summary["day"]),
+        champion_version=str(summary["version_a"]),
+        challenger_version=str(summary["version_b"]),
+        rows=int(summary["rows"]),
+        score_psi=score_psi(joined, bins=bins),
+        agreement_rate=None if regression else float(summary["agree"]),
+        mean_score_diff=float(summary["mean_score_diff"]),
+        champion_mean_score=float(summary["mean_a"]),
+        challenger_mean_score=float(summary["mean_b"]),
+        metrics=metrics,
+    )
+
+
+def score_psi(
+    joined: DataFrame, *, bins: int = DEFAULT_BINS, epsilon: float = DEFAULT_EPSILON
+) -> float:
+    """PSI of `score_b` (challenger) against `score_a` (champion), bucketed on the executors."""
+    from pyspark.sql import functions as F
+
+    edges = sorted(
+        set(joined.approxQuantile("score_a", [i / bins for i in range(1, bins)], QUANTILE_ERROR))
+    )
+    # Right-closed buckets as in psi.py: x lands in bucket k = number of edges below x.
+    bucket = sum((F.col("value") > F.lit(e)).cast("int") for e in edges) if edges else F.lit(0)
+    stacked = joined.select(F.lit("a").alias("side"), F.col("score_a").alias("value")).unionByName(
+        joined.select(F.lit("b").alias("side"), F.col("score_b").alias("value"))
+    )
+    counts = (
+        stacked.where(F.col("value").isNotNull())
+        .groupBy("side", bucket.alias("bucket"))
+        .count()
+        .collect()
+    )
+    table = pd.DataFrame([r.asDict() for r in counts], columns=["side", "bucket", "count"])
+    shares = table.pivot_table(index="bucket", columns="side", values="count", fill_value=0)
+    shares = shares.reindex(columns=["a", "b"], fill_value=0)
+    shares = shares / shares.sum().replace(0, 1)
+    r = shares["a"].clip(lower=epsilon)
+    c = shares["b"].clip(lower=epsilon)
+    return float(((c - r) * (c / r).map(math.log)).sum())
+
+
+def _roc_auc(joined: DataFrame) -> dict[str, float]:
+    """ROC AUC of each side on the labelled rows; nothing when only one class is present."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.sql import functions as F
+
+    labelled = joined.where(F.col(LABEL_COLUMN).isNotNull())
+    if labelled.select(LABEL_COLUMN).distinct().count() < 2:
+        return {}
+    out = {}
+    for side, role in (("a", CHAMPION), ("b", CHALLENGER)):
+        evaluator = BinaryClassificationEvaluator(
+            rawPredictionCol=f"score_{side}", labelCol=LABEL_COLUMN, metricName="areaUnderROC"
+        )
+        out[f"{role}_roc_auc"] = float(evaluator.evaluate(labelled))
+    return out

@@ -1,0 +1,265 @@
+"""serve/batch_scores and serve/ab_comparison through Dagster for one day, with the champion
+and challenger read from real MLflow aliases; and the in-process runner (`aurora run`) planning
+and passing a partition key for a mix of partitioned and unpartitioned assets."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+from sklearn.linear_model import LogisticRegression
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION
+from aurora_pipelines.errors import NotFound
+from aurora_pipelines.lake import delta
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.specs import ExperimentSpec
+from tests.integration.test_batch_scoring import DAYS, FEATURES, _frame
+
+NAME = "batch_assets"
+
+
+def _spec(name: str, time_column: str | None = "event_time") -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "name": name,
+            "team": "risk",
+            "owner": "ds_alice",
+            "source": {"kind": "csv", "path": "unused.csv"},
+            "target": "y",
+            "id_column": "id",
+            "features": {"dbt_model": f"{name}_features"},
+            "scoring": {"time_column": time_column},
+        }
+    )
+
+
+def _register(settings: Settings, name: str, model: LogisticRegression, frame) -> str:
+    """Log and register an sklearn model as the registry does (skops, signature)."""
+    uri = settings.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri, uri)
+    if not client.search_registered_models(filter_string=f"name = '{name}'"):
+        client.create_registered_model(name)
+    # Artifacts under the test home, never the working directory's ./mlruns.
+    experiment = client.get_experiment_by_name(name)
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(
+            name, artifact_location=(settings.root / "mlartifacts").as_uri()
+        )
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with mlflow.start_run(experiment_id=experiment_id):
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=infer_signature(frame[FEATURES], model.predict_proba(frame[FEATURES])),
+                serialization_format="skops",
+            )
+    return str(client.create_model_version(name, info.model_uri, model_id=info.model_id).version)
+
+
+@pytest.fixture(scope="module")
+def frame() -> pd.DataFrame:
+    return _frame(2_000, seed=1)
+
+
+@pytest.fixture(scope="module")
+def versions(settings: Settings, frame: pd.DataFrame) -> tuple[str, str]:
+    good = LogisticRegression().fit(frame[FEATURES], frame["y"])
+    weak = LogisticRegression(C=1e-3).fit(frame[["x2"]].assign(x1=0.0)[FEATURES], frame["y"])
+    return _register(settings, NAME, good, frame), _register(settings, NAME, weak, frame)
+
+
+def _write_features(settings: Settings, spec: ExperimentSpec, frame: pd.DataFrame) -> Path:
+    path = settings.lake_dir.joinpath(spec.name, *lifecycle.SCORING_FEATURES)
+    delta.write_table(path, frame)
+    return path
+
+
+def _materialize(settings: Settings, spec: ExperimentSpec, day: str):
+    from assets.serving import build_serving_assets
+    from resources import AuroraResource
+
+    return dg.materialize(
+        build_serving_assets(spec),
+        partition_key=day,
+        resources={"aurora": AuroraResource.from_settings(settings)},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+
+
+def _metadata(result, stage) -> dict:
+    (event,) = [
+        e for e in result.get_asset_materialization_events() if e.asset_key.path[1:] == list(stage)
+    ]
+    assert event.partition is not None
+    return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+def test_a_day_is_scored_by_champion_and_challenger_and_compared(
+    settings: Settings, spark, frame, versions
+):
+    spec = _spec(NAME)
+    _write_features(settings, spec, frame)
+    uri = settings.tracking_uri
+    client = MlflowClient(uri, uri)
+    client.set_registered_model_alias(NAME, CHAMPION, versions[0])
+    client.set_registered_model_alias(NAME, CHALLENGER, versions[1])
+
+    result = _materialize(settings, spec, DAYS[1])
+    scores_meta = _metadata(result, lifecycle.BATCH_SCORES)
+    day_rows = int((frame["event_time"].dt.strftime("%Y-%m-%d") == DAYS[1]).sum())
+    assert scores_meta["dagster/row_count"] == day_rows
+    assert scores_meta["partition"] == DAYS[1]
+    assert scores_meta["rows_selected_by"] == "time_column event_time"
+    assert (scores_meta["model_version"], scores_meta["challenger_version"]) == versions
+
+    path = settings.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)
+    scores = delta.read_pandas(path)
+    assert scores.groupby("role").size().to_dict() == {CHAMPION: day_rows, CHALLENGER: day_rows}
+    assert set(scores["date"]) == {DAYS[1]}
+
+    ab_meta = _metadata(result, lifecycle.AB_COMPARISON)
+    assert ab_meta["compared"] is True and ab_meta["rows"] == day_rows
+    assert ab_meta["score_psi"] > 0 and 0 < ab_meta["agreement_rate"] < 1
+    assert ab_meta["champion_roc_auc"] > ab_meta["challenger_roc_auc"]  # the batch has labels
+    ab = delta.read_pandas(settings.lake_dir.joinpath(NAME, *lifecycle.AB_COMPARISON))
+    assert ab[["date", "champion_version", "challenger_version"]].values.tolist() == [
+        [DAYS[1], *versions]
+    ]
+
+    # Another day adds its partition; re-running day 2 after the challenger left replaces
+    # only day 2 and clears its comparison.
+    _materialize(settings, spec, DAYS[0])
+    client.delete_registered_model_alias(NAME, CHALLENGER)
+    again = _materialize(settings, spec, DAYS[1])
+    assert _metadata(again, lifecycle.AB_COMPARISON)["compared"] is False
+    scores = delta.read_pandas(path)
+    assert scores.groupby(["date", "role"]).size().to_dict() == {
+        (DAYS[0], CHAMPION): int((frame["event_time"].dt.strftime("%Y-%m-%d") == DAYS[0]).sum()),
+        (DAYS[0], CHALLENGER): int((frame["event_time"].dt.strftime("%Y-%m-%d") == DAYS[0]).sum()),
+        (DAYS[1], CHAMPION): day_rows,
+    }
+    ab = delta.read_pandas(settings.lake_dir.joinpath(NAME, *lifecycle.AB_COMPARISON))
+    assert ab["date"].tolist() == [DAYS[0]]
+
+
+def test_without_a_time_column_the_day_scores_the_snapshot(
+    settings: Settings, spark, frame, versions
+):
+    spec = _spec(f"{NAME}_snap", time_column=None)
+    features = _write_features(settings, spec, frame)
+    # Same registered model under this experiment's name.
+    MlflowClient(settings.tracking_uri).copy_model_version(
+        f"models:/{NAME}/{versions[0]}", spec.name
+    )
+    MlflowClient(settings.tracking_uri).set_registered_model_alias(spec.name, CHAMPION, "1")
+    meta = _metadata(_materialize(settings, spec, DAYS[2]), lifecycle.BATCH_SCORES)
+    assert meta["dagster/row_count"] == len(frame) and meta["rows_selected_by"] == "snapshot"
+    assert meta["scoring_features_version"] == delta.version(features)
+
+
+# --- the in-process runner ------------------------------------------------------------
+
+
+def _runner_defs(
+    settings: Settings, spec: ExperimentSpec, frame, version: str, *extra: dg.AssetsDefinition
+) -> dg.Definitions:
+    """The experiment's serving assets behind two real unpartitioned upstream assets."""
+    from assets.serving import build_serving_assets
+    from resources import AuroraResource
+
+    @dg.asset(key=spec.key(*lifecycle.SCORING_FEATURES), group_name=spec.name)
+    def scoring_features() -> None:
+        _write_features(settings, spec, frame)
+
+    @dg.asset(key=spec.key(*lifecycle.PRODUCTION), group_name=spec.name)
+    def production() -> None:
+        MlflowClient(settings.tracking_uri).set_registered_model_alias(spec.name, CHAMPION, version)
+
+    return dg.Definitions(
+        assets=[scoring_features, production, *build_serving_assets(spec), *extra],
+        resources={"aurora": AuroraResource.from_settings(settings)},
+    )
+
+
+def test_runner_plans_and_passes_the_partition_of_a_mixed_selection(
+    settings: Settings, spark, frame, versions
+):
+    from aurora_pipelines.orchestration import plan_selection, run_experiment, today_partition
+
+    spec = _spec(f"{NAME}_run")
+    MlflowClient(settings.tracking_uri).copy_model_version(
+        f"models:/{NAME}/{versions[0]}", spec.name
+    )
+    defs = _runner_defs(settings, spec, frame, "1")
+    instance = dg.DagsterInstance.ephemeral()
+    keys = {
+        stage: dg.AssetKey(spec.key(*stage))
+        for stage in (
+            lifecycle.SCORING_FEATURES,
+            lifecycle.PRODUCTION,
+            lifecycle.BATCH_SCORES,
+            lifecycle.AB_COMPARISON,
+        )
+    }
+
+    first = run_experiment(defs, spec, instance, partition=DAYS[0])
+    assert first.success and first.partition == DAYS[0]
+    assert set(first.materialized) == {k.to_user_string() for k in keys.values()}
+    run = instance.get_run_by_id(first.run_id)
+    assert run.tags["dagster/partition"] == DAYS[0]
+    scores = delta.read_pandas(settings.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))
+    assert set(scores["date"]) == {DAYS[0]}
+
+    # That day is now up to date; another day needs only the partitioned assets.
+    assert run_experiment(defs, spec, instance, partition=DAYS[0]).up_to_date
+    assert plan_selection(defs, instance, spec, partition=DAYS[1]) == [
+        keys[lifecycle.BATCH_SCORES],
+        keys[lifecycle.AB_COMPARISON],
+    ]
+    second = run_experiment(defs, spec, instance, partition=DAYS[1])
+    assert second.partition == DAYS[1]
+    assert set(second.materialized) == {
+        keys[lifecycle.BATCH_SCORES].to_user_string(),
+        keys[lifecycle.AB_COMPARISON].to_user_string(),
+    }
+
+    # Only unpartitioned work left: the run carries no partition key (Dagster refuses one).
+    @dg.asset(key=spec.key("serve", "notes"), group_name=spec.name)
+    def notes() -> None:
+        return None
+
+    grown = _runner_defs(settings, spec, frame, "1", notes)
+    assert plan_selection(grown, instance, spec, partition=DAYS[1]) == [notes.key]
+    third = run_experiment(grown, spec, instance, partition=DAYS[1])
+    assert third.success and third.partition is None
+    assert "dagster/partition" not in instance.get_run_by_id(third.run_id).tags
+    # The default partition is today's UTC day.
+    assert plan_selection(grown, instance, spec) == [
+        keys[lifecycle.BATCH_SCORES],
+        keys[lifecycle.AB_COMPARISON],
+    ]
+    assert today_partition() == datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def test_a_partition_outside_the_daily_range_names_the_fix(settings: Settings, frame, versions):
+    from aurora_pipelines.orchestration import plan_selection
+
+    spec = _spec(f"{NAME}_bad")
+    defs = _runner_defs(settings, spec, frame, "1")
+    for bad in ("1999-01-01", "27/11/2026"):
+        with pytest.raises(NotFound, match="--partition"):
+            plan_selection(defs, dg.DagsterInstance.ephemeral(), spec, partition=bad)
