@@ -69,3 +69,10 @@ clean:
 .PHONY: governance-api
 governance-api: install  ## governance HTTP API on 127.0.0.1:8765 (OpenAPI at /docs)
 	$(BIN)/aurora governance serve --port $${PORT:-8765}
+
+.PHONY: serve bench-serving
+serve: install  ## scoring service on 127.0.0.1:8000 (OpenAPI at /docs)
+	$(BIN)/aurora serve --port $${PORT:-8000}
+
+bench-serving: install  ## aurora serve vs mlflow models serve, single-record requests
+	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/bench_serving.py

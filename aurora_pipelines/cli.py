@@ -17,6 +17,7 @@ from rich.table import Table
 
 from aurora_pipelines.commands import deploy as deploy_commands
 from aurora_pipelines.commands import drift as drift_commands
+from aurora_pipelines.commands import serve as serve_commands
 from aurora_pipelines.errors import AuroraError, PermissionDenied
 from aurora_pipelines.settings import Settings, get_settings
 
@@ -38,6 +39,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
 app.add_typer(deploy_commands.app, name="deploy")
 app.command("drift")(drift_commands.drift)
+app.command("serve")(serve_commands.serve)
 
 console = Console(soft_wrap=True)
 DEMO_APPROVERS = {"staging": "validator_bob", "production": "mrm_carol"}

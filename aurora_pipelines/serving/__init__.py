@@ -1,1 +1,1 @@
-"""Scoring: batch on Spark (here) and the HTTP service (a later issue)."""
+"""Scoring: batch on Spark (batch.py) and the HTTP scoring service (service.py, scoring.py)."""

@@ -1,0 +1,152 @@
+"""The scoring service's HTTP face: FastAPI app factory over `scoring.ScoringService`.
+
+Handlers read the raw body and parse it with orjson instead of declaring a pydantic model:
+validation against the *model's* signature (which changes with the version) happens in
+`validation.py`, and skipping pydantic keeps single-record latency low. The request schema
+is still published in the OpenAPI document (`openapi_extra`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from aurora_pipelines.serving.scoring import ScoringService, ServiceConfig, Unavailable
+from aurora_pipelines.serving.validation import RequestInvalid
+
+REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class OrjsonResponse(Response):
+    """JSON rendered by orjson (numpy-aware, several times faster than the stdlib)."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+_RECORDS_BODY = {
+    "required": True,
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": ["records"],
+                "properties": {
+                    "records": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "description": "One record: every input field of the model's "
+                            "MLflow signature (null allowed), plus the spec's id column.",
+                            "additionalProperties": True,
+                        },
+                    }
+                },
+            },
+            "example": {"records": [{"age": 41, "annual_income": 52000.0, "region": "north"}]},
+        }
+    },
+}
+_ERRORS = {
+    "400": {"description": "Malformed JSON."},
+    "404": {"description": "Unknown experiment."},
+    "413": {"description": "Too many records or too large a body."},
+    "422": {"description": "A record lacks a field or has a value of the wrong type."},
+    "503": {"description": "No model version can answer."},
+}
+
+
+def create_app(config: ServiceConfig, service: ScoringService | None = None) -> FastAPI:
+    """The FastAPI app; starts routing, model preload and the log writer in its lifespan."""
+    scoring = service or ScoringService(config)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await run_in_threadpool(scoring.start)
+        try:
+            yield
+        finally:
+            await run_in_threadpool(scoring.stop)
+
+    app = FastAPI(
+        title="Aurora scoring service",
+        description="Scores records with the model versions the MLflow aliases route to.",
+        lifespan=lifespan,
+        default_response_class=OrjsonResponse,
+    )
+    app.state.scoring = scoring
+    metrics = scoring.metrics
+
+    def _respond(
+        experiment: str, endpoint: str, started: float, request_id: str, status: int, body: Any
+    ) -> OrjsonResponse:
+        metrics.requests.labels(experiment, endpoint, str(status)).inc()
+        metrics.latency.labels(experiment, endpoint).observe(time.perf_counter() - started)
+        return OrjsonResponse(body, status_code=status, headers={REQUEST_ID_HEADER: request_id})
+
+    async def _handle(request: Request, experiment: str, endpoint: str) -> OrjsonResponse:
+        started = time.perf_counter()
+        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        label = experiment if experiment in config.experiments else "_unknown"
+        declared = request.headers.get("content-length")
+        try:
+            if declared and declared.isdigit() and int(declared) > config.max_body_bytes:
+                raise RequestInvalid(
+                    413,
+                    f"request body is {declared} bytes; the limit is {config.max_body_bytes}",
+                )
+            body = await request.body()
+            if endpoint == "predict":
+                # Inline: scoring one record takes ~1 ms of CPU; a thread hop costs more.
+                result = scoring.predict(experiment, body, request_id)
+            else:
+                result = await run_in_threadpool(scoring.explain, experiment, body, request_id)
+        except RequestInvalid as exc:
+            detail = {"detail": exc.reason, "field": exc.field, "request_id": request_id}
+            return _respond(label, endpoint, started, request_id, exc.status, detail)
+        except Unavailable as exc:
+            detail = {"detail": str(exc), "request_id": request_id}
+            return _respond(label, endpoint, started, request_id, 503, detail)
+        return _respond(label, endpoint, started, request_id, 200, result)
+
+    @app.post(
+        "/v1/models/{experiment}/predict",
+        openapi_extra={"requestBody": _RECORDS_BODY},
+        responses=_ERRORS,
+        summary="Score one or many records",
+    )
+    async def predict(experiment: str, request: Request) -> OrjsonResponse:
+        """Answers `{model_version, request_id, predictions}`; classifiers give the positive-class
+        probability and the label at the version's registered decision threshold."""
+        return await _handle(request, experiment, "predict")
+
+    @app.post(
+        "/v1/models/{experiment}/explain",
+        openapi_extra={"requestBody": _RECORDS_BODY},
+        responses=_ERRORS,
+        summary="SHAP contributions per record and input feature",
+    )
+    async def explain(experiment: str, request: Request) -> OrjsonResponse:
+        """Per record: base value, contribution of each input feature, top features."""
+        return await _handle(request, experiment, "explain")
+
+    @app.get("/health", summary="Routing state and loaded versions per experiment")
+    async def health() -> OrjsonResponse:
+        return OrjsonResponse(scoring.health())
+
+    @app.get("/metrics", summary="Prometheus metrics (text format)")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=metrics.content_type)
+
+    return app
