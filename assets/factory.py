@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from assets.comparison import build_comparison_assets
 from assets.deploy import build_deploy_assets
 from assets.eda import build_eda_assets
 from assets.explain import build_explain_assets
@@ -24,4 +25,5 @@ def build_experiment_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         *build_deploy_assets(spec),
         *build_serving_assets(spec),
         *build_monitoring_assets(spec),
+        *build_comparison_assets(spec),
     ]

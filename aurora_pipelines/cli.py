@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aurora_pipelines.commands import deploy as deploy_commands
+from aurora_pipelines.commands import drift as drift_commands
 from aurora_pipelines.commands import serve as serve_commands
 from aurora_pipelines.errors import AuroraError, PermissionDenied
 from aurora_pipelines.settings import Settings, get_settings
@@ -37,6 +38,7 @@ governance_app = typer.Typer(help="The governance HTTP API.", no_args_is_help=Tr
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
 app.add_typer(deploy_commands.app, name="deploy")
+app.command("drift")(drift_commands.drift)
 app.command("serve")(serve_commands.serve)
 
 console = Console(soft_wrap=True)
@@ -250,11 +252,12 @@ def suggest(
 def demo(
     rows: Annotated[int, typer.Option(help="Rows of sample data.")] = 100_000,
     batch_rows: Annotated[int, typer.Option(help="Rows in the drifted batch.")] = 20_000,
+    drift: Annotated[bool, typer.Option(help="Then inject drift and close the loop.")] = False,
 ) -> None:
     """The whole lifecycle on fresh sample data, approvals given by DEMO identities."""
     from aurora_pipelines.demo import run_demo
 
-    run_demo(get_settings(), rows=rows, batch_rows=batch_rows, console=console)
+    run_demo(get_settings(), rows=rows, batch_rows=batch_rows, console=console, drift=drift)
 
 
 # --- approvals ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ class Stopwatch:
 
     def __init__(self) -> None:
         self.steps: list[tuple[str, float]] = []
+        self.drift_loop: Any = None  # demo_drift.DriftLoop with --drift
 
     def time(self, label: str, work: Callable[[], Any]) -> Any:
         start = time.perf_counter()
@@ -55,7 +56,9 @@ def _approve_pending(settings: Settings, gate: str, console: Console) -> None:
     )
 
 
-def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console) -> Stopwatch:
+def run_demo(
+    settings: Settings, *, rows: int, batch_rows: int, console: Console, drift: bool = False
+) -> Stopwatch:
     from aurora_pipelines.lake.spark import get_spark
     from aurora_pipelines.runs import run_and_report
     from aurora_pipelines.sources.catalog import seed_sample_tables
@@ -65,7 +68,8 @@ def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console
     console.rule("Aurora demo: credit_default")
     seeded = watch.time(
         "seed sample data (incl. Spark start)",
-        lambda: seed_sample_tables(get_spark(settings), rows, batch_rows),
+        # With --drift the first batch is stable; drift is injected once a champion exists.
+        lambda: seed_sample_tables(get_spark(settings), rows, batch_rows, batch_drift=not drift),
     )
     for table in seeded:
         console.print(f"seeded {table.table}: {table.rows:,} rows" + (" (drifted)" * table.drift))
@@ -85,6 +89,20 @@ def run_demo(settings: Settings, *, rows: int, batch_rows: int, console: Console
         lambda: _approve_pending(settings, "production", console),
     )
     watch.time("run: deploy champion → batch scores → drift", run)
+    if drift:
+        from aurora_pipelines.demo_drift import run_drift_loop
+
+        watch.drift_loop = watch.time(
+            "drift loop: inject → detect → retrain → approve → new champion",
+            lambda: run_drift_loop(
+                settings,
+                batch_rows=batch_rows,
+                labelled_rows=rows // 2,
+                console=console,
+                approve=lambda gate: _approve_pending(settings, gate, console),
+                run=run,
+            ),
+        )
 
     console.rule("Summary")
     render_status(experiment_status(settings, EXPERIMENT), console)

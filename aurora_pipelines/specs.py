@@ -176,10 +176,42 @@ class ScoringSpec(_Strict):
     )
 
 
+class FeatureThresholds(_Strict):
+    """PSI thresholds of one feature (defaults: the monitoring section's)."""
+
+    psi_warn: float | None = Field(default=None, gt=0)
+    psi_error: float | None = Field(default=None, gt=0)
+
+
 class MonitoringSpec(_Strict):
-    drift_share_max: float = Field(default=0.3, ge=0, le=1)
-    psi_threshold: float = Field(default=0.2, gt=0)
+    drift_share_max: float = Field(
+        default=0.3, ge=0, le=1, description="Drift share above this is an ERROR (retrain)."
+    )
+    drift_share_warn: float = Field(default=0.15, ge=0, le=1)
+    psi_threshold: float = Field(default=0.2, gt=0, description="PSI ERROR level per feature.")
+    psi_warn: float = Field(default=0.1, gt=0)
+    features: dict[str, FeatureThresholds] = Field(
+        default_factory=dict, description="Per-feature PSI thresholds overriding the defaults."
+    )
     retrain_cooldown_hours: float = Field(default=24, ge=0)
+    min_new_rows: int = Field(
+        default=1000, ge=0, description="Rows a window must have before it can ask to retrain."
+    )
+    performance_tolerance: float = Field(
+        default=0.05, ge=0, description="Largest drop of the primary metric vs training."
+    )
+    labels: SourceSpec | None = Field(
+        default=None, description="Labels arriving later: a table with the id and the target."
+    )
+    webhook_url: str | None = Field(default=None, description="POSTed a JSON body per alert.")
+
+    def psi_levels(self, column: str) -> tuple[float, float]:
+        """(warn, error) PSI thresholds of a feature."""
+        own = self.features.get(column, FeatureThresholds())
+        return (
+            own.psi_warn if own.psi_warn is not None else self.psi_warn,
+            own.psi_error if own.psi_error is not None else self.psi_threshold,
+        )
 
 
 class GovernanceSpec(_Strict):

@@ -55,14 +55,17 @@ def _latest_drift(settings: Settings, name: str) -> dict[str, Any]:
     path = settings.lake_dir.joinpath(name, *lifecycle.DRIFT)
     if not delta.is_delta_table(path):
         return {"drift_share": None, "dataset_drift": None, "report": None, "window": None}
-    frame = delta.read_pandas(path)
-    latest = frame[frame["window"] == frame["window"].max()]
+    from aurora_pipelines.monitoring.series import latest_window
+
+    latest = latest_window(path)
     reports = sorted(settings.reports_dir.joinpath(name, "drift").glob("drift_*.html"))
     drift_share = float(latest["drift_share"].iloc[0])
     return {
         "window": str(latest["window"].iloc[0]),
         "drift_share": drift_share,
-        "drifted_features": sorted(latest.loc[latest["drifted"], "column"].tolist()),
+        "drifted_features": sorted(
+            latest.loc[latest["drifted"] & (latest["column"] != "__score__"), "column"].tolist()
+        ),
         "report": str(reports[-1]) if reports else None,
         "table": str(path),
     }

@@ -76,10 +76,12 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
                 lifecycle.FEATURES,
                 lifecycle.RECOMMENDATIONS,
                 lifecycle.MODEL,
+                lifecycle.CHAMPION_COMPARISON,
                 lifecycle.MODEL_CARD,
                 lifecycle.STAGING_APPROVAL,
             ),
-            description="Retrain on the current source and file a new staging approval request; "
+            description="Retrain on the current source, compare the candidate with the champion "
+            "and file a new staging approval request; "
             "the candidate never serves without the same approvals.",
             tags={**tags, "aurora/trigger": "retrain"},
         ),

@@ -1,0 +1,110 @@
+"""Drift of one window end to end on Spark: reference (cached), counts, statistics, report.
+
+Called by the `monitor/drift` asset and by the benchmark; plain Python, no Dagster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from aurora_pipelines.monitoring.binning import count_spark
+from aurora_pipelines.monitoring.reference import (
+    SCORE_FEATURE,
+    FeatureReference,
+    ReferenceProfile,
+    build_reference_spark,
+)
+from aurora_pipelines.monitoring.window import (
+    EVIDENTLY_SAMPLE_ROWS,
+    WindowDrift,
+    evidently_on_samples,
+    window_drift,
+)
+from aurora_pipelines.specs import MonitoringSpec
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pyspark.sql import DataFrame
+
+
+def bounded_sample(df: DataFrame, rows: int, columns: list[str], seed: int = 0) -> pd.DataFrame:
+    """At most ~`rows` rows of `df` as pandas (a Bernoulli sample, then a limit)."""
+    total = df.count()
+    fraction = min(1.0, rows / max(total, 1) * 1.1)
+    sample = (
+        df.select(*columns)
+        if fraction >= 1.0
+        else df.select(*columns).sample(fraction=fraction, seed=seed)
+    )
+    return sample.limit(rows).toPandas()
+
+
+def load_or_build_reference(
+    directory: Path,
+    reference: DataFrame,
+    columns: list[str],
+    *,
+    source: str,
+    model_version: str | None,
+    reference_scores: Callable[[], DataFrame | None] | None = None,
+) -> tuple[ReferenceProfile, Path]:
+    """The reference bins (`bins.json`) and a bounded sample (`sample.parquet`) in `directory`,
+    computed once per source (e.g. a features table version) and model version.
+
+    `reference_scores` returns the reference score distribution (UAT or training scores); it
+    is called only when the reference is (re)built."""
+    bins, sample = Path(directory) / "bins.json", Path(directory) / "sample.parquet"
+    if bins.exists() and sample.exists():
+        profile = ReferenceProfile.load(bins)
+        if profile.source == source and profile.model_version == model_version:
+            return profile, sample
+    profile = build_reference_spark(reference, columns, source=source, model_version=model_version)
+    scores = reference_scores() if reference_scores is not None else None
+    if scores is not None:
+        profile.score = score_reference(scores)
+    kept = [f.column for f in profile.features]
+    sample.parent.mkdir(parents=True, exist_ok=True)
+    bounded_sample(reference, EVIDENTLY_SAMPLE_ROWS, kept).to_parquet(sample, index=False)
+    profile.save(bins)
+    return profile, sample
+
+
+def score_reference(scores: DataFrame) -> FeatureReference | None:
+    """The reference score distribution (training/UAT scores) as a numeric feature."""
+    from pyspark.sql import functions as F
+
+    frame = scores.select(F.col("score").cast("double").alias(SCORE_FEATURE))
+    profile = build_reference_spark(frame, [SCORE_FEATURE])
+    return profile.features[0] if profile.features else None
+
+
+def drift_of_window(
+    window: DataFrame,
+    profile: ReferenceProfile,
+    monitoring: MonitoringSpec,
+    *,
+    window_name: str,
+    reference_sample: pd.DataFrame | None = None,
+    report_path: Path | None = None,
+) -> WindowDrift:
+    """Counts on Spark, statistics from counts, Evidently + HTML on bounded samples."""
+    from pyspark.sql import functions as F
+
+    counts = count_spark(window, profile.features)
+    score_counts = None
+    if profile.score is not None and "score" in window.columns:
+        scores = window.select(F.col("score").alias(SCORE_FEATURE))
+        score_counts = count_spark(scores, [profile.score])[SCORE_FEATURE]
+    result = window_drift(
+        profile, counts, monitoring, window=window_name, score_counts=score_counts
+    )
+    if reference_sample is not None and report_path is not None:
+        kept = [f.column for f in profile.features]
+        current = bounded_sample(window, EVIDENTLY_SAMPLE_ROWS, kept)
+        result.evidently_drift_share = evidently_on_samples(
+            reference_sample[kept], current, profile, monitoring, report_path
+        )
+        result.report_path = str(report_path)
+    return result

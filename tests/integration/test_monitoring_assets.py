@@ -1,0 +1,299 @@
+"""monitor/drift and monitor/performance through Dagster, one daily partition, on real Spark,
+Delta and MLflow: batch scores + prediction log of the day, checks, alerts to a real webhook
+receiver on 127.0.0.1, the Delta time series and `aurora drift`."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+import pytest
+from deltalake import write_deltalake
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.lake import delta
+from aurora_pipelines.registry import mlflow_registry
+from aurora_pipelines.serving.prediction_log import PREDICTION_LOG_SCHEMA, prediction_log_path
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.sources.sample_data import (
+    ID_COLUMN,
+    TARGET,
+    TIME_COLUMN,
+    generate_credit_data,
+)
+from aurora_pipelines.specs import ExperimentSpec, write_spec
+
+NAME = "drift_assets"
+DAY = "2026-11-20"
+
+
+class Receiver:
+    """A real HTTP receiver on 127.0.0.1 that keeps every JSON body POSTed to it."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers["Content-Length"])
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/alerts"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> Receiver:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def receiver():
+    with Receiver() as running:
+        yield running
+
+
+def _spec(webhook: str, labels: Path) -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "name": NAME,
+            "team": "risk",
+            "owner": "ds_alice",
+            "source": {"kind": "csv", "path": "unused.csv"},
+            "target": TARGET,
+            "id_column": ID_COLUMN,
+            "time_column": TIME_COLUMN,
+            "features": {"dbt_model": f"{NAME}_features"},
+            "training": {"primary_metric": "roc_auc"},
+            "monitoring": {
+                "webhook_url": webhook,
+                "labels": {"kind": "delta", "path": str(labels)},
+                "performance_tolerance": 0.05,
+            },
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def world(settings: Settings, spark, receiver, tmp_path_factory):
+    """A champion trained on stable data; a drifted day of batch scores and logged predictions;
+    labels for that day that contradict the model (so its AUC collapses)."""
+    from aurora_pipelines.serving.batch import model_input_columns, score_batch
+    from aurora_pipelines.training import train_experiment
+
+    tmp = tmp_path_factory.mktemp("monitoring")
+    local = settings.model_copy(update={"experiments_dir": tmp / "experiments"})
+    train = generate_credit_data(2500, seed=21)
+    result = train_experiment(
+        train,
+        target=TARGET,
+        problem_type="classification",
+        algorithms=["logistic_regression"],
+        cv_folds=2,
+        seed=1,
+        primary_metric="roc_auc",
+        id_column=ID_COLUMN,
+        time_column=TIME_COLUMN,
+    )
+    features_path = local.lake_dir.joinpath(NAME, *lifecycle.FEATURES)
+    delta.write_table(features_path, train)
+    registered = mlflow_registry.log_and_register(
+        result,
+        tracking_uri=local.tracking_uri,
+        artifact_root=local.mlflow_artifacts_dir,
+        experiment_name=NAME,
+        registered_model_name=NAME,
+        sample_input=train.head(20),
+        feature_table=str(features_path),
+        feature_table_version=0,
+        tags={"experiment": NAME, "team": "risk"},
+    )
+    mlflow_registry.set_alias(local.tracking_uri, NAME, "champion", registered.version)
+    columns = model_input_columns(local.tracking_uri, NAME, registered.version)
+
+    batch = generate_credit_data(2000, seed=22, drift=True)
+    delta.write_table(local.lake_dir.joinpath(NAME, *lifecycle.SCORING_FEATURES), batch)
+    model = mlflow_registry.load_model(local.tracking_uri, NAME, registered.version)
+    scored = score_batch(
+        spark.createDataFrame(batch),
+        model,
+        feature_columns=columns,
+        id_column=ID_COLUMN,
+        model_name=NAME,
+        model_version=registered.version,
+        problem_type="classification",
+    ).toPandas()
+    scored["date"] = DAY
+    # As serve/batch_scores is written once daily-partitioned: one `date` partition per day.
+    write_deltalake(
+        str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)),
+        pa.Table.from_pandas(scored, preserve_index=False),
+        partition_by=["date"],
+    )
+
+    logged = generate_credit_data(300, seed=23, drift=True)
+    probabilities = model.predict_proba(logged[columns])[:, 1]
+    now = datetime.now(UTC)
+    log = pd.DataFrame(
+        {
+            "request_id": [f"r{i}" for i in range(len(logged))],
+            "record_index": 0,
+            "entity_id": logged[ID_COLUMN],
+            "experiment": NAME,
+            "model_name": NAME,
+            "model_version": registered.version,
+            "role": "champion",
+            "served": True,
+            "status": "ok",
+            "error": None,
+            "score": probabilities,
+            "prediction": (probabilities >= 0.5).astype("float64"),
+            "latency_ms": 1.0,
+            "inputs": [
+                json.dumps({c: r[c] for c in columns}, default=str)
+                for r in logged.to_dict("records")
+            ],
+            "ts": now,
+            "date": DAY,
+        }
+    )
+    log["record_index"] = log["record_index"].astype("int32")
+    write_deltalake(
+        str(prediction_log_path(local.lake_dir, NAME)),
+        pa.Table.from_pandas(log, schema=PREDICTION_LOG_SCHEMA, preserve_index=False),
+        partition_by=["date"],
+    )
+    labels = pd.concat([batch, logged])[[ID_COLUMN, TARGET]]
+    labels[TARGET] = 1 - labels[TARGET]  # contradicting labels: the model's AUC falls below 0.5
+    labels_path = tmp / "labels"
+    delta.write_table(labels_path, labels)
+    spec = _spec(receiver.url, labels_path)
+    write_spec(local.experiments_dir, spec)
+    return {"settings": local, "spec": spec, "version": registered.version, "rows": 2300}
+
+
+@pytest.fixture(scope="module")
+def materialized(world, caplog_module):
+    from assets.monitoring import build_monitoring_assets
+    from resources import AuroraResource
+
+    return dg.materialize(
+        build_monitoring_assets(world["spec"]),
+        partition_key=DAY,
+        resources={"aurora": AuroraResource.from_settings(world["settings"])},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def caplog_module():
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(level=logging.WARNING)
+    logger = logging.getLogger("aurora.alerts")
+    logger.addHandler(handler)
+    yield records
+    logger.removeHandler(handler)
+
+
+def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _metadata(result, stage) -> dict:
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == dg.AssetKey([NAME, *stage]):
+            return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
+    raise AssertionError(f"{stage} not materialized")
+
+
+def test_drift_window_reads_batch_scores_and_the_prediction_log(materialized, world):
+    assert materialized.success
+    metadata = _metadata(materialized, lifecycle.DRIFT)
+    assert metadata["window"] == DAY
+    assert metadata["rows"] == world["rows"]
+    assert metadata["sources"] == "batch_scores, prediction_log"
+    assert metadata["dataset_drift"] is True
+    assert Path(metadata["report"]).exists()
+    html = Path(metadata["report"]).read_text(encoding="utf-8")
+    assert "<html" in html[:5000].lower() and "credit_score" in html
+
+
+def test_drift_checks_have_warn_and_error_severities(materialized):
+    checks = _checks(materialized)
+    assert not checks["drift_share_max"].passed
+    assert checks["drift_share_max"].severity == dg.AssetCheckSeverity.ERROR
+    assert not checks["drift_share_warn"].passed
+    assert checks["drift_share_warn"].severity == dg.AssetCheckSeverity.WARN
+    assert not checks["feature_psi_error"].passed
+    assert "credit_score" in checks["feature_psi_error"].description
+
+
+def test_drift_results_are_appended_to_the_delta_series(materialized, world):
+    from aurora_pipelines.monitoring.series import latest_window
+
+    path = world["settings"].lake_dir.joinpath(NAME, *lifecycle.DRIFT)
+    rows = latest_window(path, DAY)
+    assert set(rows["window"]) == {DAY}
+    assert "__score__" in set(rows["column"])  # prediction drift vs the reference scores
+    assert {"psi", "test", "p_value", "js_distance", "drifted"} <= set(rows.columns)
+    bins = world["settings"].lake_dir / NAME / "monitor" / "reference" / f"v{world['version']}"
+    assert (bins / "bins.json").exists() and (bins / "sample.parquet").exists()
+
+
+def test_performance_drop_beyond_tolerance_fails_the_error_check(materialized):
+    metadata = _metadata(materialized, lifecycle.PERFORMANCE)
+    assert metadata["labelled_rows"] == 2300
+    assert metadata["value"] < 0.5 < metadata["training_value"]
+    assert metadata["degraded"] is True
+    check = _checks(materialized)["performance_tolerance"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_alerts_are_json_log_lines_and_webhook_posts(materialized, receiver, caplog_module):
+    events = {body["event"] for body in receiver.bodies}
+    assert {"drift_error", "performance_degraded"} <= events
+    lines = [json.loads(r.getMessage()) for r in caplog_module]
+    assert any(line["event"] == "drift_error" and line["window"] == DAY for line in lines)
+
+
+def test_aurora_drift_prints_the_latest_window_as_json(materialized, world, monkeypatch, capsys):
+    from aurora_pipelines.cli import main
+
+    settings = world["settings"]
+    monkeypatch.setenv("AURORA_HOME", str(settings.root))
+    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(settings.experiments_dir))
+    main(["drift", NAME, "--window", DAY, "--json"])
+    data = json.loads(capsys.readouterr().out)
+    assert data["window"] == DAY and data["dataset_drift"] is True
+    assert data["drift_share"] > 0.3
+    credit = next(f for f in data["features"] if f["column"] == "credit_score")
+    assert credit["test"] == "ks" and credit["drifted"] is True and credit["p_value"] < 0.05
+    assert {"psi", "test", "p_value", "drifted"} <= set(credit)
+    assert data["prediction_drift"]["column"] == "__score__"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["drift", NAME, "--window", "2026-01-02"])
+    assert exit_info.value.code == 1
