@@ -51,7 +51,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark) -> Settings:
     return Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
 
 
-def _materialize(settings: Settings, assets: list) -> dg.ExecuteInProcessResult:
+def _materialize(
+    settings: Settings, assets: list, partition_key: str | None = None
+) -> dg.ExecuteInProcessResult:
     from resources import AuroraResource
 
     return dg.materialize(
@@ -59,13 +61,14 @@ def _materialize(settings: Settings, assets: list) -> dg.ExecuteInProcessResult:
         resources={"aurora": AuroraResource.from_settings(settings)},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
+        partition_key=partition_key,
     )
 
 
 def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_batch(
     home: Settings,
 ):
-    from assets.monitoring import build_monitoring_assets
+    from assets.serving import build_serving_assets
     from assets.training import build_training_assets
 
     spec = _spec("spark_assets")
@@ -129,10 +132,10 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.SCORING_FEATURES), batch)
     batch_scores = [
         a
-        for a in build_monitoring_assets(spec)
+        for a in build_serving_assets(spec)
         if dg.AssetKey(spec.key(*lifecycle.BATCH_SCORES)) in a.keys
     ]
-    assert _materialize(home, batch_scores).success
+    assert _materialize(home, batch_scores, partition_key="2026-03-01").success
     scores = delta.read_pandas(home.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))
     assert list(scores.columns) == [
         "application_id",
@@ -140,7 +143,10 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
         "prediction",
         "model_name",
         "model_version",
+        "role",
         "scored_at",
+        "label",
+        "date",
     ]
     assert len(scores) == 400 and set(scores["application_id"]) == set(
         batch["application_id"].astype(str)
@@ -148,7 +154,8 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     assert scores["score"].between(0, 1).all() and scores["score"].nunique() > 10
     # The registered threshold (0.3), not 0.5, decides the prediction.
     assert (scores["prediction"] == (scores["score"] >= 0.3).astype("int64")).all()
-    assert set(scores["model_version"]) == {"1"}
+    assert set(scores["model_version"]) == {"1"} and set(scores["role"]) == {"champion"}
+    assert set(scores["date"]) == {"2026-03-01"}
 
 
 def test_plan_trains_on_spark_when_pinned_and_refuses_mixed_families():
