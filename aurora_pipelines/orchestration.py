@@ -39,7 +39,8 @@ class FailedCheck:
     check: str
     description: str
     metadata: dict[str, str]
-    blocking: bool = True
+    blocking: bool = True  # a gate: Dagster stops what depends on the asset
+    severity: str = "ERROR"  # an ERROR check that does not block is an alert, not a gate
 
 
 @dataclass
@@ -228,23 +229,36 @@ def run_experiment(
         materialized=_keys(e.asset_key for e in result.get_asset_materialization_events()),
         partition=partition_key,
     )
-    for evaluation in result.get_asset_check_evaluations():
-        if not evaluation.passed:
-            outcome.failed_checks.append(
-                FailedCheck(
-                    asset=evaluation.asset_key.to_user_string(),
-                    check=evaluation.check_name,
-                    description=evaluation.description or "",
-                    metadata=_string_metadata(evaluation.metadata),
-                    blocking=evaluation.severity == dg.AssetCheckSeverity.ERROR,
-                )
-            )
+    outcome.failed_checks.extend(failed_checks(defs, result))
     for failure in result.get_step_failure_events():
         error = failure.step_failure_data.error
         if error and error.cls_name == BLOCKING_CHECK_FAILURE:
             continue  # already reported above, as the failed check itself
         outcome.errors.append(f"{failure.step_key}: {_root_message(error)}")
     return outcome
+
+
+def failed_checks(defs: dg.Definitions, result: dg.ExecuteInProcessResult) -> list[FailedCheck]:
+    """The run's failed checks; `blocking` comes from the check's definition, not its severity."""
+    blocking_checks = {
+        check.key
+        for assets_def in defs.assets or []
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for check in assets_def.check_specs
+        if check.blocking
+    }
+    return [
+        FailedCheck(
+            asset=evaluation.asset_key.to_user_string(),
+            check=evaluation.check_name,
+            description=evaluation.description or "",
+            metadata=_string_metadata(evaluation.metadata),
+            blocking=evaluation.asset_check_key in blocking_checks,
+            severity=evaluation.severity.value,
+        )
+        for evaluation in result.get_asset_check_evaluations()
+        if not evaluation.passed
+    ]
 
 
 def _root_message(error: Any) -> str:

@@ -126,7 +126,12 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
                 f"  then continue with: aurora run {name}"
             )
         else:
-            label = "[red]gate failed:[/red]" if check.blocking else "[yellow]warning:[/yellow]"
+            if check.blocking:
+                label = "[red]gate failed:[/red]"
+            elif check.severity == "ERROR":
+                label = "[red]alert:[/red]"  # reported (and may trigger retraining), not a gate
+            else:
+                label = "[yellow]warning:[/yellow]"
             console.print(f"{label} {check.asset} {check.check}: {check.description}")
     for error in outcome.errors:
         console.print(f"[red]error:[/red] {error}")
