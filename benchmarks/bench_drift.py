@@ -241,8 +241,8 @@ def write_report(args, results: dict[int, dict]) -> None:
         "rows Spark works on; the JVM heap is capped by `spark.driver.memory` (4 GiB here; on a "
         "cluster that work is on the executors). KS comes from CDFs binned at the reference's "
         "percentiles (approxQuantile, 0.1% rank error), see monitoring/statistics.py. "
-        f"Sizes run: {', '.join(f'{r:,}' for r in sorted(results))} rows; 10M was not run on "
-        "this shared 2-core machine (run `--scale-rows 3000000,10000000` where it is quiet).",
+        f"Sizes run: {', '.join(f'{r:,}' for r in sorted(results))} rows "
+        "(`--scale-rows 3000000,10000000` adds sizes, Aurora only).",
     ]
     update_section(args.output, "drift", "\n".join(lines))
     print("\n".join(lines))
