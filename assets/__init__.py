@@ -1,5 +1,5 @@
-"""Dagster asset factories, one module per lifecycle stage. Thin: they call the engine."""
+"""Dagster asset factories: the code lives in `aurora_pipelines.defs.assets` (the Dagster package)."""
 
-from assets.factory import build_experiment_assets
+from aurora_pipelines.defs.assets import build_experiment_assets
 
 __all__ = ["build_experiment_assets"]

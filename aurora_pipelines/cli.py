@@ -132,7 +132,7 @@ def run(
     ] = None,
 ) -> None:
     """Materialize the experiment's stages as far as its gates allow."""
-    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.commands.run import run_and_report
 
     outcome = run_and_report(get_settings(), name, full=full, console=console, partition=partition)
     if outcome.errors:
@@ -255,7 +255,7 @@ def demo(
     drift: Annotated[bool, typer.Option(help="Then inject drift and close the loop.")] = False,
 ) -> None:
     """The whole lifecycle on fresh sample data, approvals given by DEMO identities."""
-    from aurora_pipelines.demo import run_demo
+    from aurora_pipelines.commands.demo import run_demo
 
     run_demo(get_settings(), rows=rows, batch_rows=batch_rows, console=console, drift=drift)
 

@@ -52,8 +52,8 @@ def main() -> None:
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     from rich.console import Console
 
-    from aurora_pipelines.demo import run_demo
-    from aurora_pipelines.orchestration import instance_for
+    from aurora_pipelines.commands.demo import run_demo
+    from aurora_pipelines.defs.runner import instance_for
     from aurora_pipelines.settings import get_settings
 
     settings = get_settings()

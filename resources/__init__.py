@@ -1,6 +1,4 @@
-"""Dagster resources: typed, configurable adapters from Dagster to the engine's backends."""
+"""Dagster resources: the code lives in `aurora_pipelines.defs.resources` (the Dagster package)."""
 
-from resources.aurora import AuroraResource
-from resources.factory import build_resources
-
-__all__ = ["AuroraResource", "build_resources"]
+from aurora_pipelines.defs.resources import *  # noqa: F403
+from aurora_pipelines.defs.resources import __all__  # noqa: F401

@@ -1,18 +1,4 @@
-"""Jobs, sensors and schedules: approvals continue promotions, drift requests retraining."""
+"""Sensors and schedules: the code lives in `aurora_pipelines.defs.sensors` (the Dagster package)."""
 
-from sensors.approval import build_approval_sensor
-from sensors.canary import build_canary_sensor
-from sensors.drift import build_drift_sensor
-from sensors.jobs import ExperimentJobs, build_experiment_jobs
-from sensors.run_audit import build_run_audit_sensor
-from sensors.schedules import build_daily_schedule
-
-__all__ = [
-    "ExperimentJobs",
-    "build_approval_sensor",
-    "build_canary_sensor",
-    "build_daily_schedule",
-    "build_drift_sensor",
-    "build_experiment_jobs",
-    "build_run_audit_sensor",
-]
+from aurora_pipelines.defs.sensors import *  # noqa: F403
+from aurora_pipelines.defs.sensors import __all__  # noqa: F401

@@ -25,7 +25,7 @@ def loop_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 def demo(loop_settings: Settings):
     import os
 
-    from aurora_pipelines.demo import run_demo
+    from aurora_pipelines.commands.demo import run_demo
     from aurora_pipelines.lake.spark import stop_spark
 
     previous = {k: os.environ.get(k) for k in ("AURORA_HOME", "DAGSTER_HOME")}

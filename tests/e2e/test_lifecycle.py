@@ -48,7 +48,7 @@ def _pending(settings: Settings, gate: str):
 
 @pytest.fixture(scope="module")
 def first_run(lifecycle_settings: Settings, quiet: Console):
-    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.commands.run import run_and_report
 
     return run_and_report(lifecycle_settings, EXPERIMENT, full=True, console=quiet)
 
@@ -80,7 +80,7 @@ def test_first_run_stops_at_the_staging_gate(first_run, lifecycle_settings: Sett
 def test_model_card_is_attached_and_audit_rows_share_the_run_correlation_id(
     first_run, lifecycle_settings: Settings
 ):
-    from aurora_pipelines.orchestration import instance_for
+    from aurora_pipelines.defs.runner import instance_for
 
     assert "credit_default/explain/model_card" in set(first_run.materialized)
     request = _pending(lifecycle_settings, "staging")
@@ -111,7 +111,7 @@ def test_requester_and_wrong_role_cannot_approve(first_run, lifecycle_settings: 
 def test_approvals_carry_the_model_through_to_monitoring(
     first_run, lifecycle_settings: Settings, quiet: Console
 ):
-    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.commands.run import run_and_report
     from aurora_pipelines.status import experiment_status
 
     governance = _governance(lifecycle_settings)
@@ -172,15 +172,15 @@ def test_approvals_carry_the_model_through_to_monitoring(
 
 
 def test_nothing_left_to_run_after_the_lifecycle(lifecycle_settings: Settings, quiet: Console):
-    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.commands.run import run_and_report
 
     outcome = run_and_report(lifecycle_settings, EXPERIMENT, full=False, console=quiet)
     assert outcome.up_to_date
 
 
 def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: Settings):
-    from aurora_pipelines.definitions import build_definitions
-    from aurora_pipelines.orchestration import instance_for
+    from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.defs.runner import instance_for
 
     defs = build_definitions(lifecycle_settings)
     instance = instance_for(lifecycle_settings)
@@ -219,8 +219,8 @@ def test_sensors_continue_promotions_and_request_retraining(lifecycle_settings: 
 
 
 def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_settings: Settings):
-    from aurora_pipelines.definitions import build_definitions
-    from aurora_pipelines.orchestration import instance_for
+    from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.defs.runner import instance_for
 
     defs = build_definitions(lifecycle_settings)
     instance = instance_for(lifecycle_settings)

@@ -89,8 +89,8 @@ def _write_features(settings: Settings, spec: ExperimentSpec, frame: pd.DataFram
 
 
 def _materialize(settings: Settings, spec: ExperimentSpec, day: str):
-    from assets.serving import build_serving_assets
-    from resources import AuroraResource
+    from aurora_pipelines.defs.assets.serving import build_serving_assets
+    from aurora_pipelines.defs.resources import AuroraResource
 
     return dg.materialize(
         build_serving_assets(spec),
@@ -178,8 +178,8 @@ def _runner_defs(
     settings: Settings, spec: ExperimentSpec, frame, version: str, *extra: dg.AssetsDefinition
 ) -> dg.Definitions:
     """The experiment's serving assets behind two real unpartitioned upstream assets."""
-    from assets.serving import build_serving_assets
-    from resources import AuroraResource
+    from aurora_pipelines.defs.assets.serving import build_serving_assets
+    from aurora_pipelines.defs.resources import AuroraResource
 
     @dg.asset(key=spec.key(*lifecycle.SCORING_FEATURES), group_name=spec.name)
     def scoring_features() -> None:
@@ -198,7 +198,7 @@ def _runner_defs(
 def test_runner_plans_and_passes_the_partition_of_a_mixed_selection(
     settings: Settings, spark, frame, versions
 ):
-    from aurora_pipelines.orchestration import plan_selection, run_experiment, today_partition
+    from aurora_pipelines.defs.runner import plan_selection, run_experiment, today_partition
 
     spec = _spec(f"{NAME}_run")
     MlflowClient(settings.tracking_uri).copy_model_version(
@@ -256,7 +256,7 @@ def test_runner_plans_and_passes_the_partition_of_a_mixed_selection(
 
 
 def test_a_partition_outside_the_daily_range_names_the_fix(settings: Settings, frame, versions):
-    from aurora_pipelines.orchestration import plan_selection
+    from aurora_pipelines.defs.runner import plan_selection
 
     spec = _spec(f"{NAME}_bad")
     defs = _runner_defs(settings, spec, frame, "1")

@@ -193,8 +193,8 @@ def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
 
     from aurora_pipelines.settings import Settings
     from aurora_pipelines.specs import load_spec
-    from resources import AuroraResource
-    from sensors.canary import build_canary_sensor
+    from aurora_pipelines.defs.resources import AuroraResource
+    from aurora_pipelines.defs.sensors.canary import build_canary_sensor
 
     ctx, store, _, v1, v2 = canary_world
     home = tmp_path / "home"

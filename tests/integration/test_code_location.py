@@ -19,7 +19,7 @@ def _env(tmp_path) -> dict[str, str]:
 def test_loading_the_code_location_starts_no_spark_mlflow_or_database(tmp_path):
     probe = (
         "import sys, pathlib, os\n"
-        "import aurora_pipelines.definitions as d\n"
+        "import aurora_pipelines.defs.definitions as d\n"
         "assert d.defs.assets, 'no assets'\n"
         "heavy = [m for m in ('pyspark', 'mlflow', 'sqlalchemy.dialects.sqlite.pysqlite')"
         " if m in sys.modules]\n"
@@ -44,7 +44,7 @@ def test_loading_the_code_location_starts_no_spark_mlflow_or_database(tmp_path):
 def test_dagster_definitions_validate_passes(tmp_path):
     (tmp_path / "home" / "dagster").mkdir(parents=True)
     done = subprocess.run(
-        [DAGSTER, "definitions", "validate", "-m", "aurora_pipelines.definitions"],
+        [DAGSTER, "definitions", "validate", "-m", "aurora_pipelines.defs.definitions"],
         env=_env(tmp_path),
         cwd=REPO_DIR,
         capture_output=True,
@@ -57,7 +57,7 @@ def test_dagster_definitions_validate_passes(tmp_path):
 def test_every_stage_is_an_asset_in_the_experiment_group():
     import dagster as dg
 
-    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.defs.definitions import build_definitions
     from aurora_pipelines.settings import Settings
 
     defs = build_definitions(Settings(experiments_dir=REPO_DIR / "experiments"))

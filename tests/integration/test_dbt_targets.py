@@ -248,10 +248,10 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
 ) -> None:
     import dagster as dg
 
-    from assets.features import build_dbt_assets, dbt_project
-    from aurora_pipelines.orchestration import _root_message
+    from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
+    from aurora_pipelines.defs.runner import _root_message
     from aurora_pipelines.settings import Settings
-    from resources.factory import build_resources
+    from aurora_pipelines.defs.resources.factory import build_resources
 
     home = tmp_path / "home"
     monkeypatch.setenv("AURORA_HOME", str(home))
@@ -279,7 +279,7 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
 def test_feature_assets_link_to_their_dbt_docs_page() -> None:
     import dagster as dg
 
-    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.defs.definitions import build_definitions
     from aurora_pipelines.settings import REPO_DIR, Settings
 
     defs = build_definitions(Settings(experiments_dir=REPO_DIR / "experiments"))

@@ -33,7 +33,7 @@ def _spec(**monitoring) -> ExperimentSpec:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    from resources import AuroraResource
+    from aurora_pipelines.defs.resources import AuroraResource
 
     settings = Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
     instance = dg.DagsterInstance.ephemeral()
@@ -47,8 +47,8 @@ def _report(instance, stage, **metadata) -> None:
 
 
 def _evaluate(spec, instance, resources, cursor=None):
-    from sensors.drift import build_drift_sensor
-    from sensors.jobs import build_experiment_jobs
+    from aurora_pipelines.defs.sensors.drift import build_drift_sensor
+    from aurora_pipelines.defs.jobs import build_experiment_jobs
 
     sensor = build_drift_sensor(spec, build_experiment_jobs(spec))
     with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as ctx:
@@ -98,7 +98,7 @@ def test_performance_drop_triggers_and_small_windows_skip(world):
     assert result.tags["aurora/trigger"] == "performance"
 
     other = Settings(home=settings.root / "other")
-    from resources import AuroraResource
+    from aurora_pipelines.defs.resources import AuroraResource
 
     fresh = dg.DagsterInstance.ephemeral()
     _report(fresh, lifecycle.DRIFT, window="2026-11-20", drift_share=0.9, rows=300)

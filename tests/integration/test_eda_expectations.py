@@ -125,10 +125,10 @@ def test_aurora_profile_prints_a_summary_and_the_latest_profile_as_json(loans, c
 def test_raw_batch_breaking_the_suite_fails_the_blocking_check(loans, capsys, aurora_home):
     import dagster as dg
 
-    from assets.raw import EXPECTATIONS_CHECK, build_raw_assets
+    from aurora_pipelines.defs.assets.raw import EXPECTATIONS_CHECK, build_raw_assets
     from aurora_pipelines.settings import get_settings
     from aurora_pipelines.specs import find_spec
-    from resources import build_resources
+    from aurora_pipelines.defs.resources import build_resources
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")
@@ -153,10 +153,10 @@ def test_raw_batch_breaking_the_suite_fails_the_blocking_check(loans, capsys, au
 def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aurora_home):
     import dagster as dg
 
-    from assets.raw import build_raw_assets
+    from aurora_pipelines.defs.assets.raw import build_raw_assets
     from aurora_pipelines.settings import get_settings
     from aurora_pipelines.specs import find_spec
-    from resources import build_resources
+    from aurora_pipelines.defs.resources import build_resources
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")

@@ -192,8 +192,8 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def materialized(world, caplog_module):
-    from assets.monitoring import build_monitoring_assets
-    from resources import AuroraResource
+    from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
+    from aurora_pipelines.defs.resources import AuroraResource
 
     return dg.materialize(
         build_monitoring_assets(world["spec"]),

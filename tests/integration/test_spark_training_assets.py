@@ -54,7 +54,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark) -> Settings:
 def _materialize(
     settings: Settings, assets: list, partition_key: str | None = None
 ) -> dg.ExecuteInProcessResult:
-    from resources import AuroraResource
+    from aurora_pipelines.defs.resources import AuroraResource
 
     return dg.materialize(
         assets,
@@ -68,8 +68,8 @@ def _materialize(
 def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_batch(
     home: Settings,
 ):
-    from assets.serving import build_serving_assets
-    from assets.training import build_training_assets
+    from aurora_pipelines.defs.assets.serving import build_serving_assets
+    from aurora_pipelines.defs.assets.training import build_training_assets
 
     spec = _spec("spark_assets")
     write_spec(home.experiments_dir, spec)
@@ -112,7 +112,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     assert mlflow_registry.decision_threshold(uri, spec.name, "1") == pytest.approx(0.3)
 
     # The model card of a Spark model: no SHAP, said so in the card, instead of failing.
-    from assets.explain import build_explain_assets
+    from aurora_pipelines.defs.assets.explain import build_explain_assets
 
     delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.RAW), frame)
     card_run = _materialize(home, build_explain_assets(spec))

@@ -58,8 +58,8 @@ def _features(settings: Settings, spec: ExperimentSpec, frame) -> Path:
 
 
 def _materialize(settings: Settings, spec: ExperimentSpec) -> dg.ExecuteInProcessResult:
-    from assets.training import build_training_assets
-    from resources import AuroraResource
+    from aurora_pipelines.defs.assets.training import build_training_assets
+    from aurora_pipelines.defs.resources import AuroraResource
 
     return dg.materialize(
         build_training_assets(spec),

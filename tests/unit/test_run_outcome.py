@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from aurora_pipelines.orchestration import failed_checks
+from aurora_pipelines.defs.runner import failed_checks
 
 
 def test_a_non_blocking_error_check_is_an_alert_not_a_gate():

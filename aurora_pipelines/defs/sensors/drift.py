@@ -14,8 +14,8 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.specs import ExperimentSpec
-from resources import AuroraResource
-from sensors.jobs import ExperimentJobs
+from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.jobs import ExperimentJobs
 
 OPEN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,

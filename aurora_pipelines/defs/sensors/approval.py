@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from aurora_pipelines.lifecycle import Gate
-from resources import AuroraResource
-from sensors.jobs import ExperimentJobs
+from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.jobs import ExperimentJobs
 
 if TYPE_CHECKING:
     # Type only: importing the governance store at load would pull in SQLAlchemy's SQLite driver.

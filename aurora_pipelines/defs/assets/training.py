@@ -16,7 +16,7 @@ import pandas as pd
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from resources import AuroraResource
+from aurora_pipelines.defs.resources import AuroraResource
 
 METRIC_CHECK = "metric_min"
 RECOMMENDATIONS_FILE = "recommendations.json"

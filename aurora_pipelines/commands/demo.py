@@ -60,7 +60,7 @@ def run_demo(
     settings: Settings, *, rows: int, batch_rows: int, console: Console, drift: bool = False
 ) -> Stopwatch:
     from aurora_pipelines.lake.spark import get_spark
-    from aurora_pipelines.runs import run_and_report
+    from aurora_pipelines.commands.run import run_and_report
     from aurora_pipelines.sources.catalog import seed_sample_tables
     from aurora_pipelines.status import experiment_status, render_status
 
@@ -90,7 +90,7 @@ def run_demo(
     )
     watch.time("run: deploy champion → batch scores → drift", run)
     if drift:
-        from aurora_pipelines.demo_drift import run_drift_loop
+        from aurora_pipelines.defs.demo_drift import run_drift_loop
 
         watch.drift_loop = watch.time(
             "drift loop: inject → detect → retrain → approve → new champion",

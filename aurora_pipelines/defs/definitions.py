@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets import build_experiment_assets
-from assets.features import build_dbt_assets, dbt_project
+from aurora_pipelines.defs.assets import build_experiment_assets
+from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
 from aurora_pipelines.settings import Settings, get_settings
 from aurora_pipelines.specs import load_specs
-from resources import build_resources
-from sensors import (
+from aurora_pipelines.defs.resources import build_resources
+from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
     build_canary_sensor,
     build_daily_schedule,

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from aurora_pipelines.orchestration import RunOutcome, instance_for, run_experiment
+from aurora_pipelines.defs.runner import RunOutcome, instance_for, run_experiment
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import find_spec
 
@@ -28,7 +28,7 @@ def run_and_report(
 
     `partition` is the day (YYYY-MM-DD) daily-partitioned assets run for; default today (UTC).
     """
-    from aurora_pipelines.definitions import build_definitions
+    from aurora_pipelines.defs.definitions import build_definitions
     from aurora_pipelines.governance.store import GovernanceStore
 
     spec = find_spec(settings.experiments_dir, name)

@@ -13,7 +13,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake.dbt_manifest import ensure_manifest
-from resources import AuroraResource
+from aurora_pipelines.defs.resources import AuroraResource
 
 
 def _aurora_meta(props: Mapping[str, Any]) -> dict[str, str]:

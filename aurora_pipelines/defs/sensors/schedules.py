@@ -3,7 +3,7 @@
 import dagster as dg
 
 from aurora_pipelines.specs import ExperimentSpec
-from sensors.jobs import ExperimentJobs
+from aurora_pipelines.defs.jobs import ExperimentJobs
 
 
 def build_daily_schedule(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.ScheduleDefinition:

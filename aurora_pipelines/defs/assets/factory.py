@@ -2,15 +2,15 @@
 
 import dagster as dg
 
-from assets.comparison import build_comparison_assets
-from assets.deploy import build_deploy_assets
-from assets.eda import build_eda_assets
-from assets.explain import build_explain_assets
-from assets.governance import build_governance_assets
-from assets.monitoring import build_monitoring_assets
-from assets.raw import build_raw_assets
-from assets.serving import build_serving_assets
-from assets.training import build_training_assets
+from aurora_pipelines.defs.assets.comparison import build_comparison_assets
+from aurora_pipelines.defs.assets.deploy import build_deploy_assets
+from aurora_pipelines.defs.assets.eda import build_eda_assets
+from aurora_pipelines.defs.assets.explain import build_explain_assets
+from aurora_pipelines.defs.assets.governance import build_governance_assets
+from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
+from aurora_pipelines.defs.assets.raw import build_raw_assets
+from aurora_pipelines.defs.assets.serving import build_serving_assets
+from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.specs import ExperimentSpec
 
 

@@ -9,7 +9,7 @@ import uuid
 import dagster as dg
 
 from aurora_pipelines.specs import ExperimentSpec
-from resources import AuroraResource
+from aurora_pipelines.defs.resources import AuroraResource
 
 
 def build_canary_sensor(spec: ExperimentSpec) -> dg.SensorDefinition:

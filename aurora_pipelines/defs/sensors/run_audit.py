@@ -3,7 +3,7 @@ the audit log with its correlation id; the CLI audits its own runs before launch
 
 import dagster as dg
 
-from resources import AuroraResource
+from aurora_pipelines.defs.resources import AuroraResource
 
 LAUNCHED_BY_CLI = ("aurora/launched_by", "cli")
 
