@@ -1,4 +1,4 @@
-"""Dagster asset factories: the code lives in `aurora_pipelines.defs.assets` (the Dagster package)."""
+"""Dagster asset factories; the code lives in the Dagster package, `aurora_pipelines.defs`."""
 
 from aurora_pipelines.defs.assets import build_experiment_assets
 

@@ -59,8 +59,8 @@ def _approve_pending(settings: Settings, gate: str, console: Console) -> None:
 def run_demo(
     settings: Settings, *, rows: int, batch_rows: int, console: Console, drift: bool = False
 ) -> Stopwatch:
-    from aurora_pipelines.lake.spark import get_spark
     from aurora_pipelines.commands.run import run_and_report
+    from aurora_pipelines.lake.spark import get_spark
     from aurora_pipelines.sources.catalog import seed_sample_tables
     from aurora_pipelines.status import experiment_status, render_status
 

@@ -9,8 +9,6 @@ import dagster as dg
 
 from aurora_pipelines.defs.assets import build_experiment_assets
 from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
-from aurora_pipelines.settings import Settings, get_settings
-from aurora_pipelines.specs import load_specs
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
@@ -20,6 +18,8 @@ from aurora_pipelines.defs.sensors import (
     build_experiment_jobs,
     build_run_audit_sensor,
 )
+from aurora_pipelines.settings import Settings, get_settings
+from aurora_pipelines.specs import load_specs
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:

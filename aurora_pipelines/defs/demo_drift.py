@@ -48,8 +48,8 @@ def _materialize(
     settings: Settings, defs: dg.Definitions, selection: Any, tags: dict[str, str]
 ) -> dg.ExecuteInProcessResult:
     """Materialize a selection in process (like a launched job), tolerating a pending gate."""
-    from aurora_pipelines.defs.runner import instance_for, is_partitioned, today_partition
     from aurora_pipelines.commands.run import _output_to
+    from aurora_pipelines.defs.runner import instance_for, is_partitioned, today_partition
 
     keys = dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph())
     log = settings.root / "logs" / f"demo-drift-{uuid.uuid4().hex[:12]}.log"
@@ -90,12 +90,12 @@ def run_drift_loop(
 ) -> DriftLoop:
     """The loop after the first champion; `approve(gate)` and `run()` are the demo's own."""
     from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.defs.jobs import build_experiment_jobs
+    from aurora_pipelines.defs.runner import instance_for
     from aurora_pipelines.governance.store import GovernanceStore
     from aurora_pipelines.lake.spark import get_spark
-    from aurora_pipelines.defs.runner import instance_for
     from aurora_pipelines.sources.catalog import inject_drift
     from aurora_pipelines.specs import find_spec
-    from aurora_pipelines.defs.jobs import build_experiment_jobs
 
     loop = DriftLoop(champion_before=_champion(settings))
     console.rule("Drift loop: the population changes")

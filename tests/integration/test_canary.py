@@ -191,10 +191,10 @@ def test_a_bad_challenger_is_rolled_back_automatically(canary_world):
 def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
     import dagster as dg
 
-    from aurora_pipelines.settings import Settings
-    from aurora_pipelines.specs import load_spec
     from aurora_pipelines.defs.resources import AuroraResource
     from aurora_pipelines.defs.sensors.canary import build_canary_sensor
+    from aurora_pipelines.settings import Settings
+    from aurora_pipelines.specs import load_spec
 
     ctx, store, _, v1, v2 = canary_world
     home = tmp_path / "home"

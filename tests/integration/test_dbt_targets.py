@@ -249,9 +249,9 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
     import dagster as dg
 
     from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
+    from aurora_pipelines.defs.resources.factory import build_resources
     from aurora_pipelines.defs.runner import _root_message
     from aurora_pipelines.settings import Settings
-    from aurora_pipelines.defs.resources.factory import build_resources
 
     home = tmp_path / "home"
     monkeypatch.setenv("AURORA_HOME", str(home))

@@ -47,8 +47,8 @@ def _report(instance, stage, **metadata) -> None:
 
 
 def _evaluate(spec, instance, resources, cursor=None):
-    from aurora_pipelines.defs.sensors.drift import build_drift_sensor
     from aurora_pipelines.defs.jobs import build_experiment_jobs
+    from aurora_pipelines.defs.sensors.drift import build_drift_sensor
 
     sensor = build_drift_sensor(spec, build_experiment_jobs(spec))
     with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as ctx:

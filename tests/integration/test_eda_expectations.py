@@ -126,9 +126,9 @@ def test_raw_batch_breaking_the_suite_fails_the_blocking_check(loans, capsys, au
     import dagster as dg
 
     from aurora_pipelines.defs.assets.raw import EXPECTATIONS_CHECK, build_raw_assets
+    from aurora_pipelines.defs.resources import build_resources
     from aurora_pipelines.settings import get_settings
     from aurora_pipelines.specs import find_spec
-    from aurora_pipelines.defs.resources import build_resources
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")
@@ -154,9 +154,9 @@ def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aur
     import dagster as dg
 
     from aurora_pipelines.defs.assets.raw import build_raw_assets
+    from aurora_pipelines.defs.resources import build_resources
     from aurora_pipelines.settings import get_settings
     from aurora_pipelines.specs import find_spec
-    from aurora_pipelines.defs.resources import build_resources
 
     settings = get_settings()
     spec = find_spec(settings.experiments_dir, "loans_eda")

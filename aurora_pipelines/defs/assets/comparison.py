@@ -3,11 +3,11 @@ the same recent labelled data. Informational for the approvers; it promotes noth
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 
 def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:

@@ -3,11 +3,11 @@ its alias; between the two gates the staging model scores the UAT set."""
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import commit_info, correlation_id, path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import commit_info, correlation_id, path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 UAT_CHECK = "uat_metric_min"
 

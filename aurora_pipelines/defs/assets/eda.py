@@ -2,12 +2,12 @@
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import commit_info, path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 QUALITY_CHECK = "quality_score_min"
 

@@ -3,12 +3,12 @@ version the staging gate decides on; its path is attached to the approval reques
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.lifecycle import Gate
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 
 def _latest_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, name: str):

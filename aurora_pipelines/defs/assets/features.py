@@ -12,8 +12,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.lake.dbt_manifest import ensure_manifest
 from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.lake.dbt_manifest import ensure_manifest
 
 
 def _aurora_meta(props: Mapping[str, Any]) -> dict[str, str]:

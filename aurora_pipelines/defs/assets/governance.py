@@ -7,11 +7,11 @@ approved exactly that. Nothing downstream (deployment) can run until it passes.
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import correlation_id
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import correlation_id
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 APPROVED_CHECK = "approved"
 

@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import commit_info, path_url
 from aurora_pipelines.defs.assets.partitions import daily_partitions
-from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.errors import DataError, NotFound
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 DRIFT_CHECK = "drift_share_max"
 DRIFT_WARN_CHECK = "drift_share_warn"

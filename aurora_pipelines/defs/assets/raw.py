@@ -2,14 +2,14 @@
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url, table_schema
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import commit_info, path_url, table_schema
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.profiling.expectations import SuiteValidation
 from aurora_pipelines.profiling.experiment import validate_batch
 from aurora_pipelines.sources.access import SourceAccess
 from aurora_pipelines.sources.ingest import ingest_source
 from aurora_pipelines.specs import ExperimentSpec, SourceSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 EXPECTATIONS_CHECK = "expectations"
 

@@ -8,13 +8,13 @@ re-run replaces only its own day (see aurora_pipelines/serving/batch.py).
 
 import dagster as dg
 
+from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import commit_info, path_url
 from aurora_pipelines.defs.assets.partitions import daily_partitions
-from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 
 def _scoring_model(aurora: AuroraResource, spec: ExperimentSpec, role: str, version: str):

@@ -14,9 +14,9 @@ import dagster as dg
 import pandas as pd
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 METRIC_CHECK = "metric_min"
 RECOMMENDATIONS_FILE = "recommendations.json"

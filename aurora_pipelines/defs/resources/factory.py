@@ -6,9 +6,9 @@ from typing import Any
 
 from dagster_dbt import DbtCliResource
 
+from aurora_pipelines.defs.resources.aurora import AuroraResource
 from aurora_pipelines.lake.dbt_manifest import dbt_executable
 from aurora_pipelines.settings import Settings
-from aurora_pipelines.defs.resources.aurora import AuroraResource
 
 
 def build_resources(settings: Settings) -> dict[str, Any]:

@@ -5,9 +5,9 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from aurora_pipelines.lifecycle import Gate
-from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.defs.jobs import ExperimentJobs
+from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.lifecycle import Gate
 
 if TYPE_CHECKING:
     # Type only: importing the governance store at load would pull in SQLAlchemy's SQLite driver.

@@ -8,8 +8,8 @@ import uuid
 
 import dagster as dg
 
-from aurora_pipelines.specs import ExperimentSpec
 from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.specs import ExperimentSpec
 
 
 def build_canary_sensor(spec: ExperimentSpec) -> dg.SensorDefinition:

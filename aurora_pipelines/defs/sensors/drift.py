@@ -13,9 +13,9 @@ from datetime import datetime
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.defs.jobs import ExperimentJobs
+from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.specs import ExperimentSpec
 
 OPEN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,

@@ -2,8 +2,8 @@
 
 import dagster as dg
 
-from aurora_pipelines.specs import ExperimentSpec
 from aurora_pipelines.defs.jobs import ExperimentJobs
+from aurora_pipelines.specs import ExperimentSpec
 
 
 def build_daily_schedule(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.ScheduleDefinition:
