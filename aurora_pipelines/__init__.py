@@ -1,1 +1,1 @@
-"""Aurora: the ML lifecycle engine. Plain Python; only definitions.py imports Dagster."""
+"""Aurora: the ML lifecycle engine. Plain Python; only the `defs` package imports Dagster."""

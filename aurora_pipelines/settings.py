@@ -13,6 +13,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from aurora_pipelines.lake.layout import LakeLayout
+
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_POLICY = PACKAGE_DIR / "governance" / "policy.yaml"
@@ -42,12 +44,17 @@ class Settings(BaseSettings):
         return self.home.expanduser().resolve()
 
     @property
+    def layout(self) -> LakeLayout:
+        """The path rules for this home (lake/layout.py)."""
+        return LakeLayout(self.root)
+
+    @property
     def lake_dir(self) -> Path:
-        return self.root / "lake"
+        return self.layout.lake_dir
 
     @property
     def reports_dir(self) -> Path:
-        return self.root / "reports"
+        return self.layout.reports_dir
 
     @property
     def dagster_home(self) -> Path:

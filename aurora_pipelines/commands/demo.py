@@ -107,11 +107,11 @@ def run_demo(
     console.rule("Summary")
     render_status(experiment_status(settings, EXPERIMENT), console)
     console.print("\n[bold]Where to look[/bold]")
-    root = settings.root
+    layout = settings.layout
     for label, path in [
-        ("Delta lake", root / "lake" / EXPERIMENT),
-        ("EDA profile", root / "reports" / EXPERIMENT / "eda" / "profile.html"),
-        ("drift reports", root / "reports" / EXPERIMENT / "drift"),
+        ("Delta lake", layout.table(EXPERIMENT)),
+        ("EDA profile", layout.report_dir(EXPERIMENT, "eda", "profile.html")),
+        ("drift reports", layout.report_dir(EXPERIMENT, "drift")),
         ("MLflow store", settings.tracking_uri),
         ("artifact store (bundles)", settings.artifact_store_url),
         ("governance + audit_log", settings.governance_db_url),

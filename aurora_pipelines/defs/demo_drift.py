@@ -21,8 +21,6 @@ from aurora_pipelines.errors import AuroraError
 from aurora_pipelines.settings import Settings
 
 EXPERIMENT = "credit_default"
-# Run failures that are gates, not errors: an approval still pending stops the run there.
-BLOCKING_CHECK_FAILURE = "DagsterAssetCheckFailedError"
 
 
 @dataclass
@@ -49,7 +47,13 @@ def _materialize(
 ) -> dg.ExecuteInProcessResult:
     """Materialize a selection in process (like a launched job), tolerating a pending gate."""
     from aurora_pipelines.commands.run import _output_to
-    from aurora_pipelines.defs.runner import instance_for, is_partitioned, today_partition
+    from aurora_pipelines.defs.runner import (
+        failed_checks,
+        gated_steps,
+        instance_for,
+        is_partitioned,
+        today_partition,
+    )
 
     keys = dg.AssetSelection.from_coercible(selection).resolve(defs.resolve_asset_graph())
     log = settings.root / "logs" / f"demo-drift-{uuid.uuid4().hex[:12]}.log"
@@ -64,9 +68,10 @@ def _materialize(
             tags={"aurora/experiment": EXPERIMENT, **tags},
             run_config={"loggers": {"console": {"config": {"log_level": "WARNING"}}}},
         )
+    # A step stopped by a failed blocking check (an approval still pending) is a gate.
+    gated = gated_steps(defs, failed_checks(defs, result))
     for failure in result.get_step_failure_events():
-        error = failure.step_failure_data.error
-        if error is None or error.cls_name != BLOCKING_CHECK_FAILURE:
+        if failure.step_key not in gated:
             raise AuroraError(f"demo drift loop: {failure.step_key} failed (log: {log})")
     return result
 

@@ -19,9 +19,16 @@ class ExperimentJobs:
     promote: dict[Gate, AssetJob]
     retrain: AssetJob
     score_and_monitor: AssetJob
+    refresh: AssetJob
 
     def all(self) -> list[AssetJob]:
-        return [self.lifecycle, *self.promote.values(), self.retrain, self.score_and_monitor]
+        return [
+            self.lifecycle,
+            *self.promote.values(),
+            self.retrain,
+            self.score_and_monitor,
+            self.refresh,
+        ]
 
 
 def _keys(spec: ExperimentSpec, *stages: lifecycle.Stage) -> dg.AssetSelection:
@@ -60,6 +67,13 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
         ),
     }
     return ExperimentJobs(
+        refresh=dg.define_asset_job(
+            f"{spec.name}__refresh_sources",
+            selection=_keys(spec, lifecycle.RAW, lifecycle.PROFILE, lifecycle.RAW_BATCH),
+            description="Re-ingest a source that changed (the new-data sensor's job): raw and "
+            "its profile, or the scoring batch.",
+            tags={**tags, "aurora/trigger": "new_data"},
+        ),
         lifecycle=dg.define_asset_job(
             f"{spec.name}__lifecycle",
             selection=dg.AssetSelection.groups(spec.name),

@@ -29,9 +29,6 @@ from aurora_pipelines.errors import NotFound
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
 
-# Dagster fails the step of an asset whose blocking check failed; that is a gate, not an error.
-BLOCKING_CHECK_FAILURE = "DagsterAssetCheckFailedError"
-
 
 @dataclass
 class FailedCheck:
@@ -73,32 +70,29 @@ def experiment_assets(
     defs: dg.Definitions, spec: ExperimentSpec
 ) -> dict[dg.AssetKey, dg.AssetsDefinition]:
     """Every asset key of the experiment (its group), mapped to the definition that builds it."""
-    owned: dict[dg.AssetKey, dg.AssetsDefinition] = {}
-    for assets_def in defs.assets or []:
-        if not isinstance(assets_def, dg.AssetsDefinition):
-            continue
-        for key in assets_def.keys:
-            if assets_def.group_names_by_key.get(key) == spec.name:
-                owned[key] = assets_def
-    return owned
+    graph = defs.resolve_asset_graph()
+    keys = dg.AssetSelection.groups(spec.name).resolve(graph)
+    return {key: graph.get(key).assets_def for key in keys}
 
 
-def _toposort(owned: dict[dg.AssetKey, dg.AssetsDefinition]) -> list[dg.AssetKey]:
-    order: list[dg.AssetKey] = []
-    seen: set[dg.AssetKey] = set()
+def _parents(defs: dg.Definitions, key: dg.AssetKey) -> set[dg.AssetKey]:
+    return set(defs.resolve_asset_graph().get(key).parent_keys)
 
-    def visit(key: dg.AssetKey) -> None:
-        if key in seen:
-            return
-        seen.add(key)
-        for parent in owned[key].asset_deps.get(key, set()):
-            if parent in owned:
-                visit(parent)
-        order.append(key)
 
-    for key in sorted(owned, key=lambda k: k.to_user_string()):
-        visit(key)
-    return order
+def _toposort(defs: dg.Definitions, owned: Iterable[dg.AssetKey]) -> list[dg.AssetKey]:
+    """The experiment's keys in the asset graph's dependency order (ties by name)."""
+    wanted = set(owned)
+    levels = defs.resolve_asset_graph().toposorted_asset_keys_by_level
+    return [k for level in levels for k in sorted(level, key=_name) if k in wanted]
+
+
+def _name(key: dg.AssetKey) -> str:
+    return key.to_user_string()
+
+
+def _check_passed(record: Any) -> bool:
+    """The latest execution of a check succeeded (its status enum, not a string)."""
+    return record is not None and record.status == type(record.status).SUCCEEDED
 
 
 def _gate_open(
@@ -106,10 +100,10 @@ def _gate_open(
 ) -> bool:
     """True unless one of the asset's blocking checks has not succeeded in its latest run."""
     blocking = [s.key for s in assets_def.check_specs if s.blocking and s.asset_key == key]
-    if not blocking:
-        return True
-    latest = instance.event_log_storage.get_latest_asset_check_execution_by_key(blocking)
-    return all(check in latest and latest[check].status.value == "SUCCEEDED" for check in blocking)
+    return all(
+        _check_passed(instance.get_latest_asset_check_evaluation_record(check))
+        for check in blocking
+    )
 
 
 def today_partition() -> str:
@@ -151,7 +145,7 @@ def plan_selection(
     """The experiment's assets this run must materialize for `partition` (default today),
     in dependency order."""
     owned = experiment_assets(defs, spec)
-    order = _toposort(owned)
+    order = _toposort(defs, owned)
     partition = partition or today_partition()
     _check_partition(owned, partition)
     if full:
@@ -159,7 +153,7 @@ def plan_selection(
     stamp = {key: _materialized_at(instance, owned[key], key, partition) for key in order}
     needed: set[dg.AssetKey] = set()
     for key in order:
-        parents = [p for p in owned[key].asset_deps.get(key, set()) if p in owned]
+        parents = [p for p in _parents(defs, key) if p in owned]
         if (
             stamp[key] is None
             or any(p in needed for p in parents)
@@ -169,7 +163,7 @@ def plan_selection(
     gates = {
         parent
         for key in needed
-        for parent in owned[key].asset_deps.get(key, set())
+        for parent in _parents(defs, key)
         if parent in owned and not _gate_open(instance, owned[parent], parent)
     }
     selected = needed | gates
@@ -178,12 +172,8 @@ def plan_selection(
 
 def is_partitioned(defs: dg.Definitions, keys: Iterable[dg.AssetKey]) -> bool:
     """Whether any of `keys` is a partitioned asset (the run then needs a partition key)."""
-    wanted = set(keys)
-    return any(
-        a.partitions_def is not None and wanted & set(a.keys)
-        for a in defs.assets or []
-        if isinstance(a, dg.AssetsDefinition)
-    )
+    graph = defs.resolve_asset_graph()
+    return any(graph.get(key).partitions_def is not None for key in keys)
 
 
 def _string_metadata(metadata: dict) -> dict[str, str]:
@@ -230,23 +220,28 @@ def run_experiment(
         partition=partition_key,
     )
     outcome.failed_checks.extend(failed_checks(defs, result))
+    gated = gated_steps(defs, outcome.failed_checks)
     for failure in result.get_step_failure_events():
+        if failure.step_key in gated:
+            continue  # a gate, reported above as the failed blocking check itself
         error = failure.step_failure_data.error
-        if error and error.cls_name == BLOCKING_CHECK_FAILURE:
-            continue  # already reported above, as the failed check itself
         outcome.errors.append(f"{failure.step_key}: {_root_message(error)}")
     return outcome
 
 
+def gated_steps(defs: dg.Definitions, checks: list[FailedCheck]) -> set[str]:
+    """The steps Dagster failed because one of their blocking checks failed."""
+    graph = defs.resolve_asset_graph()
+    stopped = {c.asset for c in checks if c.blocking}
+    return {
+        graph.get(dg.AssetKey.from_user_string(asset)).assets_def.node_def.name for asset in stopped
+    }
+
+
 def failed_checks(defs: dg.Definitions, result: dg.ExecuteInProcessResult) -> list[FailedCheck]:
     """The run's failed checks; `blocking` comes from the check's definition, not its severity."""
-    blocking_checks = {
-        check.key
-        for assets_def in defs.assets or []
-        if isinstance(assets_def, dg.AssetsDefinition)
-        for check in assets_def.check_specs
-        if check.blocking
-    }
+    graph = defs.resolve_asset_graph()
+    blocking_checks = {key for key in graph.asset_check_keys if graph.get_check_spec(key).blocking}
     return [
         FailedCheck(
             asset=evaluation.asset_key.to_user_string(),

@@ -354,7 +354,7 @@ def _is_transient(exc: BaseException) -> bool:
     return cause is not None and cause is not exc and _is_transient(cause)
 
 
-def _env_int(name: str, default: int, scale: int = 1) -> int:
+def env_int(name: str, default: int, scale: int = 1) -> int:
     value = os.environ.get(name)
     if not value:
         return default
@@ -377,8 +377,8 @@ def artifact_store_from_url(url: str) -> ArtifactStore:
             bucket,
             prefix,
             endpoint_url=endpoint or None,
-            max_attempts=_env_int("AURORA_S3_MAX_ATTEMPTS", 8),
-            multipart_threshold=_env_int(
+            max_attempts=env_int("AURORA_S3_MAX_ATTEMPTS", 8),
+            multipart_threshold=env_int(
                 "AURORA_S3_MULTIPART_THRESHOLD_MB", DEFAULT_MULTIPART_THRESHOLD, 1024 * 1024
             ),
         )

@@ -253,25 +253,24 @@ def apply_evaluation(ctx: ReleaseContext, evaluation: CanaryEvaluation) -> Deplo
     return None
 
 
-def canary_tick(
+def evaluate_tick(
     ctx: ReleaseContext,
     *,
     prediction_log: Path,
     labels: Path | None,
     spec: CanarySpec,
     now: datetime | None = None,
-) -> tuple[CanaryEvaluation | None, DeploymentRecord | None]:
-    """One controller pass for one model: (evaluation, record of what changed), or (None, None)
-    when no canary runs."""
+) -> CanaryEvaluation | None:
+    """What the controller would decide now, changing nothing; None when no canary runs."""
     state = ctx.routing()
     if not (state.challenger and state.champion and state.strategy == "canary"):
-        return None, None
+        return None
     started = step_started_at(ctx) or datetime.now(UTC)
     now = now or datetime.now(UTC)
     log = read_prediction_log(
         prediction_log, min(started, now - timedelta(minutes=spec.window_minutes))
     )
-    evaluation = evaluate_canary(
+    return evaluate_canary(
         log,
         champion=state.champion,
         challenger=state.challenger,
@@ -281,4 +280,21 @@ def canary_tick(
         labels=read_labels(labels) if labels is not None else None,
         now=now,
     )
+
+
+def canary_tick(
+    ctx: ReleaseContext,
+    *,
+    prediction_log: Path,
+    labels: Path | None,
+    spec: CanarySpec,
+    now: datetime | None = None,
+) -> tuple[CanaryEvaluation | None, DeploymentRecord | None]:
+    """One controller pass for one model: (evaluation, record of what changed), or (None, None)
+    when no canary runs. Evaluated afresh, so a decision is never applied on stale data."""
+    evaluation = evaluate_tick(
+        ctx, prediction_log=prediction_log, labels=labels, spec=spec, now=now
+    )
+    if evaluation is None:
+        return None, None
     return evaluation, apply_evaluation(ctx, evaluation)

@@ -11,7 +11,7 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aurora_pipelines.settings import Settings
 
@@ -34,7 +34,7 @@ def extra_jars() -> list[str]:
     return [j for j in JDBC_JARS if os.path.exists(j)]
 
 
-def _builder(settings: Settings, hive: bool = True):
+def _builder(settings: Settings, hive: bool = True, extra_config: dict[str, Any] | None = None):
     from pyspark.sql import SparkSession
 
     root = settings.root
@@ -56,6 +56,8 @@ def _builder(settings: Settings, hive: bool = True):
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.memory", os.environ.get("AURORA_SPARK_DRIVER_MEMORY", "4g"))
     )
+    for name, value in (extra_config or {}).items():
+        builder = builder.config(name, value)
     if not hive:
         # In-memory catalog with its own warehouse: embedded Derby admits one process at a
         # time, and a dbt subprocess must not fight the Dagster process for it.
@@ -79,11 +81,14 @@ def dbt_warehouse_dir(settings: Settings) -> Path:
     return settings.root / "dbt" / "spark_warehouse" / str(os.getpid())
 
 
-def get_spark(settings: Settings, hive: bool = True) -> SparkSession:
+def get_spark(
+    settings: Settings, hive: bool = True, extra_config: dict[str, Any] | None = None
+) -> SparkSession:
     """The process-wide session for this AURORA_HOME (restarted if the home changed).
 
     `hive=False` (the dbt spark target's own process) uses an in-memory catalog instead of
-    the persistent Hive metastore.
+    the persistent Hive metastore. `extra_config` (the Spark resource's `spark_config`) applies
+    when the session starts; a running session keeps its own.
     """
     global _session, _session_home
     home = str(settings.root)
@@ -92,7 +97,7 @@ def get_spark(settings: Settings, hive: bool = True) -> SparkSession:
             _session.stop()
             _session = None
         if _session is None:
-            _session = _builder(settings, hive).getOrCreate()
+            _session = _builder(settings, hive, extra_config).getOrCreate()
             _session.sparkContext.setLogLevel("ERROR")
             _session_home = home
         return _session

@@ -40,4 +40,6 @@ COLUMNS = PREDICTION_LOG_SCHEMA.names
 
 
 def prediction_log_path(lake_dir: Path, experiment: str) -> Path:
-    return Path(lake_dir) / experiment / "serve" / "prediction_log"
+    from aurora_pipelines.lake.layout import LakeLayout
+
+    return LakeLayout(Path(lake_dir).parent).prediction_log(experiment)

@@ -90,12 +90,12 @@ def _write_features(settings: Settings, spec: ExperimentSpec, frame: pd.DataFram
 
 def _materialize(settings: Settings, spec: ExperimentSpec, day: str):
     from aurora_pipelines.defs.assets.serving import build_serving_assets
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     return dg.materialize(
         build_serving_assets(spec),
         partition_key=day,
-        resources={"aurora": AuroraResource.from_settings(settings)},
+        resources=resources_for(settings),
         instance=dg.DagsterInstance.ephemeral(),
     )
 
@@ -179,7 +179,7 @@ def _runner_defs(
 ) -> dg.Definitions:
     """The experiment's serving assets behind two real unpartitioned upstream assets."""
     from aurora_pipelines.defs.assets.serving import build_serving_assets
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     @dg.asset(key=spec.key(*lifecycle.SCORING_FEATURES), group_name=spec.name)
     def scoring_features() -> None:
@@ -191,7 +191,7 @@ def _runner_defs(
 
     return dg.Definitions(
         assets=[scoring_features, production, *build_serving_assets(spec), *extra],
-        resources={"aurora": AuroraResource.from_settings(settings)},
+        resources=resources_for(settings),
     )
 
 

@@ -191,10 +191,10 @@ def test_a_bad_challenger_is_rolled_back_automatically(canary_world):
 def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
     import dagster as dg
 
-    from aurora_pipelines.defs.resources import AuroraResource
     from aurora_pipelines.defs.sensors.canary import build_canary_sensor
     from aurora_pipelines.settings import Settings
     from aurora_pipelines.specs import load_spec
+    from tests.factories import resources_for
 
     ctx, store, _, v1, v2 = canary_world
     home = tmp_path / "home"
@@ -210,7 +210,7 @@ def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
     append_log(log, answers("champion", v1, 300, seed=1))
     append_log(log, answers("challenger", v2, 200, seed=2))
     sensor = build_canary_sensor(spec)
-    context = dg.build_sensor_context(resources={"aurora": AuroraResource.from_settings(settings)})
+    context = dg.build_sensor_context(resources=resources_for(settings))
     result = sensor(context)
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message.startswith("advance:") and "deployment #" in result.skip_message

@@ -21,8 +21,12 @@ def test_loading_the_code_location_starts_no_spark_mlflow_or_database(tmp_path):
         "import sys, pathlib, os\n"
         "import aurora_pipelines.defs.definitions as d\n"
         "assert d.defs.assets, 'no assets'\n"
-        "heavy = [m for m in ('pyspark', 'mlflow', 'sqlalchemy.dialects.sqlite.pysqlite')"
+        "heavy = [m for m in ('mlflow', 'sqlalchemy.dialects.sqlite.pysqlite')"
         " if m in sys.modules]\n"
+        # dagster-pyspark imports pyspark (a Python package); no JVM may start.
+        "spark = sys.modules.get('pyspark')\n"
+        "if spark is not None and spark.SparkContext._active_spark_context is not None:\n"
+        "    heavy.append('a Spark session')\n"
         "print('HEAVY', heavy)\n"
         "home = pathlib.Path(os.environ['AURORA_HOME'])\n"
         "print('WROTE', sorted(p.name for p in home.glob('*')) if home.exists() else [])\n"

@@ -33,11 +33,11 @@ def _spec(**monitoring) -> ExperimentSpec:
 
 @pytest.fixture
 def world(tmp_path: Path):
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     settings = Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
     instance = dg.DagsterInstance.ephemeral()
-    return settings, instance, {"aurora": AuroraResource.from_settings(settings)}
+    return settings, instance, resources_for(settings)
 
 
 def _report(instance, stage, **metadata) -> None:
@@ -98,11 +98,11 @@ def test_performance_drop_triggers_and_small_windows_skip(world):
     assert result.tags["aurora/trigger"] == "performance"
 
     other = Settings(home=settings.root / "other")
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     fresh = dg.DagsterInstance.ephemeral()
     _report(fresh, lifecycle.DRIFT, window="2026-11-20", drift_share=0.9, rows=300)
-    skipped, _ = _evaluate(spec, fresh, {"aurora": AuroraResource.from_settings(other)})
+    skipped, _ = _evaluate(spec, fresh, resources_for(other))
     assert isinstance(skipped, dg.SkipReason)
     assert "not enough new data: 300 rows" in skipped.skip_message
     assert _audit(other)[-1]["event"] == "retrain_skipped"

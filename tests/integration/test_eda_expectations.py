@@ -134,7 +134,7 @@ def test_raw_batch_breaking_the_suite_fails_the_blocking_check(loans, capsys, au
     spec = find_spec(settings.experiments_dir, "loans_eda")
     main(["profile", "loans_eda"])  # writes the suite from the source
     raw = build_raw_assets(spec)[0]
-    resources = {"aurora": build_resources(settings)["aurora"]}
+    resources = build_resources(settings)
 
     first = dg.materialize([raw], resources=resources, raise_on_error=False)
     (evaluation,) = first.get_asset_check_evaluations()
@@ -166,7 +166,7 @@ def test_aurora_profile_of_the_raw_delta_table_runs_on_duckdb(loans, capsys, aur
     capsys.readouterr()
     main(["profile", "loans_eda", "--json"])  # prints the latest profile
     from_source = json.loads(capsys.readouterr().out)
-    resources = {"aurora": build_resources(settings)["aurora"]}
+    resources = build_resources(settings)
     raw = dg.materialize(build_raw_assets(spec)[:1], resources=resources, raise_on_error=False)
     assert raw.success
     main(["profile", "loans_eda"])

@@ -193,12 +193,12 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
 @pytest.fixture(scope="module")
 def materialized(world, caplog_module):
     from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     return dg.materialize(
         build_monitoring_assets(world["spec"]),
         partition_key=DAY,
-        resources={"aurora": AuroraResource.from_settings(world["settings"])},
+        resources=resources_for(world["settings"]),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -54,11 +54,11 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark) -> Settings:
 def _materialize(
     settings: Settings, assets: list, partition_key: str | None = None
 ) -> dg.ExecuteInProcessResult:
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     return dg.materialize(
         assets,
-        resources={"aurora": AuroraResource.from_settings(settings)},
+        resources=resources_for(settings),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         partition_key=partition_key,

@@ -59,11 +59,11 @@ def _features(settings: Settings, spec: ExperimentSpec, frame) -> Path:
 
 def _materialize(settings: Settings, spec: ExperimentSpec) -> dg.ExecuteInProcessResult:
     from aurora_pipelines.defs.assets.training import build_training_assets
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     return dg.materialize(
         build_training_assets(spec),
-        resources={"aurora": AuroraResource.from_settings(settings)},
+        resources=resources_for(settings),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
     )

@@ -4,8 +4,14 @@ its alias; between the two gates the staging model scores the UAT set."""
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import commit_info, correlation_id, path_url
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, correlation_id, path_url
+from aurora_pipelines.defs.resources import (
+    ArtifactStoreResource,
+    AuroraResource,
+    GovernanceResource,
+    LakeResource,
+    MlflowRegistryResource,
+)
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -25,21 +31,27 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
         owners=[f"team:{spec.team}"],
         tags={"aurora/gate": gate.value},
     )
-    def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext,
+        registry: MlflowRegistryResource,
+        governance: GovernanceResource,
+        artifacts: ArtifactStoreResource,
+        lake: LakeResource,
+    ) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
         from aurora_pipelines.explain.generate import model_card_dir
 
-        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
-        card = model_card_dir(aurora.settings.reports_dir, spec.name, candidate.version)
+        candidate = candidate_for_gate(registry.tracking_uri, spec.name, gate)
+        card = model_card_dir(lake.layout.reports_dir, spec.name, candidate.version)
         deployment = promote(
             gate=gate,
             experiment=spec.name,
             candidate=candidate,
-            governance=aurora.governance(),
-            store=aurora.artifact_store(),
-            tracking_uri=aurora.tracking_uri,
-            actor=aurora.user or spec.owner,
+            governance=governance.store(),
+            store=artifacts.store(),
+            tracking_uri=registry.tracking_uri,
+            actor=actor_of(context) or spec.owner,
             correlation_id=correlation_id(context),
             model_card=card if card.is_dir() else None,
             strategy=spec.deployment.strategy,

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url
+from aurora_pipelines.defs.resources import LakeResource, SparkResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
 from aurora_pipelines.specs import ExperimentSpec
@@ -33,11 +33,13 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             )
         ],
     )
-    def profile(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
-        raw = aurora.lake_path(spec.name, *lifecycle.RAW)
-        found = read_delta_input(aurora.spark(), raw)
+    def profile(
+        context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        raw = lake.path(spec.name, *lifecycle.RAW)
+        found = read_delta_input(spark.spark_session, raw)
         done = profile_experiment(
-            aurora.settings,
+            lake.settings_for(actor_of(context)),
             spec,
             found.df,
             found.source,
@@ -46,7 +48,7 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         )
         result = done.profile
         columns = result.columns_frame()
-        table_path = aurora.lake_path(spec.name, *lifecycle.PROFILE)
+        table_path = lake.path(spec.name, *lifecycle.PROFILE)
         version = delta.write_table(
             table_path, columns.astype(str), commit_info=commit_info(context)
         )

@@ -12,7 +12,7 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import LakeResource
 from aurora_pipelines.lake.dbt_manifest import ensure_manifest
 
 
@@ -80,9 +80,9 @@ def build_dbt_assets(project: DbtProject) -> dg.AssetsDefinition:
         name="dbt_feature_models",
     )
     def dbt_feature_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, aurora: AuroraResource
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, lake: LakeResource
     ) -> Iterator[Any]:
-        # `aurora` exports AURORA_HOME, which the dbt sources and Delta plugin read.
+        # `lake` exports AURORA_HOME, which the dbt sources and Delta plugin read.
         yield from dbt.cli(["build"], context=context).stream()
 
     return dbt_feature_models

@@ -8,8 +8,8 @@ approved exactly that. Nothing downstream (deployment) can run until it passes.
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import correlation_id
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.assets.metadata import actor_of, correlation_id
+from aurora_pipelines.defs.resources import GovernanceResource, LakeResource, MlflowRegistryResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -38,38 +38,43 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             )
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext,
+        registry: MlflowRegistryResource,
+        governance: GovernanceResource,
+        lake: LakeResource,
+    ) -> dg.MaterializeResult:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate
         from aurora_pipelines.deploy.uat import uat_evidence
         from aurora_pipelines.explain.generate import model_card_paths
 
-        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
-        governance = aurora.governance()
-        request = governance.request_approval(
+        candidate = candidate_for_gate(registry.tracking_uri, spec.name, gate)
+        store = governance.store()
+        request = store.request_approval(
             experiment=spec.name,
             gate=gate.value,
             model_name=candidate.model_name,
             model_version=candidate.version,
             model_digest=candidate.digest,
-            requested_by=aurora.user or spec.owner,
+            requested_by=actor_of(context) or spec.owner,
             correlation_id=correlation_id(context),
             # The checker reviews the card of exactly this version before deciding.
             details={
                 "dagster_run_id": context.run_id,
-                **model_card_paths(aurora.settings.reports_dir, spec.name, candidate.version),
+                **model_card_paths(lake.layout.reports_dir, spec.name, candidate.version),
                 # Production: the UAT report of exactly this version, for the MRM approver.
                 **(
-                    uat_evidence(aurora.settings.reports_dir, spec.name, candidate.version)
+                    uat_evidence(lake.layout.reports_dir, spec.name, candidate.version)
                     if gate == Gate.production
                     else {}
                 ),
             },
         )
-        verdict = governance.verify_approval(
+        verdict = store.verify_approval(
             gate.value, candidate.model_name, candidate.version, candidate.digest
         )
-        approvers = governance.policy.approvers_for_gate(gate.value)
+        approvers = store.policy.approvers_for_gate(gate.value)
         return dg.MaterializeResult(
             metadata={
                 "approval_request_id": request.id,

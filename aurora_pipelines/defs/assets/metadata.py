@@ -21,6 +21,17 @@ def commit_info(context: dg.AssetExecutionContext) -> dict[str, str]:
     return {"dagster_run_id": context.run_id, "asset": context.asset_key.to_user_string()}
 
 
+ACTOR_TAG = "aurora/actor"
+DAGSTER_USER_TAG = "dagster/user"
+
+
+def actor_of(context: dg.AssetExecutionContext | dg.OpExecutionContext) -> str | None:
+    """Who launched the run: its `aurora/actor` tag (the CLI, the approval sensor), else the
+    `dagster/user` tag of a UI launch. Never the process that loaded the code location."""
+    tags = context.run.tags
+    return tags.get(ACTOR_TAG) or tags.get(DAGSTER_USER_TAG) or None
+
+
 def correlation_id(context: dg.AssetExecutionContext) -> str:
     """The run's `aurora/correlation_id` tag (set by `aurora run` and the approval sensor), else
     the run id: the id that ties audit rows, logs and Dagster runs together."""

@@ -3,8 +3,8 @@
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url, table_schema
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url, table_schema
+from aurora_pipelines.defs.resources import LakeResource, SparkResource
 from aurora_pipelines.profiling.expectations import SuiteValidation
 from aurora_pipelines.profiling.experiment import validate_batch
 from aurora_pipelines.sources.access import SourceAccess
@@ -41,17 +41,20 @@ def _ingest_asset(
             )
         ],
     )
-    def _asset(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource
+    ) -> dg.MaterializeResult:
+        settings = lake.settings_for(actor_of(context))
         result = ingest_source(
-            aurora.spark(),
+            spark.spark_session,
             source,
-            aurora.lake_path(spec.name, *stage),
+            lake.path(spec.name, *stage),
             required,
-            access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
+            access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
             commit_info=commit_info(context),
         )
         validation = validate_batch(
-            aurora.spark(), aurora.settings, spec, result.path, result.rows, skip_roles
+            spark.spark_session, settings, spec, result.path, result.rows, skip_roles
         )
         return dg.MaterializeResult(
             check_results=[_expectations_result(validation)],

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from aurora_pipelines.defs.jobs import ExperimentJobs
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import GovernanceResource
 from aurora_pipelines.lifecycle import Gate
 
 if TYPE_CHECKING:
@@ -24,9 +24,9 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Launches the promotion run when an approval decision is recorded.",
     )
-    def approval_sensor(context: dg.SensorEvaluationContext, aurora: AuroraResource):
+    def approval_sensor(context: dg.SensorEvaluationContext, governance: GovernanceResource):
         cursor = int(context.cursor or 0)
-        for request in aurora.governance().decisions_after(cursor):
+        for request in governance.store().decisions_after(cursor):
             cursor = max(cursor, request.decision_seq or cursor)
             experiment_jobs = jobs.get(request.experiment)
             if request.status != "approved" or experiment_jobs is None:
@@ -44,6 +44,8 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
                 tags={
                     "aurora/approval_request_id": str(request.id),
                     "aurora/correlation_id": request.correlation_id or "",
+                    # The promotion acts on the approver's decision.
+                    "aurora/actor": request.decided_by or "approval_sensor",
                 },
             )
         context.update_cursor(str(cursor))

@@ -3,7 +3,7 @@ the audit log with its correlation id; the CLI audits its own runs before launch
 
 import dagster as dg
 
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import GovernanceResource
 
 LAUNCHED_BY_CLI = ("aurora/launched_by", "cli")
 
@@ -16,12 +16,14 @@ def build_run_audit_sensor() -> dg.SensorDefinition:
         description="Appends a `run_started` row to the audit log for each run not launched "
         "by the aurora CLI.",
     )
-    def run_audit_sensor(context: dg.RunStatusSensorContext, aurora: AuroraResource) -> None:
+    def run_audit_sensor(
+        context: dg.RunStatusSensorContext, governance: GovernanceResource
+    ) -> None:
         run = context.dagster_run
         tags = run.tags
         if tags.get(LAUNCHED_BY_CLI[0]) == LAUNCHED_BY_CLI[1]:
             return
-        aurora.governance().audit(
+        governance.store().audit(
             "run_started",
             actor=tags.get("aurora/actor") or tags.get("dagster/user") or "dagster",
             target=f"dagster_run/{run.run_id}",

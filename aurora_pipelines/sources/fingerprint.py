@@ -1,0 +1,51 @@
+"""A cheap fingerprint of a source's current data, to tell whether it changed since last look.
+
+Read without Spark or a database connection, so a sensor can ask every minute: a Delta
+table's version, a file's (or a directory's files') sizes and modification times, and for a
+catalog table the files of its managed location under the warehouse. JDBC tables and queries
+cannot be fingerprinted that way; they give None (refresh them on a schedule instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.specs import SourceSpec
+
+
+def _files_digest(path: Path) -> str | None:
+    if not path.exists():
+        return None
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    digest = hashlib.sha256()
+    for file in files:
+        stat = file.stat()
+        digest.update(
+            f"{file.relative_to(path.parent)}:{stat.st_size}:{stat.st_mtime_ns};".encode()
+        )
+    return digest.hexdigest()[:16]
+
+
+def managed_table_dir(settings: Settings, table: str) -> Path:
+    """Where Spark's Hive catalog keeps a managed table `database.table`."""
+    database, _, name = table.rpartition(".")
+    base = settings.warehouse_dir
+    return base / f"{database}.db" / name if database and database != "default" else base / name
+
+
+def source_fingerprint(source: SourceSpec, settings: Settings) -> str | None:
+    """A string that changes when the source's data changes; None if it cannot be known here
+    (JDBC, queries, external catalog tables) or the source does not exist yet."""
+    if source.kind == "delta":
+        from aurora_pipelines.lake import delta
+
+        return f"delta:v{delta.version(source.path)}" if delta.is_delta_table(source.path) else None
+    if source.kind in ("csv", "parquet"):
+        digest = _files_digest(Path(source.path or ""))
+        return f"files:{digest}" if digest else None
+    if source.kind == "table" and source.table:
+        digest = _files_digest(managed_table_dir(settings, source.table))
+        return f"table:{digest}" if digest else None
+    return None
