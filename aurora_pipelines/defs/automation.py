@@ -7,14 +7,15 @@
   performance`, plus the A/B comparison) follows its upstream (`AutomationCondition.eager()`),
   evaluated by one automation sensor. Gated stages (training, approvals, deployments) are never
   automated: they run when a person, the approval sensor or the drift sensor asks.
-- Freshness: the day's batch scores and drift report are due by 09:00 UTC (WARN checks,
-  evaluated by their own sensor).
+- Freshness: the day's batch scores and drift report are due by 09:00 UTC each day
+  (`FreshnessPolicy.cron`; the UI shows an asset that missed it as stale).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
 
 import dagster as dg
@@ -50,6 +51,7 @@ AUTOMATED = (
 )
 FRESH_BY = (lifecycle.BATCH_SCORES, lifecycle.DRIFT)
 FRESHNESS_DEADLINE = "0 9 * * *"  # the 06:00 UTC scoring has three hours
+FRESHNESS_WINDOW = timedelta(hours=24)  # materialized within the day before the deadline
 
 
 def _engine_version() -> str:
@@ -89,6 +91,10 @@ def with_lifecycle_policy(
             changes["code_version"] = version_
         if stage in AUTOMATED:
             changes["automation_condition"] = dg.AutomationCondition.eager()
+        if stage in FRESH_BY:
+            changes["freshness_policy"] = dg.FreshnessPolicy.cron(
+                deadline_cron=FRESHNESS_DEADLINE, lower_bound_delta=FRESHNESS_WINDOW
+            )
         return asset_spec.replace_attributes(**changes) if changes else asset_spec
 
     return [a.map_asset_specs(apply) for a in assets]
@@ -96,13 +102,3 @@ def with_lifecycle_policy(
 
 def automated_keys(spec: ExperimentSpec) -> list[dg.AssetKey]:
     return [dg.AssetKey(spec.key(*stage)) for stage in AUTOMATED]
-
-
-def freshness_checks(spec: ExperimentSpec) -> list[dg.AssetChecksDefinition]:
-    return list(
-        dg.build_time_partition_freshness_checks(
-            assets=[dg.AssetKey(spec.key(*stage)) for stage in FRESH_BY],
-            deadline_cron=FRESHNESS_DEADLINE,
-            timezone="UTC",
-        )
-    )

@@ -105,18 +105,9 @@ def serving_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Defini
 
 
 def monitoring_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Definitions:
-    freshness = automation.freshness_checks(spec)
     return dg.Definitions(
         assets=_assets(spec, build_monitoring_assets),
-        asset_checks=freshness,
-        sensors=[
-            build_drift_sensor(spec, jobs),
-            dg.build_sensor_for_freshness_checks(
-                freshness_checks=freshness,
-                name=f"{spec.name}__freshness_sensor",
-                default_status=dg.DefaultSensorStatus.RUNNING,
-            ),
-        ],
+        sensors=[build_drift_sensor(spec, jobs)],
     )
 
 

@@ -188,10 +188,10 @@ def test_a_bad_challenger_is_rolled_back_automatically(canary_world):
     assert canary_tick(ctx, prediction_log=log, labels=None, spec=SPEC) == (None, None)
 
 
-def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
+def test_canary_sensor_launches_a_step_run_that_applies_the_decision(canary_world, tmp_path):
     import dagster as dg
 
-    from aurora_pipelines.defs.sensors.canary import build_canary_sensor
+    from aurora_pipelines.defs.sensors.canary import build_canary_job, build_canary_sensor
     from aurora_pipelines.settings import Settings
     from aurora_pipelines.specs import load_spec
     from tests.factories import resources_for
@@ -209,9 +209,21 @@ def test_canary_sensor_runs_the_controller(canary_world, tmp_path):
     log = prediction_log_path(settings.lake_dir, "credit_canary")
     append_log(log, answers("champion", v1, 300, seed=1))
     append_log(log, answers("challenger", v2, 200, seed=2))
-    sensor = build_canary_sensor(spec)
-    context = dg.build_sensor_context(resources=resources_for(settings))
-    result = sensor(context)
-    assert isinstance(result, dg.SkipReason)
-    assert result.skip_message.startswith("advance:") and "deployment #" in result.skip_message
+    job = build_canary_job(spec)
+    sensor = build_canary_sensor(spec, job)
+    resources = resources_for(settings)
+    instance = dg.DagsterInstance.ephemeral()
+    before = routing.read_routing(ctx.tracking_uri, "credit_canary").challenger_share
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        request = sensor(context)
+    # The tick itself changes nothing: it asks for a run.
+    assert isinstance(request, dg.RunRequest)
+    assert request.tags["aurora/canary_decision"] == "advance"
+    assert routing.read_routing(ctx.tracking_uri, "credit_canary").challenger_share == before
+    # The same state seen again asks for the same run (Dagster de-duplicates by run key).
+    with dg.build_sensor_context(instance=instance, resources=resources) as context:
+        assert sensor(context).run_key == request.run_key
+
+    result = job.execute_in_process(resources=resources, instance=instance, tags=request.tags)
+    assert result.success
     assert routing.read_routing(ctx.tracking_uri, "credit_canary").challenger_share == 0.5

@@ -49,6 +49,9 @@ class AuroraDbtTranslator(DagsterDbtTranslator):
         spec = super().get_asset_spec(manifest, unique_id, project)
         props = self.get_resource_props(manifest, unique_id)
         meta = _aurora_meta(props)
+        if meta.get("stage") == "scoring_features":
+            # The scoring chain is ungated: it follows raw_batch (defs/automation.py).
+            spec = spec.replace_attributes(automation_condition=dg.AutomationCondition.eager())
         if meta.get("stage") == "features":
             # Feature engineering waits for the EDA quality gate of its experiment.
             profile = dg.AssetKey([meta["experiment"], *lifecycle.PROFILE])
