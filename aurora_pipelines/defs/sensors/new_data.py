@@ -42,11 +42,13 @@ def build_new_data_sensor(spec: ExperimentSpec, refresh: dg.JobDefinition) -> dg
         changed = [name for name, fp in now.items() if fp is not None and fp != seen.get(name)]
         if not changed:
             return dg.SkipReason("no source changed")
-        for name in changed:
-            yield dg.RunRequest(
+        return [
+            dg.RunRequest(
                 run_key=f"{name}-{now[name]}",
                 asset_selection=[dg.AssetKey(spec.key(*stage)) for stage in stages[name]],
                 tags={"aurora/trigger": "new_data", "aurora/source": name},
             )
+            for name in changed
+        ]
 
     return new_data_sensor

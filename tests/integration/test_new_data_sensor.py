@@ -1,0 +1,60 @@
+"""The new-data sensor: a changed source refreshes its raw copy once; a first look only records."""
+
+import dagster as dg
+import pandas as pd
+
+from aurora_pipelines.defs.jobs import build_experiment_jobs
+from aurora_pipelines.defs.sensors.new_data import build_new_data_sensor
+from aurora_pipelines.lake import delta
+from aurora_pipelines.settings import Settings
+from tests.factories import make_spec, resources_for
+
+
+def _tick(sensor, resources, cursor):
+    """One evaluation as the daemon runs it: (run requests, new cursor, skip message)."""
+    with dg.build_sensor_context(resources=resources, cursor=cursor) as context:
+        data = sensor.evaluate_tick(context)
+    return data.run_requests, data.cursor, data.skip_message
+
+
+def test_a_changed_source_refreshes_only_its_own_raw_table(tmp_path):
+    training, batch = tmp_path / "src" / "loans", tmp_path / "src" / "batch"
+    delta.write_table(training, pd.DataFrame({"application_id": [1, 2], "default_flag": [0, 1]}))
+    delta.write_table(batch, pd.DataFrame({"application_id": [3]}))
+    spec = make_spec(
+        "fresh_data",
+        source={"kind": "delta", "path": str(training)},
+        scoring={"source": {"kind": "delta", "path": str(batch)}},
+    )
+    sensor = build_new_data_sensor(spec, build_experiment_jobs(spec).refresh)
+    resources = resources_for(Settings(home=tmp_path / "home"))
+
+    requests, cursor, first = _tick(sensor, resources, None)
+    assert requests == [] and "first look" in str(first)
+    requests, cursor, _ = _tick(sensor, resources, cursor)
+    assert requests == []
+
+    delta.write_table(batch, pd.DataFrame({"application_id": [4, 5]}), mode="append")
+    requests, cursor, _ = _tick(sensor, resources, cursor)
+    assert [r.asset_selection for r in requests] == [[dg.AssetKey(["fresh_data", "raw_batch"])]]
+    assert requests[0].tags["aurora/trigger"] == "new_data"
+    # Seen once: the next tick asks for nothing.
+    assert _tick(sensor, resources, cursor)[0] == []
+
+    delta.write_table(training, pd.DataFrame({"application_id": [9], "default_flag": [1]}))
+    requests, _, _ = _tick(sensor, resources, cursor)
+    assert requests[0].asset_selection == [
+        dg.AssetKey(["fresh_data", "raw"]),
+        dg.AssetKey(["fresh_data", "eda", "profile"]),
+    ]
+
+
+def test_a_source_that_cannot_be_fingerprinted_is_not_refreshed(tmp_path):
+    spec = make_spec(
+        "jdbc_data",
+        source={"kind": "jdbc", "url": "jdbc:postgresql://127.0.0.1:5432/db", "table": "loans"},
+    )
+    sensor = build_new_data_sensor(spec, build_experiment_jobs(spec).refresh)
+    resources = resources_for(Settings(home=tmp_path / "home"))
+    _, cursor, _ = _tick(sensor, resources, None)
+    assert _tick(sensor, resources, cursor)[0] == []
