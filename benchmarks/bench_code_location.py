@@ -73,7 +73,7 @@ Median of {args.repeats} fresh interpreters; load average {os.getloadavg()[0]:.1
 | what | seconds | ratio to baseline |
 |---|---|---|
 | baseline: `import dagster, dagster_dbt` | {floor:.2f} | 1.00 |
-| `aurora_pipelines.defs.definitions` loaded, asset graph resolved | {seconds:.2f} | {seconds / floor:.2f} |
+| code location loaded, asset graph resolved | {seconds:.2f} | {seconds / floor:.2f} |
 
 Target under {TARGET_SECONDS:.0f} s: {"met" if seconds < TARGET_SECONDS else "missed"}.
 Started while loading: {", ".join(heavy) or "nothing (no Spark session, MLflow or DB driver)"}.

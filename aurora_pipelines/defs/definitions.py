@@ -46,11 +46,11 @@ def _assets(spec: ExperimentSpec, *builders) -> list[dg.AssetsDefinition]:
 
 def check_feature_models(spec: ExperimentSpec, dbt: dg.AssetsDefinition) -> None:
     """The spec's dbt models exist and build this experiment's feature stages."""
-    expected = {
-        spec.features.dbt_model: lifecycle.FEATURES,
-        spec.features.scoring_dbt_model: lifecycle.SCORING_FEATURES,
-    }
-    for model, stage in expected.items():
+    expected = [
+        (spec.features.dbt_model, lifecycle.FEATURES),
+        (spec.features.scoring_dbt_model, lifecycle.SCORING_FEATURES),
+    ]
+    for model, stage in expected:
         if model is None:
             continue
         try:

@@ -94,3 +94,60 @@ def test_every_stage_is_an_asset_in_the_experiment_group():
     assert any(a == "credit_default/features" and "unique" in n for a, n in checks)
     spec = graph.get(dg.AssetKey(["credit_default", "features"]))
     assert dg.AssetKey(["credit_default", "eda", "profile"]) in spec.parent_keys
+
+
+def _definitions_with(tmp_path, **features):
+    from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.settings import Settings
+    from aurora_pipelines.specs import load_spec, write_spec
+
+    spec = load_spec(REPO_DIR / "experiments" / "credit_default.yaml")
+    spec = spec.model_copy(update={"features": spec.features.model_copy(update=features)})
+    write_spec(tmp_path / "experiments", spec)
+    return build_definitions(Settings(home=tmp_path, experiments_dir=tmp_path / "experiments"))
+
+
+def test_a_spec_naming_a_missing_dbt_model_is_refused_at_load(tmp_path):
+    import pytest
+
+    from aurora_pipelines.errors import SpecError
+
+    with pytest.raises(SpecError, match="'credit_default_featurez' is not a model of the dbt"):
+        _definitions_with(tmp_path, dbt_model="credit_default_featurez")
+
+
+def test_a_dbt_model_filed_under_another_stage_is_refused_at_load(tmp_path):
+    import pytest
+
+    from aurora_pipelines.errors import SpecError
+
+    # The scoring model builds serve/scoring_features, not the training feature set.
+    with pytest.raises(SpecError, match="builds credit_default/serve/scoring_features"):
+        _definitions_with(tmp_path, dbt_model="credit_default_scoring_features")
+
+
+def test_the_ungated_chain_is_automated_and_versioned_and_gates_are_not():
+    import dagster as dg
+
+    from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.settings import Settings
+
+    graph = build_definitions(
+        Settings(experiments_dir=REPO_DIR / "experiments")
+    ).resolve_asset_graph()
+
+    def node(*path: str):
+        return graph.get(dg.AssetKey(["credit_default", *path]))
+
+    for automated in [
+        ("serve", "scoring_features"),
+        ("serve", "batch_scores"),
+        ("monitor", "drift"),
+    ]:
+        assert node(*automated).automation_condition is not None, automated
+    for gated in [("train", "model"), ("governance", "staging_approval"), ("deploy", "production")]:
+        assert node(*gated).automation_condition is None, gated
+    assert node("serve", "batch_scores").freshness_policy is not None
+    assert node("monitor", "drift").freshness_policy is not None
+    assert node("train", "model").code_version
+    assert node("train", "model").code_version != node("deploy", "production").code_version
