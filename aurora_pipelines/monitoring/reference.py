@@ -34,6 +34,21 @@ QUANTILE_RELATIVE_ERROR = 0.001
 SCORE_FEATURE = "__score__"
 
 
+def class_score_feature(label: str) -> str:
+    """The series' column name of one class's probability (multiclass prediction drift)."""
+    return f"{SCORE_FEATURE}[{label}]"
+
+
+def score_feature_class(column: str) -> str:
+    """The class label of a `class_score_feature` column."""
+    return column[len(SCORE_FEATURE) + 1 : -1]
+
+
+def is_score_feature(column: str) -> bool:
+    """Whether a drift-series column is a prediction (score or class score), not a feature."""
+    return column == SCORE_FEATURE or column.startswith(f"{SCORE_FEATURE}[")
+
+
 class FeatureReference(BaseModel):
     """Bins of one feature and the reference's count in each."""
 
@@ -62,6 +77,8 @@ class ReferenceProfile(BaseModel):
     source: str = ""  # e.g. the features table path and its Delta version
     model_version: str | None = None
     score: FeatureReference | None = None  # the reference score distribution
+    # Multiclass: each class's probability distribution (columns `class_score_feature(label)`).
+    class_scores: list[FeatureReference] = []
 
     def feature(self, column: str) -> FeatureReference:
         for feature in self.features:
@@ -264,4 +281,7 @@ __all__ = [
     "ReferenceProfile",
     "build_reference_pandas",
     "build_reference_spark",
+    "class_score_feature",
+    "is_score_feature",
+    "score_feature_class",
 ]
