@@ -10,7 +10,6 @@ assets' metadata. A failed check is also an alert (JSON log line + optional webh
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -351,12 +350,11 @@ def run_performance_window(
     """The metric the champion was trained on, over day `day`'s scored rows that have a label
     by now (`monitoring.labels`), vs its training value; appended to the performance series,
     alerted when it dropped more than `performance_tolerance`."""
-    import pandas as pd
 
     from aurora_pipelines.monitoring.alerts import Alert, emit
     from aurora_pipelines.monitoring.performance import labelled_scores, window_performance
     from aurora_pipelines.monitoring.run_window import score_classes
-    from aurora_pipelines.monitoring.series import append_rows
+    from aurora_pipelines.monitoring.series import append_performance
     from aurora_pipelines.monitoring.window_data import LOG_ID_COLUMN, window_scores
     from aurora_pipelines.sources.readers import read_source
 
@@ -397,9 +395,7 @@ def run_performance_window(
         tolerance=monitoring.performance_tolerance,
         model_version=champion.version,
     )
-    row = pd.DataFrame([result.model_dump()])
-    row["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
-    version = append_rows(paths.performance, row, commit_info)
+    version = append_performance(paths.performance, result, commit_info)
     outcome = PerformanceWindowResult(
         performance=result, series=paths.performance, series_version=version
     )
