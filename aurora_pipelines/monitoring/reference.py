@@ -122,6 +122,16 @@ def spark_kind(data_type: str) -> str | None:
     return "numeric" if data_type.startswith(numeric) else "categorical"
 
 
+def pandas_kind(series: pd.Series) -> str | None:
+    """'numeric', 'categorical' or None (skipped: dates/times) for a pandas column."""
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        return None
+    dates = ("date", "datetime", "datetime64", "time", "timedelta")
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in dates:
+        return None
+    return "numeric" if is_numeric(series) else "categorical"
+
+
 def build_reference_spark(
     df: DataFrame, columns: list[str], *, source: str = "", model_version: str | None = None
 ) -> ReferenceProfile:
@@ -192,16 +202,15 @@ def build_reference_pandas(
 ) -> ReferenceProfile:
     """Reference bins from a pandas frame (exact quantiles, as `psi.numeric_edges`)."""
     from aurora_pipelines.monitoring.binning import count_pandas
-    from aurora_pipelines.monitoring.drift import _column_kind
 
     kinds: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for column in columns:
-        kind = _column_kind(frame[column], frame[column])
+        kind = pandas_kind(frame[column])
         if kind is None:
             skipped[column] = "date/time column"
         else:
-            kinds[column] = "numeric" if is_numeric(frame[column]) else "categorical"
+            kinds[column] = kind
     quantiles: dict[str, list[float]] = {}
     top: dict[str, list[str]] = {}
     from aurora_pipelines.monitoring.binning import as_category_text

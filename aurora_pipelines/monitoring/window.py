@@ -139,9 +139,9 @@ def evidently_on_samples(
     report_path: Path,
 ) -> float:
     """Evidently's DataDriftPreset + HTML report on bounded samples; its drift share."""
-    from aurora_pipelines.monitoring.drift import _evidently_drift, _prepare
+    from aurora_pipelines.monitoring.evidently_report import evidently_drift, prepare
 
     kinds = {f.column: f.kind for f in reference.features}
-    ref, cur = _prepare(reference_sample, kinds), _prepare(window_sample, kinds)
-    _, share = _evidently_drift(ref, cur, kinds, monitoring.drift_share_max, report_path)
+    ref, cur = prepare(reference_sample, kinds), prepare(window_sample, kinds)
+    _, share = evidently_drift(ref, cur, kinds, monitoring.drift_share_max, report_path)
     return share
