@@ -154,8 +154,9 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         partitions_def=daily_partitions(),
         group_name=spec.name,
         kinds={"spark", "delta"},
-        description=f"The primary metric ({spec.training.primary_metric}) of one day's scores "
-        f"once labels arrive ({m.labels.display if m.labels else ''}), vs. training.",
+        description="The metric the champion was trained on (for versions registered without "
+        f"it: {spec.training.primary_metric}) over one day's scores once labels arrive "
+        f"({m.labels.display if m.labels else ''}), vs. training.",
         owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
