@@ -204,6 +204,13 @@ class MonitoringSpec(_Strict):
         default=None, description="Labels arriving later: a table with the id and the target."
     )
     webhook_url: str | None = Field(default=None, description="POSTed a JSON body per alert.")
+    min_improvement: float = Field(
+        default=0.0,
+        ge=0,
+        description="Champion comparison: a retrained candidate is called better than the "
+        "champion only when the lower bound of the 95% interval of its improvement on the "
+        "primary metric (in the metric's units, positive = better) exceeds this.",
+    )
 
     def psi_levels(self, column: str) -> tuple[float, float]:
         """(warn, error) PSI thresholds of a feature."""

@@ -55,6 +55,7 @@ def _latest_drift(settings: Settings, name: str) -> dict[str, Any]:
     path = settings.lake_dir.joinpath(name, *lifecycle.DRIFT)
     if not delta.is_delta_table(path):
         return {"drift_share": None, "dataset_drift": None, "report": None, "window": None}
+    from aurora_pipelines.monitoring.reference import is_score_feature
     from aurora_pipelines.monitoring.series import latest_window
 
     latest = latest_window(path)
@@ -64,7 +65,9 @@ def _latest_drift(settings: Settings, name: str) -> dict[str, Any]:
         "window": str(latest["window"].iloc[0]),
         "drift_share": drift_share,
         "drifted_features": sorted(
-            latest.loc[latest["drifted"] & (latest["column"] != "__score__"), "column"].tolist()
+            latest.loc[
+                latest["drifted"] & ~latest["column"].map(is_score_feature), "column"
+            ].tolist()
         ),
         "report": str(reports[-1]) if reports else None,
         "table": str(path),

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.errors import NotFound
-from aurora_pipelines.monitoring.reference import SCORE_FEATURE
+from aurora_pipelines.monitoring.reference import SCORE_FEATURE, is_score_feature
 from aurora_pipelines.settings import Settings, get_settings
 from aurora_pipelines.specs import find_spec
 
@@ -46,11 +46,13 @@ def drift_results(settings: Settings, name: str, window: str | None = None) -> d
             f"windows with results: {', '.join(windows(path)) or 'none'}"
         )
     first = rows.iloc[0]
-    features, prediction = [], None
+    features, prediction, class_scores = [], None, []
     for _, row in rows.iterrows():
         entry = {"column": row["column"], **{k: _clean(row.get(k)) for k in FEATURE_FIELDS}}
         if row["column"] == SCORE_FEATURE:
             prediction = entry
+        elif is_score_feature(row["column"]):
+            class_scores.append(entry)  # multiclass: one per class probability
         else:
             features.append(entry)
     return {
@@ -65,6 +67,7 @@ def drift_results(settings: Settings, name: str, window: str | None = None) -> d
         "evidently_drift_share": _clean(first.get("evidently_drift_share")),
         "report": _clean(first.get("report")) or None,
         "prediction_drift": prediction,
+        "class_score_drift": class_scores,
         "features": features,
     }
 
@@ -77,7 +80,8 @@ def render(data: dict[str, Any], console: Console) -> None:
         f"{data['drift_share']:.2f} {verdict}"
     )
     table = Table("feature", "psi", "test", "p_value", "js", "severity", "drifted")
-    for f in [*data["features"], *([data["prediction_drift"]] if data["prediction_drift"] else [])]:
+    predictions = [data["prediction_drift"]] if data["prediction_drift"] else []
+    for f in [*data["features"], *predictions, *data["class_score_drift"]]:
         p = f["p_value"]
         table.add_row(
             f["column"],

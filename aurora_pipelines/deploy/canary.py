@@ -1,5 +1,5 @@
-"""The canary controller: compare the challenger with the champion on the prediction log, then
-step its traffic share up, promote it, or roll it back.
+"""The canary controller: evaluate the challenger against the champion on the prediction log,
+then step its traffic share up, promote it, or roll it back.
 
 Each evaluation looks at the challenger's answers since its current step began (the
 `aurora.canary_step_started_at` tag) and the champion's answers over the same period, widened
@@ -8,6 +8,10 @@ the score distributions (monitoring/psi.py) and, where a labels table exists, ac
 is judged only once the challenger answered `min_requests` times; a breach rolls back, a clean
 step moves to the next share, and clearing the last step (1.0) promotes the challenger.
 Plain Python: the Dagster sensor (sensors/canary.py) only calls `canary_tick`.
+
+This is the canary evaluation (live traffic, per step); not the champion comparison of a
+retrained candidate (`monitoring/candidate_evaluation.py`) nor the A/B comparison of a day's
+batch (`serving/ab_comparison.py`).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ Decision = Literal["wait", "advance", "promote", "rollback"]
 
 @dataclass(frozen=True)
 class ArmStats:
-    """One side of the comparison: answers, errors, latency, scores and (optional) accuracy."""
+    """One arm of the canary evaluation: answers, errors, latency, scores, (optional) accuracy."""
 
     role: str
     version: str | None

@@ -34,6 +34,21 @@ QUANTILE_RELATIVE_ERROR = 0.001
 SCORE_FEATURE = "__score__"
 
 
+def class_score_feature(label: str) -> str:
+    """The series' column name of one class's probability (multiclass prediction drift)."""
+    return f"{SCORE_FEATURE}[{label}]"
+
+
+def score_feature_class(column: str) -> str:
+    """The class label of a `class_score_feature` column."""
+    return column[len(SCORE_FEATURE) + 1 : -1]
+
+
+def is_score_feature(column: str) -> bool:
+    """Whether a drift-series column is a prediction (score or class score), not a feature."""
+    return column == SCORE_FEATURE or column.startswith(f"{SCORE_FEATURE}[")
+
+
 class FeatureReference(BaseModel):
     """Bins of one feature and the reference's count in each."""
 
@@ -62,6 +77,8 @@ class ReferenceProfile(BaseModel):
     source: str = ""  # e.g. the features table path and its Delta version
     model_version: str | None = None
     score: FeatureReference | None = None  # the reference score distribution
+    # Multiclass: each class's probability distribution (columns `class_score_feature(label)`).
+    class_scores: list[FeatureReference] = []
 
     def feature(self, column: str) -> FeatureReference:
         for feature in self.features:
@@ -103,6 +120,16 @@ def spark_kind(data_type: str) -> str | None:
         return "categorical"
     numeric = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
     return "numeric" if data_type.startswith(numeric) else "categorical"
+
+
+def pandas_kind(series: pd.Series) -> str | None:
+    """'numeric', 'categorical' or None (skipped: dates/times) for a pandas column."""
+    if pd.api.types.is_datetime64_any_dtype(series) or pd.api.types.is_timedelta64_dtype(series):
+        return None
+    dates = ("date", "datetime", "datetime64", "time", "timedelta")
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in dates:
+        return None
+    return "numeric" if is_numeric(series) else "categorical"
 
 
 def build_reference_spark(
@@ -175,16 +202,15 @@ def build_reference_pandas(
 ) -> ReferenceProfile:
     """Reference bins from a pandas frame (exact quantiles, as `psi.numeric_edges`)."""
     from aurora_pipelines.monitoring.binning import count_pandas
-    from aurora_pipelines.monitoring.drift import _column_kind
 
     kinds: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for column in columns:
-        kind = _column_kind(frame[column], frame[column])
+        kind = pandas_kind(frame[column])
         if kind is None:
             skipped[column] = "date/time column"
         else:
-            kinds[column] = "numeric" if is_numeric(frame[column]) else "categorical"
+            kinds[column] = kind
     quantiles: dict[str, list[float]] = {}
     top: dict[str, list[str]] = {}
     from aurora_pipelines.monitoring.binning import as_category_text
@@ -264,4 +290,7 @@ __all__ = [
     "ReferenceProfile",
     "build_reference_pandas",
     "build_reference_spark",
+    "class_score_feature",
+    "is_score_feature",
+    "score_feature_class",
 ]

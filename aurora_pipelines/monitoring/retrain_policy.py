@@ -36,6 +36,8 @@ class Signal(BaseModel):
     crossed: bool
     rows: int
     detail: str = ""
+    series_version: int | None = None  # the Delta commit of the series that holds the window
+    run_id: str | None = None  # the run that wrote it
 
 
 class RetrainState(BaseModel):

@@ -12,9 +12,12 @@ from typing import TYPE_CHECKING
 from aurora_pipelines.monitoring.binning import count_spark
 from aurora_pipelines.monitoring.reference import (
     SCORE_FEATURE,
+    BucketCounts,
     FeatureReference,
     ReferenceProfile,
     build_reference_spark,
+    class_score_feature,
+    score_feature_class,
 )
 from aurora_pipelines.monitoring.window import (
     EVIDENTLY_SAMPLE_ROWS,
@@ -22,6 +25,7 @@ from aurora_pipelines.monitoring.window import (
     evidently_on_samples,
     window_drift,
 )
+from aurora_pipelines.monitoring.window_data import CLASS_PROBABILITIES
 from aurora_pipelines.specs import MonitoringSpec
 
 if TYPE_CHECKING:
@@ -64,6 +68,7 @@ def load_or_build_reference(
     scores = reference_scores() if reference_scores is not None else None
     if scores is not None:
         profile.score = score_reference(scores)
+        profile.class_scores = class_score_references(scores)
     kept = [f.column for f in profile.features]
     sample.parent.mkdir(parents=True, exist_ok=True)
     bounded_sample(reference, EVIDENTLY_SAMPLE_ROWS, kept).to_parquet(sample, index=False)
@@ -78,6 +83,52 @@ def score_reference(scores: DataFrame) -> FeatureReference | None:
     frame = scores.select(F.col("score").cast("double").alias(SCORE_FEATURE))
     profile = build_reference_spark(frame, [SCORE_FEATURE])
     return profile.features[0] if profile.features else None
+
+
+def score_classes(scores: DataFrame) -> list[str]:
+    """The class labels of a multiclass model's scores (empty for binary and regression):
+    the keys of their class-probability map. A binary model's two class scores say no more
+    than its one score, so they are not monitored apart."""
+    from pyspark.sql import functions as F
+
+    if CLASS_PROBABILITIES not in scores.columns:
+        return []
+    keys = scores.select(F.explode(F.map_keys(CLASS_PROBABILITIES)).alias("k")).distinct()
+    labels = sorted(str(row["k"]) for row in keys.collect())
+    return labels if len(labels) > 2 else []
+
+
+def class_score_columns(scores: DataFrame, labels: list[str]) -> DataFrame:
+    """One column per class's probability (`class_score_feature(label)`), for rows that have
+    the map: a logged answer without one is not a missing probability."""
+    from pyspark.sql import functions as F
+
+    present = scores.where(F.col(CLASS_PROBABILITIES).isNotNull())
+    return present.select(
+        *[
+            F.col(CLASS_PROBABILITIES)[label].cast("double").alias(class_score_feature(label))
+            for label in labels
+        ]
+    )
+
+
+def class_score_references(scores: DataFrame) -> list[FeatureReference]:
+    """Each class's reference probability distribution (multiclass models only)."""
+    labels = score_classes(scores)
+    if not labels:
+        return []
+    columns = [class_score_feature(label) for label in labels]
+    return build_reference_spark(class_score_columns(scores, labels), columns).features
+
+
+def class_score_counts(
+    window: DataFrame, references: list[FeatureReference]
+) -> dict[str, BucketCounts]:
+    """The window's counts in each class score's reference buckets."""
+    if not references or CLASS_PROBABILITIES not in window.columns:
+        return {}
+    labels = [score_feature_class(f.column) for f in references]
+    return count_spark(class_score_columns(window, labels), references)
 
 
 def drift_of_window(
@@ -98,7 +149,12 @@ def drift_of_window(
         scores = window.select(F.col("score").alias(SCORE_FEATURE))
         score_counts = count_spark(scores, [profile.score])[SCORE_FEATURE]
     result = window_drift(
-        profile, counts, monitoring, window=window_name, score_counts=score_counts
+        profile,
+        counts,
+        monitoring,
+        window=window_name,
+        score_counts=score_counts,
+        class_counts=class_score_counts(window, profile.class_scores),
     )
     if reference_sample is not None and report_path is not None:
         kept = [f.column for f in profile.features]

@@ -1,13 +1,18 @@
-"""The drift time series: each window's per-feature results appended to one Delta table."""
+"""The monitoring series: each drift window's per-feature results, each performance window's
+row, appended to one Delta table per kind (read back by `signals.py` and `aurora drift`)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from aurora_pipelines.lake import delta
+
+if TYPE_CHECKING:
+    from aurora_pipelines.monitoring.performance import WindowPerformance
 
 
 def append_window(
@@ -28,6 +33,15 @@ def append_window(
     rows["model_version"] = str(model_version)
     rows["drift_share"] = float(drift_share)
     return append_rows(path, rows, commit_info)
+
+
+def append_performance(
+    path: Path, result: WindowPerformance, commit_info: dict[str, str] | None = None
+) -> int:
+    """Append one performance window (one row) and return the table's new version."""
+    row = pd.DataFrame([result.model_dump()])
+    row["computed_at"] = datetime.now(UTC).replace(tzinfo=None)
+    return append_rows(path, row, commit_info)
 
 
 def append_rows(path: Path, rows: pd.DataFrame, commit_info: dict[str, str] | None) -> int:

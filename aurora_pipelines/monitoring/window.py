@@ -35,6 +35,7 @@ class WindowDrift(BaseModel):
     drift_share_max: float
     severity: Severity
     prediction: FeatureStats | None = None  # score distribution vs the reference scores
+    class_scores: list[FeatureStats] = []  # multiclass: each class's probability distribution
     evidently_drift_share: float | None = None
     report_path: str | None = None
     model_version: str | None = None
@@ -51,10 +52,11 @@ class WindowDrift(BaseModel):
         raise KeyError(column)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per feature (and one `__score__` row for prediction drift)."""
+        """One row per feature (and `__score__` rows for prediction drift)."""
         rows = [f.model_dump() for f in self.features]
         if self.prediction is not None:
             rows.append(self.prediction.model_dump())
+        rows.extend(f.model_dump() for f in self.class_scores)
         frame = pd.DataFrame(rows, columns=list(FeatureStats.model_fields))
         frame["window"] = self.window
         frame["rows"] = self.rows
@@ -77,6 +79,7 @@ def window_drift(
     *,
     window: str,
     score_counts: BucketCounts | None = None,
+    class_counts: dict[str, BucketCounts] | None = None,
 ) -> WindowDrift:
     """Statistics of every reference feature for one window, with the spec's thresholds."""
     rows = max((c.rows for c in counts.values()), default=0)
@@ -103,6 +106,14 @@ def window_drift(
     if reference.score is not None and score_counts is not None and score_counts.rows:
         warn, error = monitoring.psi_levels(reference.score.column)
         prediction = feature_stats(reference.score, score_counts, psi_warn=warn, psi_error=error)
+    class_scores = []
+    for score in reference.class_scores:
+        counts_of_class = (class_counts or {}).get(score.column)
+        if counts_of_class is not None and counts_of_class.rows:
+            warn, error = monitoring.psi_levels(score.column)
+            class_scores.append(
+                feature_stats(score, counts_of_class, psi_warn=warn, psi_error=error)
+            )
     return WindowDrift(
         window=window,
         rows=rows,
@@ -115,6 +126,7 @@ def window_drift(
         drift_share_max=monitoring.drift_share_max,
         severity=severity,
         prediction=prediction,
+        class_scores=class_scores,
         model_version=reference.model_version,
     )
 
@@ -127,9 +139,9 @@ def evidently_on_samples(
     report_path: Path,
 ) -> float:
     """Evidently's DataDriftPreset + HTML report on bounded samples; its drift share."""
-    from aurora_pipelines.monitoring.drift import _evidently_drift, _prepare
+    from aurora_pipelines.monitoring.evidently_report import evidently_drift, prepare
 
     kinds = {f.column: f.kind for f in reference.features}
-    ref, cur = _prepare(reference_sample, kinds), _prepare(window_sample, kinds)
-    _, share = _evidently_drift(ref, cur, kinds, monitoring.drift_share_max, report_path)
+    ref, cur = prepare(reference_sample, kinds), prepare(window_sample, kinds)
+    _, share = evidently_drift(ref, cur, kinds, monitoring.drift_share_max, report_path)
     return share

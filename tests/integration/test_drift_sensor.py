@@ -1,15 +1,19 @@
-"""The drift sensor on a real Dagster instance and governance store: it requests retraining
-from a drift or performance window, skips with a reason (cooldown, open candidate, too little
-data, within thresholds), and audits each decision."""
+"""The drift sensor on a real Dagster instance, governance store and Delta series: it requests
+retraining from a drift or performance window, skips with a reason (cooldown, open candidate,
+too little data, within thresholds), and audits each decision. It judges the windows in the
+engine's Delta series — every one appended since its last tick — not materialization
+metadata, which each test also reports (as the assets do) to show it is not what counts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.errors import DataError
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -40,9 +44,44 @@ def world(tmp_path: Path):
     return settings, instance, resources_for(settings)
 
 
-def _report(instance, stage, **metadata) -> None:
+def _drift_window(
+    settings, instance, window: str, share: float, rows: int, metadata: dict | None = None
+) -> None:
+    """A drift window as monitor/drift writes it: rows in the Delta series (one per feature)
+    and a materialization (whose metadata is `metadata`, default the same values)."""
+    from aurora_pipelines.monitoring.series import append_window
+
+    features = pd.DataFrame({"column": ["credit_score", "income"], "psi": [0.3, 0.01]})
+    features["rows"] = rows
+    path = settings.lake_dir.joinpath(NAME, *lifecycle.DRIFT)
+    append_window(path, features, window=window, model_version="1", drift_share=share)
+    values = metadata or {"window": window, "drift_share": share, "rows": rows}
     instance.report_runless_asset_event(
-        dg.AssetMaterialization(asset_key=[NAME, *stage], metadata=metadata)
+        dg.AssetMaterialization(asset_key=[NAME, *lifecycle.DRIFT], metadata=values)
+    )
+
+
+def _performance_window(settings, instance, window: str, drop: float, rows: int) -> None:
+    from aurora_pipelines.monitoring.performance import WindowPerformance
+    from aurora_pipelines.monitoring.series import append_performance
+
+    result = WindowPerformance(
+        window=window,
+        metric="roc_auc",
+        value=0.8 - drop,
+        training_value=0.8,
+        change=-drop,
+        drop=drop,
+        tolerance=0.05,
+        degraded=drop > 0.05,
+        labelled_rows=rows,
+    )
+    append_performance(settings.lake_dir.joinpath(NAME, *lifecycle.PERFORMANCE), result)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(
+            asset_key=[NAME, *lifecycle.PERFORMANCE],
+            metadata={"window": window, "metric": "roc_auc", "drop": drop, "labelled_rows": rows},
+        )
     )
 
 
@@ -64,13 +103,13 @@ def _audit(settings: Settings) -> list[dict]:
 def test_drift_triggers_once_then_cooldown_skips_with_an_audited_reason(world):
     settings, instance, resources = world
     spec = _spec()
-    _report(instance, lifecycle.DRIFT, window="2026-11-20", drift_share=0.5, rows=5000)
+    _drift_window(settings, instance, "2026-11-20", 0.5, 5000)
     first, cursor = _evaluate(spec, instance, resources)
     assert isinstance(first, dg.RunRequest)
     assert first.tags["aurora/trigger"] == "drift"
     again, cursor = _evaluate(spec, instance, resources, cursor)
     assert isinstance(again, dg.SkipReason) and "no new" in again.skip_message
-    _report(instance, lifecycle.DRIFT, window="2026-11-21", drift_share=0.6, rows=5000)
+    _drift_window(settings, instance, "2026-11-21", 0.6, 5000)
     cooled, _ = _evaluate(spec, instance, resources, cursor)
     assert isinstance(cooled, dg.SkipReason) and cooled.skip_message.startswith("cooldown")
     events = [(r["event"], r["target"]) for r in _audit(settings)]
@@ -84,15 +123,8 @@ def test_drift_triggers_once_then_cooldown_skips_with_an_audited_reason(world):
 def test_performance_drop_triggers_and_small_windows_skip(world):
     settings, instance, resources = world
     spec = _spec(performance_tolerance=0.05)
-    _report(instance, lifecycle.DRIFT, window="2026-11-20", drift_share=0.05, rows=5000)
-    _report(
-        instance,
-        lifecycle.PERFORMANCE,
-        window="2026-11-20",
-        metric="roc_auc",
-        drop=0.12,
-        labelled_rows=3000,
-    )
+    _drift_window(settings, instance, "2026-11-20", 0.05, 5000)
+    _performance_window(settings, instance, "2026-11-20", 0.12, 3000)
     result, _ = _evaluate(spec, instance, resources)
     assert isinstance(result, dg.RunRequest)
     assert result.tags["aurora/trigger"] == "performance"
@@ -101,8 +133,46 @@ def test_performance_drop_triggers_and_small_windows_skip(world):
     from tests.factories import resources_for
 
     fresh = dg.DagsterInstance.ephemeral()
-    _report(fresh, lifecycle.DRIFT, window="2026-11-20", drift_share=0.9, rows=300)
+    _drift_window(other, fresh, "2026-11-20", 0.9, 300)
     skipped, _ = _evaluate(spec, fresh, resources_for(other))
     assert isinstance(skipped, dg.SkipReason)
     assert "not enough new data: 300 rows" in skipped.skip_message
     assert _audit(other)[-1]["event"] == "retrain_skipped"
+
+
+def test_every_window_appended_between_two_ticks_is_judged(world):
+    settings, instance, resources = world
+    spec = _spec()
+    _drift_window(settings, instance, "2026-11-20", 0.05, 5000)
+    quiet, cursor = _evaluate(spec, instance, resources)
+    assert isinstance(quiet, dg.SkipReason) and "within thresholds" in quiet.skip_message
+    # A backfill of an earlier, drifted day, then today's quiet window, before the next tick.
+    _drift_window(settings, instance, "2026-11-18", 0.6, 5000)
+    _drift_window(settings, instance, "2026-11-21", 0.05, 5000)
+    result, _ = _evaluate(spec, instance, resources, cursor)
+    assert isinstance(result, dg.RunRequest)
+    assert "window 2026-11-18" in result.tags["aurora/retrain_reason"]
+    judged = _audit(settings)[-1]["details"]["signals"]
+    assert [s["window"] for s in judged] == ["2026-11-18", "2026-11-21"]
+
+
+def test_a_renamed_metadata_key_does_not_switch_retraining_off(world):
+    settings, instance, resources = world
+    renamed = {"window": "2026-11-20", "share": 0.6, "row_count": 5000}
+    _drift_window(settings, instance, "2026-11-20", 0.6, 5000, metadata=renamed)
+    result, _ = _evaluate(_spec(), instance, resources)
+    assert isinstance(result, dg.RunRequest)
+    assert result.tags["aurora/drift_share"] == "0.600"
+
+
+def test_a_series_without_the_drift_share_is_an_error_not_a_zero(world):
+    from aurora_pipelines.monitoring.series import append_rows
+
+    settings, instance, resources = world
+    rows = pd.DataFrame({"window": ["2026-11-20"], "computed_at": [pd.Timestamp.now()]})
+    append_rows(settings.lake_dir.joinpath(NAME, *lifecycle.DRIFT), rows.assign(rows=5000), None)
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key=[NAME, *lifecycle.DRIFT], metadata={"rows": 5000})
+    )
+    with pytest.raises(DataError, match="lacks column\\(s\\) drift_share"):
+        _evaluate(_spec(), instance, resources)

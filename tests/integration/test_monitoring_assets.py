@@ -187,7 +187,23 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
     delta.write_table(labels_path, labels)
     spec = _spec(receiver.url, labels_path)
     write_spec(local.experiments_dir, spec)
-    return {"settings": local, "spec": spec, "version": registered.version, "rows": 2300}
+    return {
+        "settings": local,
+        "spec": spec,
+        "version": registered.version,
+        "rows": 2300,
+        "register_again": lambda: mlflow_registry.log_and_register(
+            result,
+            tracking_uri=local.tracking_uri,
+            artifact_root=local.mlflow_artifacts_dir,
+            experiment_name=NAME,
+            registered_model_name=NAME,
+            sample_input=train.head(20),
+            feature_table=str(features_path),
+            feature_table_version=0,
+            tags={"experiment": NAME, "team": "risk"},
+        ),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -297,3 +313,27 @@ def test_aurora_drift_prints_the_latest_window_as_json(materialized, world, monk
     with pytest.raises(SystemExit) as exit_info:
         main(["drift", NAME, "--window", "2026-01-02"])
     assert exit_info.value.code == 1
+
+
+def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
+    materialized, world
+):
+    """The same model registered again as the candidate: no improvement, a zero-width interval,
+    so not better (a tie never wins). Runs last: it adds a version."""
+    from aurora_pipelines.defs.assets.comparison import build_comparison_assets
+    from aurora_pipelines.defs.resources import AuroraResource
+
+    candidate = world["register_again"]()
+    result = dg.materialize(
+        build_comparison_assets(world["spec"]),
+        resources={"aurora": AuroraResource.from_settings(world["settings"])},
+        instance=dg.DagsterInstance.ephemeral(),
+    )
+    metadata = _metadata(result, lifecycle.CHAMPION_COMPARISON)
+    assert metadata["compared"] is True
+    assert metadata["candidate_version"] == candidate.version != world["version"]
+    assert metadata["method"] == "delong" and metadata["metric"] == "roc_auc"
+    assert metadata["improvement"] == metadata["ci_low"] == metadata["ci_high"] == 0
+    assert metadata["candidate_better"] is False
+    assert metadata["rows"] == 2300 - 300  # the scoring batch's rows that have a label
+    assert Path(metadata["report"]).exists()

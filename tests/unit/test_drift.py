@@ -1,4 +1,5 @@
-"""Drift between batches: Evidently's per-column tests, our PSI, and the dataset verdict."""
+"""Drift on the live path's pandas side (reference bins, counts, window statistics, Evidently
+on samples) and the PSI definitions the binned statistics reproduce."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aurora_pipelines.errors import DataError
-from aurora_pipelines.monitoring import compute_drift, population_stability_index, psi_table
+from aurora_pipelines.monitoring import population_stability_index, psi_table
+from aurora_pipelines.monitoring.binning import count_pandas
 from aurora_pipelines.monitoring.psi import MISSING, UNSEEN, numeric_edges
+from aurora_pipelines.monitoring.reference import build_reference_pandas
+from aurora_pipelines.monitoring.window import evidently_on_samples, window_drift
 from aurora_pipelines.sources.sample_data import generate_credit_data
+from aurora_pipelines.specs import MonitoringSpec
 
 ROWS = 3000
 # The caller picks the features: no id, no target (an increasing id always "drifts").
@@ -29,77 +33,40 @@ def reference() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def stable(reference):
-    return compute_drift(reference, generate_credit_data(ROWS, seed=2), columns=FEATURES)
+def profile(reference):
+    return build_reference_pandas(reference, FEATURES)
 
 
 @pytest.fixture(scope="module")
-def drifted(reference, tmp_path_factory):
-    report = tmp_path_factory.mktemp("drift") / "monitor" / "drift.html"
-    return compute_drift(
-        reference,
-        generate_credit_data(ROWS, seed=3, drift=True),
-        columns=FEATURES,
-        report_path=report,
+def drifted(profile):
+    current = generate_credit_data(ROWS, seed=3, drift=True)
+    return window_drift(
+        profile, count_pandas(current, profile.features), MonitoringSpec(), window="d"
     )
 
 
-def test_same_population_has_low_drift_share(stable):
-    assert stable.drift_share <= 0.1
-    assert stable.dataset_drift is False
-    assert max(f.psi for f in stable.features) < 0.1
+def test_evidently_html_report_is_written_from_samples(reference, profile, tmp_path):
+    kept = [f.column for f in profile.features]
+    report = tmp_path / "monitor" / "drift.html"
+    share = evidently_on_samples(
+        reference[kept],
+        generate_credit_data(ROWS, seed=3, drift=True)[kept],
+        profile,
+        MonitoringSpec(),
+        report,
+    )
+    assert 0 < share <= 1
+    assert report.stat().st_size > 10_000
+    assert "<html" in report.read_text()[:5000].lower()
 
 
-def test_shifted_population_is_dataset_drift_with_credit_features_drifted(drifted):
-    assert drifted.dataset_drift is True
-    assert drifted.drift_share > drifted.drift_share_max
-    for column in ("credit_score", "interest_rate"):
-        feature = drifted.feature(column)
-        assert feature.drifted and feature.test_drifted and feature.psi_drifted
-        assert feature.psi > 0.2
-    # Unshifted features stay quiet.
-    assert not drifted.feature("region").drifted
-    assert not drifted.feature("has_cosigner").drifted
-
-
-def test_evidently_html_report_is_written(drifted):
-    assert drifted.report_path is not None and drifted.report_path.exists()
-    assert drifted.report_path.stat().st_size > 10_000
-    assert "<html" in drifted.report_path.read_text()[:5000].lower()
-
-
-def test_date_columns_are_skipped_not_tested(drifted):
-    assert set(drifted.skipped) == {"application_date", "last_delinquency_date"}
-    assert {f.column for f in drifted.features} == set(FEATURES) - set(drifted.skipped)
-
-
-def test_result_serialises_for_the_delta_time_series(drifted):
+def test_window_serialises_for_the_delta_time_series(drifted):
     frame = drifted.to_frame()
     assert len(frame) == len(drifted.features)
     assert list(frame.columns[:3]) == ["column", "kind", "psi"]
     assert frame["drifted"].dtype == bool
-    payload = drifted.to_dict()
-    json.dumps(payload)
-    assert payload["report_path"].endswith("drift.html")
-
-
-def test_small_batches_report_p_values(reference):
-    # Evidently uses p-value tests up to 1000 rows, distances above.
-    result = compute_drift(
-        reference.head(500),
-        generate_credit_data(500, seed=5, drift=True),
-        columns=["credit_score", "region"],
-    )
-    credit = result.feature("credit_score")
-    assert credit.test == "K-S p_value" and credit.p_value is not None and credit.p_value < 0.05
-    assert result.feature("region").test == "chi-square p_value"
-
-
-def test_unknown_columns_are_a_data_error_naming_them(reference):
-    with pytest.raises(DataError, match="current: churn"):
-        compute_drift(
-            reference, reference.drop(columns=["region"]).assign(x=1), columns=["age", "churn"]
-        )
+    assert set(frame["window"]) == {"d"}
+    json.dumps(drifted.summary())
 
 
 def test_psi_matches_a_hand_computed_numeric_case():
