@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aurora_pipelines import lifecycle
 from aurora_pipelines.errors import DataError, SpecError
+from aurora_pipelines.lake.layout import LakeLayout
 from aurora_pipelines.results import CheckVerdict, JsonValue, Markdown, MetadataDict, Severity
 from aurora_pipelines.specs import MonitoringSpec
 
@@ -49,6 +51,21 @@ class MonitoringPaths:
     drift: Path  # the drift series
     performance: Path  # the performance series
     reports: Path  # drift HTML reports, `drift_<day>.html`
+
+    @classmethod
+    def of(cls, layout: LakeLayout, experiment: str) -> MonitoringPaths:
+        """The experiment's monitoring paths, as the lake lays them out."""
+        return cls(
+            features=layout.table(experiment, *lifecycle.FEATURES),
+            scoring_features=layout.table(experiment, *lifecycle.SCORING_FEATURES),
+            batch_scores=layout.table(experiment, *lifecycle.BATCH_SCORES),
+            prediction_log=layout.prediction_log(experiment),
+            uat_scores=layout.table(experiment, *lifecycle.UAT_SCORES),
+            references=layout.table(experiment, "monitor", "reference"),
+            drift=layout.table(experiment, *lifecycle.DRIFT),
+            performance=layout.table(experiment, *lifecycle.PERFORMANCE),
+            reports=layout.report_dir(experiment, "drift"),
+        )
 
 
 @dataclass
@@ -251,6 +268,7 @@ def run_drift_window(
             f"window {day} of '{experiment}' has no batch scores and no logged predictions; "
             "score that day's batch (serve/batch_scores) or pick another partition"
         )
+    paths.reports.mkdir(parents=True, exist_ok=True)
     report = paths.reports / f"drift_{day}.html"
     result = drift_of_window(
         data.frame,

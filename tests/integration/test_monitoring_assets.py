@@ -321,12 +321,12 @@ def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
     """The same model registered again as the candidate: no improvement, a zero-width interval,
     so not better (a tie never wins). Runs last: it adds a version."""
     from aurora_pipelines.defs.assets.comparison import build_comparison_assets
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     candidate = world["register_again"]()
     result = dg.materialize(
         build_comparison_assets(world["spec"]),
-        resources={"aurora": AuroraResource.from_settings(world["settings"])},
+        resources=resources_for(world["settings"]),
         instance=dg.DagsterInstance.ephemeral(),
     )
     metadata = _metadata(result, lifecycle.CHAMPION_COMPARISON)

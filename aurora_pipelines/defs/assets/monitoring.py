@@ -13,7 +13,7 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import check_result, commit_info, to_metadata
 from aurora_pipelines.defs.assets.partitions import daily_partitions
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.monitoring.stage import (
     DRIFT_CHECK,
@@ -35,38 +35,17 @@ def window_of(context: dg.AssetExecutionContext) -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def _champion(aurora: AuroraResource, spec: ExperimentSpec) -> ModelVersion:
+def _champion(registry: MlflowRegistryResource, spec: ExperimentSpec) -> ModelVersion:
     """The champion's handle: its own primary metric (the spec's for versions registered
     before the tag), problem type, classes and training metrics."""
-    from aurora_pipelines.registry import mlflow_registry
-    from aurora_pipelines.registry.model_version import load_model_version
-
-    version = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "champion")
+    version = registry.alias_version(spec.name, "champion")
     if version is None:
         raise NotFound(f"model '{spec.name}' has no champion; pass the production gate first")
-    return load_model_version(
-        aurora.tracking_uri,
+    return registry.load(
         spec.name,
         version,
         problem_type=spec.problem_type.value,
         primary_metric=spec.training.primary_metric,
-    )
-
-
-def monitoring_paths(aurora: AuroraResource, spec: ExperimentSpec) -> MonitoringPaths:
-    """The experiment's monitoring paths, as the lake lays them out."""
-    from aurora_pipelines.serving.prediction_log import prediction_log_path
-
-    return MonitoringPaths(
-        features=aurora.lake_path(spec.name, *lifecycle.FEATURES),
-        scoring_features=aurora.lake_path(spec.name, *lifecycle.SCORING_FEATURES),
-        batch_scores=aurora.lake_path(spec.name, *lifecycle.BATCH_SCORES),
-        prediction_log=prediction_log_path(aurora.settings.lake_dir, spec.name),
-        uat_scores=aurora.lake_path(spec.name, *lifecycle.UAT_SCORES),
-        references=aurora.lake_path(spec.name, "monitor", "reference"),
-        drift=aurora.lake_path(spec.name, *lifecycle.DRIFT),
-        performance=aurora.lake_path(spec.name, *lifecycle.PERFORMANCE),
-        reports=aurora.reports_path(spec.name, "drift", "_").parent,
     )
 
 
@@ -120,16 +99,21 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
         check_specs=drift_checks,
     )
-    def drift(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+    def drift(
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
+    ) -> dg.MaterializeResult:
         from aurora_pipelines.monitoring.stage import run_drift_window
 
         result = run_drift_window(
-            aurora.spark(),
-            monitoring_paths(aurora, spec),
+            spark.spark_session,
+            MonitoringPaths.of(lake.layout, spec.name),
             m,
             experiment=spec.name,
             day=window_of(context),
-            champion=_champion(aurora, spec),
+            champion=_champion(registry, spec),
             id_column=spec.id_column,
             commit_info=commit_info(context),
         )
@@ -168,17 +152,20 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         ],
     )
     def performance(
-        context: dg.AssetExecutionContext, aurora: AuroraResource
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
     ) -> dg.MaterializeResult:
         from aurora_pipelines.monitoring.stage import run_performance_window
 
         result = run_performance_window(
-            aurora.spark(),
-            monitoring_paths(aurora, spec),
+            spark.spark_session,
+            MonitoringPaths.of(lake.layout, spec.name),
             m,
             experiment=spec.name,
             day=window_of(context),
-            champion=_champion(aurora, spec),
+            champion=_champion(registry, spec),
             id_column=spec.id_column,
             target=spec.target,
             commit_info=commit_info(context),

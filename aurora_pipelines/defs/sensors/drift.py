@@ -12,13 +12,22 @@ import json
 import time
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.jobs import ExperimentJobs
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import (
+    GovernanceResource,
+    LakeResource,
+    MlflowRegistryResource,
+)
 from aurora_pipelines.specs import ExperimentSpec
+
+if TYPE_CHECKING:
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.monitoring.retrain_policy import RetrainState
 
 OPEN_STATUSES = [
     dg.DagsterRunStatus.QUEUED,
@@ -32,27 +41,29 @@ def _epoch(ts: str) -> float:
     return datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp()
 
 
-def retrain_state(context: dg.SensorEvaluationContext, aurora: AuroraResource, spec, job):
+def retrain_state(
+    context: dg.SensorEvaluationContext,
+    store: GovernanceStore,
+    registry: MlflowRegistryResource,
+    spec: ExperimentSpec,
+    job: dg.JobDefinition,
+) -> RetrainState:
     """What is in flight: an open retraining run, a candidate awaiting approval, the last
     request (audit row or launched run)."""
     from aurora_pipelines.monitoring import retrain_policy as policy
-    from aurora_pipelines.registry import mlflow_registry
 
-    governance = aurora.governance()
     open_runs = context.instance.get_runs(
         dg.RunsFilter(job_name=job.name, statuses=OPEN_STATUSES), limit=1
     )
-    champion = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "champion")
+    champion = registry.alias_version(spec.name, "champion")
     pending = [
         r
-        for r in governance.list_requests(experiment=spec.name, status="pending")
+        for r in store.list_requests(experiment=spec.name, status="pending")
         if champion is None or int(r.model_version) > int(champion)
     ]
     last = context.instance.get_runs(dg.RunsFilter(job_name=job.name), limit=1)
     target = f"experiment/{spec.name}"
-    requested = [
-        r for r in governance.read_audit(event=policy.REQUESTED) if r.get("target") == target
-    ]
+    requested = [r for r in store.read_audit(event=policy.REQUESTED) if r.get("target") == target]
     stamps = [_epoch(r["ts"]) for r in requested[-1:]]
     if last and last[0].create_timestamp:
         stamps.append(float(last[0].create_timestamp))
@@ -76,23 +87,28 @@ def build_drift_sensor(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.SensorD
         f"primary metric drops more than {m.performance_tolerance} (cooldown "
         f"{m.retrain_cooldown_hours} h, one open retraining, at least {m.min_new_rows} rows).",
     )
-    def drift_sensor(context: dg.SensorEvaluationContext, aurora: AuroraResource):
+    def drift_sensor(
+        context: dg.SensorEvaluationContext,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
+        governance: GovernanceResource,
+    ):
         from aurora_pipelines.monitoring import retrain_policy as policy
         from aurora_pipelines.monitoring.signals import CURSOR_KEY, latest_signals
 
         signals, cursor = latest_signals(
-            aurora.lake_path(spec.name, *lifecycle.DRIFT),
-            aurora.lake_path(spec.name, *lifecycle.PERFORMANCE),
+            lake.path(spec.name, *lifecycle.DRIFT),
+            lake.path(spec.name, *lifecycle.PERFORMANCE),
             json.loads(context.cursor) if context.cursor else None,
             m,
         )
         context.update_cursor(json.dumps(cursor))
         if not signals:
             return dg.SkipReason("no new drift or performance window")
-        decision = policy.decide(
-            signals, retrain_state(context, aurora, spec, retrain), m, now=time.time()
-        )
-        aurora.governance().audit(
+        store = governance.store()
+        state = retrain_state(context, store, registry, spec, retrain)
+        decision = policy.decide(signals, state, m, now=time.time())
+        store.audit(
             decision.event,
             actor="drift_sensor",
             target=f"experiment/{spec.name}",
