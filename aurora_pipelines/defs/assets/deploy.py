@@ -3,11 +3,11 @@ its alias; between the two gates the staging model scores the UAT set."""
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import commit_info, correlation_id, path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import commit_info, correlation_id, path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 UAT_CHECK = "uat_metric_min"
 
@@ -30,13 +30,16 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
         from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
         from aurora_pipelines.explain.generate import model_card_dir
 
-        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
+        governance = aurora.governance()
+        candidate = candidate_for_gate(
+            aurora.tracking_uri, spec.name, gate, governance=governance, experiment=spec.name
+        )
         card = model_card_dir(aurora.settings.reports_dir, spec.name, candidate.version)
         deployment = promote(
             gate=gate,
             experiment=spec.name,
             candidate=candidate,
-            governance=aurora.governance(),
+            governance=governance,
             store=aurora.artifact_store(),
             tracking_uri=aurora.tracking_uri,
             actor=aurora.user or spec.owner,

@@ -7,11 +7,11 @@ approved exactly that. Nothing downstream (deployment) can run until it passes.
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import correlation_id
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import correlation_id
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 APPROVED_CHECK = "approved"
 
@@ -44,8 +44,10 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
         from aurora_pipelines.deploy.uat import uat_evidence
         from aurora_pipelines.explain.generate import model_card_paths
 
-        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, gate)
         governance = aurora.governance()
+        candidate = candidate_for_gate(
+            aurora.tracking_uri, spec.name, gate, governance=governance, experiment=spec.name
+        )
         request = governance.request_approval(
             experiment=spec.name,
             gate=gate.value,
