@@ -65,6 +65,7 @@ def _materialize(settings: Settings, assets: list, tags: dict | None = None):
 
 @dataclass
 class Trained:
+    cwd: Path
     settings: Settings
     spec: ExperimentSpec
     result: dg.ExecuteInProcessResult
@@ -87,6 +88,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
 
     home = tmp_path_factory.mktemp("candidate_home")
     with pytest.MonkeyPatch.context() as mp:
+        # An empty working directory: MLflow's default store (`sqlite:///mlflow.db`) would
+        # appear here if any call reached it (see the last test).
+        mp.chdir(tmp_path_factory.mktemp("candidate_cwd"))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
         mp.setenv("AURORA_HOME", str(home))
         mp.setenv("AURORA_EXPERIMENTS_DIR", str(home / "experiments"))
         settings = Settings(home=home, experiments_dir=home / "experiments")
@@ -101,7 +106,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         )
         assert result.success
         governance = GovernanceStore.from_settings(settings)
-        yield Trained(settings, spec, result, governance)
+        yield Trained(Path.cwd(), settings, spec, result, governance)
         governance.dispose()
 
 
@@ -229,3 +234,12 @@ def test_staging_gate_without_a_training_candidate_says_to_train(tmp_path: Path)
             f"sqlite:///{tmp_path / 'mlflow.db'}", "nothing", Gate.staging, governance=store
         )
     store.dispose()
+
+
+def test_no_path_writes_mlflow_db_to_the_working_directory(trained: Trained):
+    # Training, registration, the staging gate and the model card ran in `trained.cwd`. A
+    # registration outside `_tracking` once resolved `models:/` through MLflow's default
+    # tracking URI and left an empty mlflow.db in the repository root.
+    assert Path.cwd() == trained.cwd
+    assert not (trained.cwd / "mlflow.db").exists()
+    assert not (trained.cwd / "mlruns").exists()
