@@ -148,7 +148,10 @@ class TrainingSpec(_Strict):
     primary_metric: str = "roc_auc"
     metric_min: float = 0.7
     max_train_rows: int | None = Field(
-        default=None, gt=0, description="Train on a seeded sample of at most this many rows."
+        default=None,
+        gt=0,
+        description="Train on at most this many rows: those with the smallest seeded hash of "
+        "`id_column` (the same rows in process and on Spark; needs `id_column`).",
     )
     max_algorithms: int = Field(
         default=3, ge=1, le=10, description="How many recommended algorithms to train."

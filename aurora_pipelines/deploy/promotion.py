@@ -1,4 +1,5 @@
-"""Gates and promotions: which model version a gate decides on, and moving it to an alias
+"""Gates and promotions: which model version a gate decides on (staging: the training
+candidate train/model recorded; production: what staging serves), and moving it to an alias
 only after its approval is re-verified (role, requester != approver, version, digest)."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from aurora_pipelines.errors import GovernanceError, NotFound
+from aurora_pipelines.errors import GovernanceError, IntegrityError, NotFound
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.registry.digest import model_version_digest
@@ -41,21 +42,44 @@ class Deployment:
     deployment_id: int | None = None
 
 
-def candidate_for_gate(tracking_uri: str, model_name: str, gate: Gate) -> Candidate:
-    """Staging decides on the newest registered version; production on what staging serves."""
+def candidate_for_gate(
+    tracking_uri: str,
+    model_name: str,
+    gate: Gate,
+    *,
+    governance: GovernanceStore,
+    experiment: str | None = None,
+) -> Candidate:
+    """Staging decides on the version train/model recorded as the experiment's candidate;
+    production on what staging serves. `experiment` defaults to the model name.
+
+    The digest is recomputed from the artifacts, not read from a tag or the record, and must
+    equal the digest recorded when train/model registered the version: tampering shows.
+    """
     if gate == Gate.staging:
-        latest = mlflow_registry.latest_version(tracking_uri, model_name)
-        if latest is None:
-            raise NotFound(f"model '{model_name}' has no registered version; train it first")
-        version = str(latest.version)
-    else:
-        version = mlflow_registry.get_alias_version(tracking_uri, model_name, "staging")
-        if version is None:
+        experiment = experiment or model_name
+        record = governance.latest_candidate(experiment, model_name)
+        if record is None:
             raise NotFound(
-                f"model '{model_name}' has no `staging` version; it must pass the staging "
-                "gate before production"
+                f"experiment '{experiment}' has no training candidate for model '{model_name}'; "
+                "materialize train/model first (a version registered any other way is never "
+                "a candidate)"
             )
-    # The digest is recomputed from the artifacts, not read from a tag: tampering shows.
+        version = record.model_version
+        digest = model_version_digest(tracking_uri, model_name, version)
+        if digest != record.model_digest:
+            raise IntegrityError(
+                f"model '{model_name}' version {version}: its artifacts hash to {digest}, not "
+                f"the {record.model_digest} train/model recorded (candidate #{record.id}); the "
+                "artifact store was modified — retrain the experiment"
+            )
+        return Candidate(model_name=model_name, version=version, digest=digest)
+    version = mlflow_registry.get_alias_version(tracking_uri, model_name, "staging")
+    if version is None:
+        raise NotFound(
+            f"model '{model_name}' has no `staging` version; it must pass the staging "
+            "gate before production"
+        )
     digest = model_version_digest(tracking_uri, model_name, version)
     return Candidate(model_name=model_name, version=version, digest=digest)
 

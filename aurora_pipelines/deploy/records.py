@@ -151,8 +151,11 @@ def list_deployments(
         return [_record(r) for r in conn.execute(query).all()]
 
 
-def latest_deployment(
-    engine: sa.Engine, model_name: str, environment: str = "production"
-) -> DeploymentRecord | None:
-    found = list_deployments(engine, model_name, environment, limit=1)
-    return found[0] if found else None
+def recorded_manifest_digest(records: list[DeploymentRecord], bundle_key: str) -> str | None:
+    """The manifest digest the newest of `records` (newest first, as `list_deployments` returns
+    them) stored for the bundle at `bundle_key` when a promotion built it; None if none did."""
+    for record in records:
+        details = record.details or {}
+        if details.get("bundle_key") == bundle_key and details.get("manifest_digest"):
+            return str(details["manifest_digest"])
+    return None

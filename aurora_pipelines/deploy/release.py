@@ -86,13 +86,20 @@ def _set_alias(client: MlflowClient, name: str, alias: str, version: str | None)
 
 
 def verify_bundle_for(ctx: ReleaseContext, version: str, digest: str) -> str | None:
-    """Download the version's bundle (production, else staging) and verify every file against
-    the approved digest; IntegrityError (audited) refuses the deployment. Its URI, or None
-    when the context has no artifact store."""
+    """Download the version's bundle (production, else staging) and verify its manifest against
+    the digest recorded when a promotion built it, and every file against the approved digest;
+    IntegrityError (audited) refuses the deployment. Its URI, or None when the context has no
+    artifact store.
+
+    Without the recorded manifest digest a rewritten manifest (new file hashes, same model
+    bytes: another threshold, another card) would verify; a bundle no promotion recorded is
+    refused for the same reason.
+    """
     import tempfile
     from pathlib import Path
 
     from aurora_pipelines.deploy.bundle import bundle_key, fetch_bundle
+    from aurora_pipelines.deploy.records import recorded_manifest_digest
     from aurora_pipelines.errors import IntegrityError
 
     if ctx.store is None:
@@ -104,9 +111,21 @@ def verify_bundle_for(ctx: ReleaseContext, version: str, digest: str) -> str | N
             f"no deployment bundle for model '{ctx.model_name}' version {version} in "
             f"{ctx.store.uri('bundles')}; deploy it to staging first (deploy/staging builds it)"
         )
+    manifest_digest = recorded_manifest_digest(ctx.governance.list_deployments(ctx.model_name), key)
     try:
+        if manifest_digest is None:
+            raise IntegrityError(
+                f"bundle {ctx.store.uri(key)} has no recorded manifest digest (no deployment "
+                "record built it), so it cannot be verified; rebuild it through deploy/staging"
+            )
         with tempfile.TemporaryDirectory(prefix="aurora-verify-") as tmp:
-            fetch_bundle(ctx.store, key, Path(tmp) / "bundle", expected_digest=digest)
+            fetch_bundle(
+                ctx.store,
+                key,
+                Path(tmp) / "bundle",
+                expected_digest=digest,
+                expected_manifest_digest=manifest_digest,
+            )
     except IntegrityError as exc:
         ctx.governance.audit(
             "deployment_refused",

@@ -224,10 +224,3 @@ def create_app(store: GovernanceStore) -> FastAPI:
         return render(decided)
 
     return app
-
-
-def create_app_from_env() -> FastAPI:
-    """uvicorn factory: the store from AURORA_* settings."""
-    from aurora_pipelines.settings import get_settings
-
-    return create_app(GovernanceStore.from_settings(get_settings()))

@@ -1,5 +1,5 @@
 """SQLAlchemy tables of the governance store: approval requests, the individual decisions on
-them, API tokens and the hash-chained audit log.
+them, API tokens, the hash-chained audit log, deployments and training candidates.
 
 Types are portable (no SQLite-only SQL) so the same schema runs on SQLite and PostgreSQL.
 """
@@ -144,6 +144,29 @@ deployments = sa.Table(
         "challenger_share >= 0 AND challenger_share <= 1", name="ck_deployments_share"
     ),
     sa.Index("ix_deployments_model", "model_name", "environment", "id"),
+)
+
+
+# What train/model produced, one row per registered version: the staging gate decides on the
+# newest row of its experiment, never on "the newest registered version" (which anything can
+# create). Written in the same transaction as its audit row (governance/candidates.py).
+training_candidates = sa.Table(
+    "training_candidates",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("experiment", sa.String(200), nullable=False),
+    sa.Column("model_name", sa.String(200), nullable=False),
+    sa.Column("model_version", sa.String(64), nullable=False),
+    sa.Column("model_digest", sa.String(80), nullable=False),
+    sa.Column("primary_metric", sa.String(64), nullable=False),
+    sa.Column("metric_value", sa.Float),
+    sa.Column("mlflow_run_id", sa.String(64), nullable=False),
+    sa.Column("dagster_run_id", sa.String(64)),
+    sa.Column("correlation_id", sa.String(200)),
+    sa.Column("created_by", sa.String(100), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("audit_seq", sa.Integer, nullable=False, unique=True),
+    sa.Index("ix_training_candidates_experiment", "experiment", "model_name", "id"),
 )
 
 

@@ -16,9 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from aurora_pipelines.governance import approvals, audit, tokens
+from aurora_pipelines.governance import approvals, audit, candidates, tokens
 from aurora_pipelines.governance.approvals import ApprovalRequest, ApprovalVerdict, Decision
 from aurora_pipelines.governance.audit import ChainVerification
+from aurora_pipelines.governance.candidates import CandidateRecord
 from aurora_pipelines.governance.models import create_tables
 from aurora_pipelines.governance.policy import Policy, load_policy
 
@@ -204,6 +205,43 @@ class GovernanceStore:
         from aurora_pipelines.deploy.records import list_deployments
 
         return list_deployments(self.engine, model_name, environment, limit)
+
+    # Training candidates (what train/model produced; the staging gate decides on them)
+
+    def record_candidate(
+        self,
+        *,
+        experiment: str,
+        model_name: str,
+        model_version: str,
+        model_digest: str,
+        primary_metric: str,
+        mlflow_run_id: str,
+        created_by: str,
+        metric_value: float | None = None,
+        dagster_run_id: str | None = None,
+        correlation_id: str | None = None,
+    ) -> CandidateRecord:
+        """Store the version train/model registered, with its audit row, in one transaction."""
+        return candidates.record_candidate(
+            self.engine,
+            experiment=experiment,
+            model_name=model_name,
+            model_version=model_version,
+            model_digest=model_digest,
+            primary_metric=primary_metric,
+            mlflow_run_id=mlflow_run_id,
+            created_by=created_by,
+            metric_value=metric_value,
+            dagster_run_id=dagster_run_id,
+            correlation_id=correlation_id,
+        )
+
+    def latest_candidate(
+        self, experiment: str, model_name: str | None = None
+    ) -> CandidateRecord | None:
+        """The newest training candidate of `experiment` (optionally of one model), or None."""
+        return candidates.latest_candidate(self.engine, experiment, model_name)
 
     # API tokens
 

@@ -109,14 +109,3 @@ def stop_spark() -> None:
         if _session is not None:
             _session.stop()
         _session, _session_home = None, None
-
-
-def delta_spark_available(spark: SparkSession) -> bool:
-    """True when delta-spark's JVM classes are on the classpath (clusters, not this laptop)."""
-    try:
-        spark.sparkContext._jvm.java.lang.Class.forName(  # type: ignore[union-attr]
-            "io.delta.sql.DeltaSparkSessionExtension"
-        )
-    except Exception:
-        return False
-    return True

@@ -84,14 +84,6 @@ def experiment_input(spark: SparkSession, settings: Settings, spec: ExperimentSp
     return ProfileInput(access.read(spark, spec.source).df, f"source {spec.source.display}")
 
 
-def experiment_frame(
-    spark: SparkSession, settings: Settings, spec: ExperimentSpec
-) -> tuple[DataFrame, str]:
-    """The raw Delta table when materialized, else the governed source read as the team."""
-    found = experiment_input(spark, settings, spec)
-    return found.df, found.source
-
-
 def profile_experiment(
     settings: Settings,
     spec: ExperimentSpec,
@@ -155,3 +147,12 @@ def latest_profile(settings: Settings, experiment: str) -> dict[str, Any] | None
 
     path = profile_json_path(settings, experiment)
     return json.loads(path.read_text()) if path.exists() else None
+
+
+def latest_quality_score(settings: Settings, experiment: str) -> float | None:
+    """The data-quality score (0-100, two decimals) of the experiment's latest profile, read
+    from the `profile.json` the profiler wrote; None when the data was never profiled."""
+    found = latest_profile(settings, experiment)
+    if found is None or found.get("quality_score") is None:
+        return None
+    return round(float(found["quality_score"]), 2)

@@ -37,6 +37,7 @@ from aurora_pipelines.registry.digest import (
     download_version_artifacts,
     model_version_digest,
 )
+from aurora_pipelines.registry.model_version import PRIMARY_METRIC_TAG, PROBLEM_TYPE_TAG
 from aurora_pipelines.training.plots import residual_summary, write_plots
 from aurora_pipelines.training.trainer import TrainingResult, get_metric
 
@@ -216,11 +217,14 @@ def log_and_register(
     feature_table_version: int,
     tags: dict[str, str],
     training_data: pd.DataFrame | None = None,
+    problem_type: str | None = None,
+    primary_metric: str | None = None,
 ) -> RegisteredModel:
     """Log `result` as an MLflow run with its model, register it and tag it with its digest.
 
     `training_data` (optional, defaults to `sample_input`) is recorded as the run's dataset
     input, so the dataset digest and schema describe what the model was trained on.
+    `problem_type` / `primary_metric` become version tags (what the plan trained on).
     """
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
@@ -234,6 +238,7 @@ def log_and_register(
     }
     run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
     version_tags = {**tags, **lineage, "family": result.family, "calibration": result.calibration}
+    version_tags.update(_plan_tags(problem_type, primary_metric))
     if result.decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{result.decision_threshold:.6f}"
 
@@ -295,6 +300,16 @@ def log_and_register(
     )
 
 
+def _plan_tags(problem_type: str | None, primary_metric: str | None) -> dict[str, str]:
+    """Version tags `load_model_version` reads: what the plan trained the version for."""
+    tags = {}
+    if problem_type:
+        tags[PROBLEM_TYPE_TAG] = problem_type
+    if primary_metric:
+        tags[PRIMARY_METRIC_TAG] = primary_metric
+    return tags
+
+
 def _log_run_data(
     client: MlflowClient,
     run_id: str,
@@ -348,6 +363,8 @@ def log_and_register_spark(
     feature_table: str | None = None,
     feature_table_version: int | None = None,
     decision_threshold: float | None = None,
+    problem_type: str | None = None,
+    primary_metric: str | None = None,
 ) -> RegisteredModel:
     """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it.
 
@@ -365,7 +382,7 @@ def log_and_register_spark(
             FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
         }
     tags = {**tags, **lineage}
-    version_tags = {**tags, "family": "spark"}
+    version_tags = {**tags, "family": "spark", **_plan_tags(problem_type, primary_metric)}
     if decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{decision_threshold:.6f}"
     signature = None

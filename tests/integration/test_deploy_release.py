@@ -57,11 +57,14 @@ def approve(
         store.decide(request.id, "approve", approvers[gate], comment="ok")
 
 
-def bundle(tracking_uri: str, store, name: str, version: str) -> str:
-    """The staging bundle deploy/staging would build for `version`; returns its key."""
+def bundle(
+    tracking_uri: str, store, name: str, version: str, governance: GovernanceStore | None
+) -> str:
+    """The staging bundle deploy/staging would build for `version`, with the deployment record
+    that keeps its manifest digest (none when `governance` is None); returns its key."""
     from aurora_pipelines.deploy.bundle import build_bundle
 
-    return build_bundle(
+    ref = build_bundle(
         tracking_uri=tracking_uri,
         model_name=name,
         version=version,
@@ -72,7 +75,22 @@ def bundle(tracking_uri: str, store, name: str, version: str) -> str:
         store=store,
         deployed_by="ds_alice",
         correlation_id="c",
-    ).key
+    )
+    if governance is None:
+        return ref.key
+    governance.record_deployment(
+        experiment=name,
+        model_name=name,
+        environment="staging",
+        strategy="blue_green",
+        action="promote",
+        deployed_by="ds_alice",
+        champion=version,
+        bundle_uri=ref.uri,
+        correlation_id="c",
+        details={"manifest_digest": ref.manifest_digest, "bundle_key": ref.key},
+    )
+    return ref.key
 
 
 @pytest.fixture
@@ -195,15 +213,46 @@ def test_a_tampered_bundle_refuses_the_deployment(world, tmp_path):
     with_store = dataclasses.replace(ctx(world), store=artifacts)
     with pytest.raises(NotFound, match="no deployment bundle"):
         release.promote(with_store, v1)
-    bundle(tracking_uri, artifacts, MODEL, v1)
+    bundle(tracking_uri, artifacts, MODEL, v1, store)
     assert release.promote(with_store, v1).champion_version == v1
-    key = bundle(tracking_uri, artifacts, MODEL, v2)
+    key = bundle(tracking_uri, artifacts, MODEL, v2, store)
     (artifacts.root / key / "model" / "MLmodel").write_text("flavors: {}\n# swapped\n")
     with pytest.raises(IntegrityError, match="the bundle was modified"):
         release.promote(with_store, v2)
     assert routing.read_routing(tracking_uri, MODEL).champion == v1
     (refused,) = store.read_audit(event="deployment_refused")
     assert refused["target"] == f"model/{MODEL}/{v2}@production"
+
+
+def test_a_rewritten_manifest_with_recomputed_file_hashes_is_refused_at_promote(world, tmp_path):
+    import dataclasses
+
+    from aurora_pipelines.deploy.artifact_store import LocalArtifactStore
+    from aurora_pipelines.deploy.bundle import MANIFEST, _file_digests
+    from aurora_pipelines.errors import IntegrityError
+
+    tracking_uri, store, (v1, v2, _) = world
+    artifacts = LocalArtifactStore(tmp_path / "artifacts")
+    approve(store, tracking_uri, MODEL, v1)
+    root = artifacts.root / bundle(tracking_uri, artifacts, MODEL, v1, store)
+    # Same model bytes, another threshold and a swapped card, with every file hash recomputed:
+    # the bundle is consistent in itself, only the recorded manifest digest can tell.
+    manifest = json.loads((root / MANIFEST).read_text())
+    (root / "model_card.md").write_text("# Model card\nNo limitations.\n")
+    manifest.update(decision_threshold=0.01, model_card="model_card.md", files=_file_digests(root))
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    with_store = dataclasses.replace(ctx(world), store=artifacts)
+    with pytest.raises(IntegrityError, match="the manifest was rewritten"):
+        release.promote(with_store, v1)
+    assert routing.read_routing(tracking_uri, MODEL).champion is None
+    (refused,) = store.read_audit(event="deployment_refused")
+    assert "manifest.json hashes to" in refused["details"]["reason"]
+
+    # A bundle no promotion recorded cannot be verified, so it is refused too.
+    approve(store, tracking_uri, MODEL, v2)
+    bundle(tracking_uri, artifacts, MODEL, v2, governance=None)
+    with pytest.raises(IntegrityError, match="no recorded manifest digest"):
+        release.promote(with_store, v2)
 
 
 def test_shadow_needs_the_staging_approval_and_never_takes_traffic(world):
@@ -227,7 +276,7 @@ def test_cli_deploy_commands_are_governed(world, monkeypatch, capsys, tmp_path):
     from aurora_pipelines.deploy.artifact_store import LocalArtifactStore
 
     for v in (v1, v2):  # what deploy/staging leaves in the artifact store
-        bundle(tracking_uri, LocalArtifactStore(tmp_path / "home" / "artifacts"), MODEL, v)
+        bundle(tracking_uri, LocalArtifactStore(tmp_path / "home" / "artifacts"), MODEL, v, store)
     monkeypatch.setenv("AURORA_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("AURORA_MLFLOW_TRACKING_URI", tracking_uri)
     monkeypatch.setenv("AURORA_GOVERNANCE_URL", store.url)
@@ -246,7 +295,7 @@ def test_cli_deploy_commands_are_governed(world, monkeypatch, capsys, tmp_path):
     main(["deploy", "status", MODEL, "--json"])
     status = json.loads(capsys.readouterr().out)
     assert status["routing"]["champion"] == v1
-    assert [d["action"] for d in status["deployments"]] == [
+    assert [d["action"] for d in status["deployments"] if d["environment"] == "production"] == [
         "rollback",
         "promote",
         "canary_start",

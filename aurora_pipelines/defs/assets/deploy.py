@@ -42,13 +42,16 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
         from aurora_pipelines.deploy.promotion import candidate_for_gate, promote
         from aurora_pipelines.explain.generate import model_card_dir
 
-        candidate = candidate_for_gate(registry.tracking_uri, spec.name, gate)
+        store = governance.store()
+        candidate = candidate_for_gate(
+            registry.tracking_uri, spec.name, gate, governance=store, experiment=spec.name
+        )
         card = model_card_dir(lake.layout.reports_dir, spec.name, candidate.version)
         deployment = promote(
             gate=gate,
             experiment=spec.name,
             candidate=candidate,
-            governance=governance.store(),
+            governance=store,
             store=artifacts.store(),
             tracking_uri=registry.tracking_uri,
             actor=actor_of(context) or spec.owner,

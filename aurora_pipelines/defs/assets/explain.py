@@ -5,18 +5,13 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import path_url
-from aurora_pipelines.defs.resources import AuroraResource
-from aurora_pipelines.lake import delta
+from aurora_pipelines.defs.resources import (
+    GovernanceResource,
+    LakeResource,
+    MlflowRegistryResource,
+)
 from aurora_pipelines.lifecycle import Gate
 from aurora_pipelines.specs import ExperimentSpec
-
-
-def _latest_metadata(context: dg.AssetExecutionContext, key: dg.AssetKey, name: str):
-    event = context.instance.get_latest_materialization_event(key)
-    if event is None or event.asset_materialization is None:
-        return None
-    value = event.asset_materialization.metadata.get(name)
-    return None if value is None else value.value
 
 
 def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -25,28 +20,33 @@ def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         deps=[spec.key(*lifecycle.MODEL)],
         group_name=spec.name,
         kinds={"shap", "html"},
-        description="Model card of the newest model version (HTML + Markdown): SHAP global "
+        description="Model card of the training candidate (HTML + Markdown): SHAP global "
         "importance and interactions, holdout metrics with bootstrap CIs, metrics by slice of "
         "the sensitive attribute, data lineage, limitations, approval history.",
         owners=[f"team:{spec.team}"],
     )
     def model_card(
-        context: dg.AssetExecutionContext, aurora: AuroraResource
+        context: dg.AssetExecutionContext,
+        registry: MlflowRegistryResource,
+        governance: GovernanceResource,
+        lake: LakeResource,
     ) -> dg.MaterializeResult:
         # Imported on use: mlflow, sklearn and shap add seconds to every code-location load.
         from aurora_pipelines.deploy.promotion import candidate_for_gate
         from aurora_pipelines.explain.generate import generate_model_card
         from aurora_pipelines.explain.model_card import DataSource
+        from aurora_pipelines.lake import delta
+        from aurora_pipelines.profiling.experiment import latest_quality_score
 
-        candidate = candidate_for_gate(aurora.tracking_uri, spec.name, Gate.staging)
-        raw_path = aurora.lake_path(spec.name, *lifecycle.RAW)
-        features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
-        quality = _latest_metadata(
-            context, dg.AssetKey(spec.key(*lifecycle.PROFILE)), "quality_score"
+        store = governance.store()
+        candidate = candidate_for_gate(
+            registry.tracking_uri, spec.name, Gate.staging, governance=store, experiment=spec.name
         )
+        raw_path = lake.path(spec.name, *lifecycle.RAW)
+        features_path = lake.path(spec.name, *lifecycle.FEATURES)
         card, files = generate_model_card(
             spec=spec,
-            tracking_uri=aurora.tracking_uri,
+            tracking_uri=registry.tracking_uri,
             model_name=candidate.model_name,
             model_version=candidate.version,
             model_digest=candidate.digest,
@@ -61,9 +61,10 @@ def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                     str(delta.version(features_path)),
                 ),
             ],
-            quality_score=quality,
-            reports_dir=aurora.settings.reports_dir,
-            governance=aurora.governance(),
+            # From the profile the engine wrote, not from Dagster's event log.
+            quality_score=latest_quality_score(lake.settings_for(None), spec.name),
+            reports_dir=lake.layout.reports_dir,
+            governance=store,
         )
         summary = card.summary()
         return dg.MaterializeResult(

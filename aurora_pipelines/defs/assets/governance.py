@@ -49,8 +49,10 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
         from aurora_pipelines.deploy.uat import uat_evidence
         from aurora_pipelines.explain.generate import model_card_paths
 
-        candidate = candidate_for_gate(registry.tracking_uri, spec.name, gate)
         store = governance.store()
+        candidate = candidate_for_gate(
+            registry.tracking_uri, spec.name, gate, governance=store, experiment=spec.name
+        )
         request = store.request_approval(
             experiment=spec.name,
             gate=gate.value,

@@ -6,27 +6,27 @@ model: the plan (the spec's explicit training fields, the recommendation for the
 CV + Optuna tuning, holdout, calibration and threshold; logged and registered in MLflow.
 """
 
-import json
-from pathlib import Path
-from typing import Any
-
 import dagster as dg
-import pandas as pd
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.resources import AuroraResource
-from aurora_pipelines.lake import delta
+from aurora_pipelines.defs.assets.metadata import (
+    actor_of,
+    check_result,
+    correlation_id,
+    to_metadata,
+)
+from aurora_pipelines.defs.resources import (
+    GovernanceResource,
+    LakeResource,
+    MlflowRegistryResource,
+    SparkResource,
+)
 from aurora_pipelines.specs import ExperimentSpec
 
+# The name of training/stage.py's verdict; not imported from there, since importing the
+# training package loads sklearn, and the code location must load fast.
 METRIC_CHECK = "metric_min"
 RECOMMENDATIONS_FILE = "recommendations.json"
-
-
-def _training_frame(spec: ExperimentSpec, frame: pd.DataFrame) -> pd.DataFrame:
-    limit = spec.training.max_train_rows
-    if limit and len(frame) > limit:
-        frame = frame.sample(n=limit, random_state=spec.training.seed)
-    return frame.reset_index(drop=True)
 
 
 def _metric_text(spec: ExperimentSpec) -> str:
@@ -55,15 +55,16 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
     )
     def recommendations(
-        context: dg.AssetExecutionContext, aurora: AuroraResource
+        context: dg.AssetExecutionContext, lake: LakeResource
     ) -> dg.MaterializeResult:
+        from aurora_pipelines.lake import delta
         from aurora_pipelines.recommend import recommend_for_table, resolve_plan
         from aurora_pipelines.recommend.report import as_markdown, write_json
 
-        features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
+        features_path = lake.path(spec.name, *lifecycle.FEATURES)
         recommendation = recommend_for_table(features_path, spec)
         plan = resolve_plan(spec, recommendation)
-        path = aurora.reports_path(spec.name, "train", RECOMMENDATIONS_FILE)
+        path = lake.report_path(spec.name, "train", RECOMMENDATIONS_FILE)
         write_json(
             recommendation,
             path,
@@ -108,174 +109,38 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             )
         ],
     )
-    def model(context: dg.AssetExecutionContext, aurora: AuroraResource) -> dg.MaterializeResult:
+    def model(
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
+        governance: GovernanceResource,
+    ) -> dg.MaterializeResult:
         # Imported on use: mlflow and sklearn add seconds to every code-location load.
         from aurora_pipelines.recommend import optuna_storage_url, resolve_plan
         from aurora_pipelines.recommend.report import read_json
-        from aurora_pipelines.registry.mlflow_registry import log_and_register
-        from aurora_pipelines.training.trainer import get_metric, train_experiment
+        from aurora_pipelines.training.stage import train_and_register
 
-        features_path = aurora.lake_path(spec.name, *lifecycle.FEATURES)
-        features_version = delta.version(features_path)
-        recommendation_path = aurora.reports_path(spec.name, "train", RECOMMENDATIONS_FILE)
+        recommendation_path = lake.report_path(spec.name, "train", RECOMMENDATIONS_FILE)
         recommendation = read_json(recommendation_path) if recommendation_path.exists() else None
         plan = resolve_plan(
-            spec, recommendation, optuna_storage=optuna_storage_url(aurora.settings.root)
+            spec, recommendation, optuna_storage=optuna_storage_url(lake.layout.root)
         )
-        metric = plan.primary_metric
-        tags = {
-            "aurora.experiment": spec.name,
-            "aurora.team": spec.team,
-            "aurora.owner": spec.owner,
-            "aurora.correlation_id": context.run_id,
-            "aurora.dagster_run_id": context.run_id,
-            "aurora.plan_sources": json.dumps(plan.sources, sort_keys=True),
-        }
-        if plan.family == "spark":
-            return _train_on_spark(context, aurora, spec, plan, features_path, tags)
-        frame = _training_frame(spec, delta.read_pandas(features_path))
-        result = train_experiment(
-            frame,
-            target=spec.target,
-            problem_type=spec.problem_type.value,
-            id_column=spec.id_column,
-            time_column=spec.time_column,
-            **plan.train_kwargs(),
+        outcome = train_and_register(
+            spec,
+            plan,
+            features_path=lake.path(spec.name, *lifecycle.FEATURES),
+            tracking_uri=registry.tracking_uri,
+            artifact_root=registry.artifacts_dir,
+            spark=lambda: spark.spark_session,  # called only for the Spark MLlib family
+            governance=governance.store(),
+            actor=actor_of(context) or spec.owner,
+            correlation_id=correlation_id(context),
+            run_id=context.run_id,
         )
-        registered = log_and_register(
-            result,
-            tracking_uri=aurora.tracking_uri,
-            artifact_root=aurora.mlflow_artifacts_dir(),
-            experiment_name=spec.name,
-            registered_model_name=spec.name,
-            sample_input=frame[result.feature_columns].head(5),
-            training_data=frame,
-            feature_table=str(features_path),
-            feature_table_version=features_version,
-            tags=tags,
-        )
-        score = float(result.metrics[metric])
-        higher_is_better = get_metric(metric, spec.problem_type.value).greater_is_better
-        leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
-        extras = {f"holdout_{name}": float(v) for name, v in result.holdout_metrics.items()}
-        if result.decision_threshold is not None:
-            extras["decision_threshold"] = float(result.decision_threshold)
         return dg.MaterializeResult(
-            metadata={
-                **_registration_metadata(registered, features_path, features_version),
-                "best_algorithm": result.best_algorithm,
-                "best_params": dg.MetadataValue.json(result.best_params),
-                "primary_metric": metric,
-                "validation": result.validation,
-                "calibration": result.calibration,
-                "trials": len(result.trials),
-                "training_rows": result.n_rows,
-                "holdout_rows": result.n_holdout_rows,
-                "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
-                **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
-                **extras,
-            },
-            check_results=[_metric_check(spec, metric, score, higher_is_better, "mean CV")],
+            metadata=to_metadata(outcome.as_metadata()),
+            check_results=[check_result(v) for v in outcome.checks()],
         )
 
     return [recommendations, model]
-
-
-def _registration_metadata(registered: Any, features_path: Path, features_version: int) -> dict:
-    """What both training paths report: the registered version and its feature lineage."""
-    return {
-        "model_name": registered.name,
-        "model_version": registered.version,
-        "model_digest": registered.digest,
-        "mlflow_run_id": registered.run_id,
-        "model_uri": registered.model_uri,
-        "feature_table": dg.MetadataValue.path(str(features_path)),
-        "feature_table_version": features_version,
-    }
-
-
-def _metric_check(
-    spec: ExperimentSpec, metric: str, score: float, higher_is_better: bool, what: str
-) -> dg.AssetCheckResult:
-    minimum = spec.training.metric_min
-    passed = score >= minimum if higher_is_better else score <= minimum
-    return dg.AssetCheckResult(
-        check_name=METRIC_CHECK,
-        passed=passed,
-        metadata={
-            metric: score,
-            "bound": minimum,
-            "direction": "min" if higher_is_better else "max",
-        },
-        description=None
-        if passed
-        else (
-            f"{what} {metric} {score:.4f} misses the spec bound {minimum}; "
-            "improve the features or algorithms before requesting approval"
-        ),
-    )
-
-
-def _train_on_spark(
-    context: dg.AssetExecutionContext,
-    aurora: AuroraResource,
-    spec: ExperimentSpec,
-    plan,
-    features_path,
-    tags: dict[str, str],
-) -> dg.MaterializeResult:
-    """Spark MLlib family: the feature table is read and trained on Spark, never collected."""
-    from aurora_pipelines.registry.mlflow_registry import log_and_register_spark
-    from aurora_pipelines.training.spark_ml import SPARK_METRICS, train_spark
-
-    features_version = delta.version(features_path)
-    frame = delta.read_spark(aurora.spark(), features_path)
-    limit = spec.training.max_train_rows
-    if limit:
-        frame = frame.orderBy(spec.id_column or frame.columns[0]).limit(limit)
-    result = train_spark(
-        frame,
-        target=spec.target,
-        problem_type=spec.problem_type.value,
-        algorithms=plan.algorithms,
-        primary_metric=plan.primary_metric,
-        seed=plan.seed,
-        id_column=spec.id_column,
-        time_column=spec.time_column,
-        holdout_fraction=plan.holdout_fraction or 0.2,
-    )
-    registered = log_and_register_spark(
-        result,
-        tracking_uri=aurora.tracking_uri,
-        artifact_root=aurora.mlflow_artifacts_dir(),
-        experiment_name=spec.name,
-        registered_model_name=spec.name,
-        tags=tags,
-        training_data=frame,
-        feature_table=str(features_path),
-        feature_table_version=features_version,
-        decision_threshold=plan.threshold,
-    )
-    metric = plan.primary_metric
-    score = float(result.metrics[metric])
-    higher_is_better = SPARK_METRICS[spec.problem_type.value][metric][1]
-    leaderboard = pd.DataFrame(result.leaderboard)
-    extras = {}
-    if plan.threshold is not None:
-        extras["decision_threshold"] = float(plan.threshold)
-    return dg.MaterializeResult(
-        metadata={
-            **_registration_metadata(registered, features_path, features_version),
-            "family": "spark",
-            "best_algorithm": result.best_algorithm,
-            "primary_metric": metric,
-            "validation": "holdout",
-            "training_rows": result.n_train_rows,
-            "holdout_rows": result.n_holdout_rows,
-            "leaderboard": dg.MetadataValue.md(leaderboard.to_markdown(index=False)),
-            "fit_seconds": dg.MetadataValue.json(result.fit_seconds),
-            **{f"holdout_{name}": float(value) for name, value in result.metrics.items()},
-            **extras,
-        },
-        check_results=[_metric_check(spec, metric, score, higher_is_better, "holdout")],
-    )

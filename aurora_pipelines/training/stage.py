@@ -1,0 +1,298 @@
+"""train/model as one engine call: train the plan's family, register the winner, record it.
+
+`train_and_register` serves both families: in process (sklearn and torch, CV + Optuna on a
+pandas frame) and Spark MLlib (holdout selection on a Spark DataFrame, never collected). Both
+keep the same rows of a table larger than `training.max_train_rows` (training/row_sample.py),
+tag the MLflow runs and the version with the run's correlation id, and end with a candidate
+record in the governance store: the version the staging gate will decide on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from aurora_pipelines.lake import delta
+from aurora_pipelines.registry.model_version import metric_direction
+from aurora_pipelines.results import CheckVerdict, JsonValue, Markdown, MetadataDict
+from aurora_pipelines.training.row_sample import sample_pandas, sample_spark
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from aurora_pipelines.governance.candidates import CandidateRecord
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.recommend.plan import TrainingPlan
+    from aurora_pipelines.registry.mlflow_registry import RegisteredModel
+    from aurora_pipelines.specs import ExperimentSpec
+
+METRIC_CHECK = "metric_min"
+CORRELATION_TAG = "aurora.correlation_id"
+DAGSTER_RUN_TAG = "aurora.dagster_run_id"
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What train/model produced: the registered version, its score against the spec's bar,
+    the candidate record the staging gate reads, and the family's own evidence (`details`)."""
+
+    registered: RegisteredModel
+    candidate: CandidateRecord
+    family: str  # "sklearn" (in process, also torch) | "spark"
+    features_path: Path
+    features_version: int
+    primary_metric: str
+    score: float
+    score_basis: str  # "mean CV" (in process) | "holdout" (Spark)
+    greater_is_better: bool
+    metric_min: float
+    details: MetadataDict = field(default_factory=dict)
+
+    @property
+    def meets_bar(self) -> bool:
+        """Whether the score meets `training.metric_min` in the metric's own direction."""
+        if self.greater_is_better:
+            return self.score >= self.metric_min
+        return self.score <= self.metric_min
+
+    def as_metadata(self) -> MetadataDict:
+        registered = self.registered
+        return {
+            "model_name": registered.name,
+            "model_version": registered.version,
+            "model_digest": registered.digest,
+            "mlflow_run_id": registered.run_id,
+            "model_uri": registered.model_uri,
+            "feature_table": self.features_path,
+            "feature_table_version": self.features_version,
+            **self.details,
+        }
+
+    def checks(self) -> list[CheckVerdict]:
+        passed = self.meets_bar
+        return [
+            CheckVerdict(
+                name=METRIC_CHECK,
+                passed=passed,
+                description=""
+                if passed
+                else (
+                    f"{self.score_basis} {self.primary_metric} {self.score:.4f} misses the spec "
+                    f"bound {self.metric_min}; improve the features or algorithms before "
+                    "requesting approval"
+                ),
+                metadata={
+                    self.primary_metric: self.score,
+                    "bound": self.metric_min,
+                    "direction": "min" if self.greater_is_better else "max",
+                },
+            )
+        ]
+
+
+def run_tags(
+    spec: ExperimentSpec, plan: TrainingPlan, correlation_id: str, run_id: str | None
+) -> dict[str, str]:
+    """Tags on the MLflow runs and the version: who owns it, and the ids that tie it to its
+    audit rows (`aurora.correlation_id`) and to the Dagster run."""
+    tags = {
+        "aurora.experiment": spec.name,
+        "aurora.team": spec.team,
+        "aurora.owner": spec.owner,
+        CORRELATION_TAG: correlation_id,
+        "aurora.plan_sources": json.dumps(plan.sources, sort_keys=True),
+    }
+    if run_id:
+        tags[DAGSTER_RUN_TAG] = run_id
+    return tags
+
+
+def train_and_register(
+    spec: ExperimentSpec,
+    plan: TrainingPlan,
+    *,
+    features_path: Path,
+    tracking_uri: str,
+    artifact_root: Path,
+    spark: Callable[[], SparkSession],
+    governance: GovernanceStore,
+    actor: str,
+    correlation_id: str,
+    run_id: str | None = None,
+) -> TrainingOutcome:
+    """Train `plan` on the feature table, register the best model and record it as the
+    experiment's training candidate (with an audit row under `correlation_id`).
+
+    `spark` is called only for the Spark MLlib family, so in-process training starts no JVM.
+    `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
+    """
+    features_version = delta.version(features_path)
+    tags = run_tags(spec, plan, correlation_id, run_id)
+    train = _train_on_spark if plan.family == "spark" else _train_in_process
+    registered, score_basis, score, details = train(
+        spec,
+        plan,
+        features_path=features_path,
+        features_version=features_version,
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        tags=tags,
+        spark=spark,
+    )
+    metric = plan.primary_metric
+    candidate = governance.record_candidate(
+        experiment=spec.name,
+        model_name=registered.name,
+        model_version=registered.version,
+        model_digest=registered.digest,
+        primary_metric=metric,
+        metric_value=score,
+        mlflow_run_id=registered.run_id,
+        dagster_run_id=run_id,
+        correlation_id=correlation_id,
+        created_by=actor,
+    )
+    return TrainingOutcome(
+        registered=registered,
+        candidate=candidate,
+        family=plan.family,
+        features_path=Path(features_path),
+        features_version=features_version,
+        primary_metric=metric,
+        score=score,
+        score_basis=score_basis,
+        greater_is_better=metric_direction(metric, spec.problem_type.value),
+        metric_min=spec.training.metric_min,
+        details=details,
+    )
+
+
+def _train_in_process(
+    spec: ExperimentSpec,
+    plan: TrainingPlan,
+    *,
+    features_path: Path,
+    features_version: int,
+    tracking_uri: str,
+    artifact_root: Path,
+    tags: dict[str, str],
+    spark: Callable[[], SparkSession],
+) -> tuple[RegisteredModel, str, float, MetadataDict]:
+    """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
+    from aurora_pipelines.registry.mlflow_registry import log_and_register
+    from aurora_pipelines.training.trainer import train_experiment
+
+    frame = sample_pandas(
+        delta.read_pandas(features_path),
+        limit=spec.training.max_train_rows,
+        id_column=spec.id_column,
+        seed=spec.training.seed,
+        experiment=spec.name,
+    )
+    result = train_experiment(
+        frame,
+        target=spec.target,
+        problem_type=spec.problem_type.value,
+        id_column=spec.id_column,
+        time_column=spec.time_column,
+        **plan.train_kwargs(),
+    )
+    registered = log_and_register(
+        result,
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        experiment_name=spec.name,
+        registered_model_name=spec.name,
+        sample_input=frame[result.feature_columns].head(5),
+        training_data=frame,
+        feature_table=str(features_path),
+        feature_table_version=features_version,
+        tags=tags,
+        problem_type=spec.problem_type.value,
+        primary_metric=plan.primary_metric,
+    )
+    leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
+    details: MetadataDict = {
+        "best_algorithm": result.best_algorithm,
+        "best_params": JsonValue(result.best_params),
+        "primary_metric": plan.primary_metric,
+        "validation": result.validation,
+        "calibration": result.calibration,
+        "trials": len(result.trials),
+        "training_rows": result.n_rows,
+        "holdout_rows": result.n_holdout_rows,
+        "leaderboard": Markdown(leaderboard.to_markdown(index=False)),
+        **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
+        **{f"holdout_{name}": float(v) for name, v in result.holdout_metrics.items()},
+    }
+    if result.decision_threshold is not None:
+        details["decision_threshold"] = float(result.decision_threshold)
+    return registered, "mean CV", float(result.metrics[plan.primary_metric]), details
+
+
+def _train_on_spark(
+    spec: ExperimentSpec,
+    plan: TrainingPlan,
+    *,
+    features_path: Path,
+    features_version: int,
+    tracking_uri: str,
+    artifact_root: Path,
+    tags: dict[str, str],
+    spark: Callable[[], SparkSession],
+) -> tuple[RegisteredModel, str, float, MetadataDict]:
+    """Spark MLlib: the feature table is read and trained on Spark, scored on the holdout."""
+    from aurora_pipelines.registry.mlflow_registry import log_and_register_spark
+    from aurora_pipelines.training.spark_ml import train_spark
+
+    frame = sample_spark(
+        delta.read_spark(spark(), features_path),
+        limit=spec.training.max_train_rows,
+        id_column=spec.id_column,
+        seed=spec.training.seed,
+        experiment=spec.name,
+    )
+    result = train_spark(
+        frame,
+        target=spec.target,
+        problem_type=spec.problem_type.value,
+        algorithms=plan.algorithms,
+        primary_metric=plan.primary_metric,
+        seed=plan.seed,
+        id_column=spec.id_column,
+        time_column=spec.time_column,
+        holdout_fraction=plan.holdout_fraction or 0.2,
+    )
+    registered = log_and_register_spark(
+        result,
+        tracking_uri=tracking_uri,
+        artifact_root=artifact_root,
+        experiment_name=spec.name,
+        registered_model_name=spec.name,
+        tags=tags,
+        training_data=frame,
+        feature_table=str(features_path),
+        feature_table_version=features_version,
+        decision_threshold=plan.threshold,
+        problem_type=spec.problem_type.value,
+        primary_metric=plan.primary_metric,
+    )
+    details: MetadataDict = {
+        "family": "spark",
+        "best_algorithm": result.best_algorithm,
+        "primary_metric": plan.primary_metric,
+        "validation": "holdout",
+        "training_rows": result.n_train_rows,
+        "holdout_rows": result.n_holdout_rows,
+        "leaderboard": Markdown(pd.DataFrame(result.leaderboard).to_markdown(index=False)),
+        "fit_seconds": JsonValue(result.fit_seconds),
+        **{f"holdout_{name}": float(value) for name, value in result.metrics.items()},
+    }
+    if plan.threshold is not None:
+        details["decision_threshold"] = float(plan.threshold)
+    return registered, "holdout", float(result.metrics[plan.primary_metric]), details

@@ -1,0 +1,245 @@
+"""train/model through Dagster on a real Delta feature table, MLflow SQLite store and governance
+database: the runs carry the run's correlation id, the version it produced is recorded as the
+experiment's candidate, and the staging gate and the model card decide on that record."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from mlflow import MlflowClient
+
+from aurora_pipelines import lifecycle
+from aurora_pipelines.deploy.promotion import candidate_for_gate
+from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.governance.store import GovernanceStore
+from aurora_pipelines.lake import delta
+from aurora_pipelines.lifecycle import Gate
+from aurora_pipelines.registry import mlflow_registry
+from aurora_pipelines.settings import Settings
+from aurora_pipelines.sources.sample_data import generate_credit_data
+from aurora_pipelines.specs import ExperimentSpec, write_spec
+
+CORRELATION_ID = "corr-cli-7f3a"  # what `aurora run` puts in the run's aurora/correlation_id tag
+
+
+def _spec(name: str) -> ExperimentSpec:
+    return ExperimentSpec.model_validate(
+        {
+            "name": name,
+            "team": "risk",
+            "owner": "ds_alice",
+            "source": {"kind": "csv", "path": "unused.csv"},
+            "target": "default_flag",
+            "id_column": "application_id",
+            "time_column": "application_date",
+            "features": {"dbt_model": f"{name}_features"},
+            "training": {
+                "algorithms": ["logistic_regression"],
+                "primary_metric": "roc_auc",
+                "metric_min": 0.1,
+                "cv_folds": 3,
+                "max_train_rows": 500,
+                "hpo": {"n_trials": 1},
+            },
+        }
+    )
+
+
+def _materialize(settings: Settings, assets: list, tags: dict | None = None):
+    from aurora_pipelines.defs.resources import AuroraResource
+
+    return dg.materialize(
+        assets,
+        resources={"aurora": AuroraResource.from_settings(settings)},
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+        tags=tags,
+    )
+
+
+@dataclass
+class Trained:
+    cwd: Path
+    settings: Settings
+    spec: ExperimentSpec
+    result: dg.ExecuteInProcessResult
+    governance: GovernanceStore
+
+    @property
+    def metadata(self) -> dict:
+        (event,) = [
+            e
+            for e in self.result.get_asset_materialization_events()
+            if e.asset_key == dg.AssetKey(self.spec.key(*lifecycle.MODEL))
+        ]
+        return {k: v.value for k, v in event.materialization.metadata.items()}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
+    """train/model materialized once, in a run tagged like a CLI-launched one."""
+    from aurora_pipelines.defs.assets.training import build_training_assets
+
+    home = tmp_path_factory.mktemp("candidate_home")
+    with pytest.MonkeyPatch.context() as mp:
+        # An empty working directory: MLflow's default store (`sqlite:///mlflow.db`) would
+        # appear here if any call reached it (see the last test).
+        mp.chdir(tmp_path_factory.mktemp("candidate_cwd"))
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        mp.setenv("AURORA_HOME", str(home))
+        mp.setenv("AURORA_EXPERIMENTS_DIR", str(home / "experiments"))
+        settings = Settings(home=home, experiments_dir=home / "experiments")
+        spec = _spec("candidate_exp")
+        write_spec(settings.experiments_dir, spec)
+        delta.write_table(
+            settings.lake_dir.joinpath(spec.name, *lifecycle.FEATURES),
+            generate_credit_data(700, seed=8),
+        )
+        result = _materialize(
+            settings, build_training_assets(spec), tags={"aurora/correlation_id": CORRELATION_ID}
+        )
+        assert result.success
+        governance = GovernanceStore.from_settings(settings)
+        yield Trained(Path.cwd(), settings, spec, result, governance)
+        governance.dispose()
+
+
+def test_cli_run_correlation_id_tags_the_mlflow_runs_like_its_audit_rows(trained: Trained):
+    uri = trained.settings.tracking_uri
+    version = trained.metadata["model_version"]
+    client = MlflowClient(uri, uri)
+    mv = client.get_model_version(trained.spec.name, version)
+    run = client.get_run(mv.run_id)
+    assert run.data.tags["aurora.correlation_id"] == CORRELATION_ID
+    assert run.data.tags["aurora.dagster_run_id"] == trained.result.run_id != CORRELATION_ID
+    assert mv.tags["aurora.correlation_id"] == CORRELATION_ID
+    trials = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{mv.run_id}'"
+    )
+    assert trials and {t.data.tags["aurora.correlation_id"] for t in trials} == {CORRELATION_ID}
+    # The audit row of the candidate carries the same id.
+    (row,) = trained.governance.read_audit(event="candidate_recorded")
+    assert row["correlation_id"] == CORRELATION_ID
+    assert row["target"] == f"model/{trained.spec.name}/{version}"
+
+
+def test_train_model_records_its_version_as_the_candidate_with_its_evidence(trained: Trained):
+    meta = trained.metadata
+    record = trained.governance.latest_candidate(trained.spec.name)
+    assert record is not None
+    assert (record.model_name, record.model_version, record.model_digest) == (
+        trained.spec.name,
+        meta["model_version"],
+        meta["model_digest"],
+    )
+    assert record.primary_metric == "roc_auc"
+    assert record.metric_value == pytest.approx(meta["cv_roc_auc"])
+    assert record.mlflow_run_id == meta["mlflow_run_id"]
+    assert record.dagster_run_id == trained.result.run_id
+    assert record.correlation_id == CORRELATION_ID and record.created_by == "ds_alice"
+    (row,) = trained.governance.read_audit(event="candidate_recorded")
+    assert row["seq"] == record.audit_seq and trained.governance.verify_audit().ok
+    # The plan's problem type and metric are version tags (what load_model_version reads).
+    tags = mlflow_registry.version_tags(
+        trained.settings.tracking_uri, trained.spec.name, meta["model_version"]
+    )
+    assert tags["aurora.problem_type"] == "classification"
+    assert tags["aurora.primary_metric"] == "roc_auc"
+    # max_train_rows: 500 of the 700 rows, chosen by the shared sampling rule.
+    assert meta["training_rows"] == 500
+    (check,) = trained.result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["direction"].value == "min"
+
+
+def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registration(
+    trained: Trained, tmp_path: Path
+):
+    from aurora_pipelines.defs.assets.governance import build_governance_assets
+
+    uri = trained.settings.tracking_uri
+    produced = trained.metadata["model_version"]
+    # A version registered by something else (a manual registration): newest, but no candidate.
+    client = MlflowClient(uri, uri)
+    source = mlflow_registry.download_model(uri, trained.spec.name, produced, tmp_path / "copy")
+    run = client.create_run(client.get_experiment_by_name(trained.spec.name).experiment_id)
+    client.log_artifacts(run.info.run_id, str(source), "model")
+    manual = client.create_model_version(
+        trained.spec.name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
+    )
+    assert mlflow_registry.latest_version(uri, trained.spec.name).version == str(manual.version)
+
+    candidate = candidate_for_gate(
+        uri, trained.spec.name, Gate.staging, governance=trained.governance
+    )
+    assert (candidate.version, candidate.digest) == (produced, trained.metadata["model_digest"])
+
+    # Through Dagster: the staging approval request binds to the train/model version.
+    staging_approval = build_governance_assets(trained.spec)[0]
+    result = _materialize(trained.settings, [staging_approval])
+    (event,) = result.get_asset_materialization_events()
+    assert event.materialization.metadata["model_version"].value == produced
+    (request,) = trained.governance.list_requests(trained.spec.name, gate="staging")
+    assert request.model_version == produced
+
+
+def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(trained: Trained):
+    from aurora_pipelines.defs.assets.explain import build_explain_assets
+    from aurora_pipelines.profiling.experiment import profile_json_path
+
+    settings, spec = trained.settings, trained.spec
+    features = delta.read_pandas(settings.lake_dir.joinpath(spec.name, *lifecycle.FEATURES))
+    delta.write_table(settings.lake_dir.joinpath(spec.name, *lifecycle.RAW), features)
+    profile = profile_json_path(settings, spec.name)
+    profile.parent.mkdir(parents=True, exist_ok=True)
+    profile.write_text(json.dumps({"quality_score": 87.254, "rows": len(features)}))
+
+    # A fresh Dagster instance: eda/profile was never materialized in its event log.
+    result = _materialize(settings, build_explain_assets(spec))
+    assert result.success
+    version = trained.metadata["model_version"]
+    card = settings.reports_dir.joinpath(spec.name, "model_card", f"v{version}", "model_card.md")
+    # The data-sources table: the score (two decimals) instead of "n/a".
+    assert re.search(r"\|\s+87\.25\s+\|", card.read_text())
+
+
+def test_a_candidate_whose_artifacts_changed_is_refused_by_the_staging_gate(trained: Trained):
+    uri = trained.settings.tracking_uri
+    name = trained.spec.name
+    version = trained.metadata["model_version"]
+    client = MlflowClient(uri, uri)
+    stored = Path(client.get_model_version_download_uri(name, version).removeprefix("file://"))
+    target = stored / "MLmodel"
+    original = target.read_text()
+    try:
+        target.write_text(original + "\n# edited after registration\n")
+        with pytest.raises(IntegrityError, match="not the .* train/model recorded"):
+            candidate_for_gate(uri, name, Gate.staging, governance=trained.governance)
+    finally:
+        target.write_text(original)
+
+
+def test_staging_gate_without_a_training_candidate_says_to_train(tmp_path: Path):
+    from aurora_pipelines.governance.policy import load_policy
+    from aurora_pipelines.settings import DEFAULT_POLICY
+
+    store = GovernanceStore(f"sqlite:///{tmp_path / 'gov.db'}", load_policy(DEFAULT_POLICY))
+    with pytest.raises(NotFound, match="no training candidate .* materialize train/model"):
+        candidate_for_gate(
+            f"sqlite:///{tmp_path / 'mlflow.db'}", "nothing", Gate.staging, governance=store
+        )
+    store.dispose()
+
+
+def test_no_path_writes_mlflow_db_to_the_working_directory(trained: Trained):
+    # Training, registration, the staging gate and the model card ran in `trained.cwd`. A
+    # registration outside `_tracking` once resolved `models:/` through MLflow's default
+    # tracking URI and left an empty mlflow.db in the repository root.
+    assert Path.cwd() == trained.cwd
+    assert not (trained.cwd / "mlflow.db").exists()
+    assert not (trained.cwd / "mlruns").exists()
