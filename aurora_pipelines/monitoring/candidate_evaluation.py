@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from aurora_pipelines.registry.model_version import ModelVersion
-    from aurora_pipelines.specs import SourceSpec
+    from aurora_pipelines.specs import ExperimentSpec, SourceSpec
 
 MAX_ROWS = 50_000
 CONFIDENCE = 0.95
@@ -309,3 +310,65 @@ def write_report(evaluation: CandidateEvaluation, directory: Path) -> Path:
     path = directory / f"{stem}.json"
     path.write_text(json.dumps(evaluation.model_dump(), indent=2), encoding="utf-8")
     return path
+
+
+@dataclass(frozen=True)
+class ComparisonSkipped:
+    """Why no champion comparison was made (nothing to compare, or nothing to compare on)."""
+
+    reason: str
+    champion: str | None
+
+    def as_metadata(self) -> MetadataDict:
+        return {"compared": False, "reason": self.reason, "champion": self.champion or "none"}
+
+
+def run_champion_comparison(
+    spark: SparkSession,
+    spec: ExperimentSpec,
+    *,
+    tracking_uri: str,
+    champion: str | None,
+    candidate: str | None,
+    scoring_features: Path,
+    reports_dir: Path,
+) -> tuple[CandidateEvaluation | ComparisonSkipped, Path | None]:
+    """train/champion_comparison: `candidate` (the version train/model produced) vs the serving
+    `champion` on the latest labelled scoring rows; (result, report path)."""
+    from aurora_pipelines.lake import delta
+    from aurora_pipelines.registry.model_version import load_model_version
+
+    labels = spec.monitoring.labels
+    reason = None
+    if champion is None:
+        reason = "no champion yet: the first model has nothing to be compared with"
+    elif candidate is None or candidate == champion:
+        reason = f"the training candidate v{candidate} is the champion"
+    elif labels is None or not spec.id_column:
+        reason = "no labels table (spec monitoring.labels) to compare on"
+    elif not delta.is_delta_table(scoring_features):
+        reason = "no scoring batch yet (serve/scoring_features)"
+    if reason:
+        return ComparisonSkipped(reason, champion), None
+    labelled = latest_labelled_rows(
+        spark, scoring_features, labels, id_column=spec.id_column, target=spec.target
+    )
+    champion_handle, candidate_handle = (
+        load_model_version(
+            tracking_uri,
+            spec.name,
+            version,
+            problem_type=spec.problem_type.value,
+            primary_metric=spec.training.primary_metric,
+        )
+        for version in (champion, candidate)
+    )
+    result = evaluate_candidate(
+        champion_handle,
+        candidate_handle,
+        labelled,
+        target=spec.target,
+        min_improvement=spec.monitoring.min_improvement,
+        data=f"latest scoring batch joined to {labels.display}",
+    )
+    return result, write_report(result, reports_dir)

@@ -321,9 +321,20 @@ def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
     """The same model registered again as the candidate: no improvement, a zero-width interval,
     so not better (a tie never wins). Runs last: it adds a version."""
     from aurora_pipelines.defs.assets.comparison import build_comparison_assets
+    from aurora_pipelines.governance.store import GovernanceStore
     from tests.factories import resources_for
 
     candidate = world["register_again"]()
+    # As train/model does: the gates and this comparison read the candidate record.
+    GovernanceStore.from_settings(world["settings"]).record_candidate(
+        experiment=NAME,
+        model_name=NAME,
+        model_version=candidate.version,
+        model_digest=candidate.digest,
+        primary_metric="roc_auc",
+        mlflow_run_id=candidate.run_id,
+        created_by="ds_alice",
+    )
     result = dg.materialize(
         build_comparison_assets(world["spec"]),
         resources=resources_for(world["settings"]),
