@@ -37,6 +37,7 @@ from aurora_pipelines.registry.digest import (
     download_version_artifacts,
     model_version_digest,
 )
+from aurora_pipelines.registry.model_version import PRIMARY_METRIC_TAG, PROBLEM_TYPE_TAG
 from aurora_pipelines.training.plots import residual_summary, write_plots
 from aurora_pipelines.training.trainer import TrainingResult, get_metric
 
@@ -174,6 +175,14 @@ def _description(result: TrainingResult, feature_table: str, feature_table_versi
     return text
 
 
+def _kind_tags(result: Any, problem_type: str | None, primary_metric: str | None) -> dict[str, str]:
+    """The version tags naming what the plan trained: its problem type and primary metric."""
+    return {
+        PROBLEM_TYPE_TAG: problem_type or result.problem_type,
+        PRIMARY_METRIC_TAG: primary_metric or result.primary_metric,
+    }
+
+
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:
     """Create the registered model on its first version; later versions reuse it."""
     try:
@@ -216,11 +225,15 @@ def log_and_register(
     feature_table_version: int,
     tags: dict[str, str],
     training_data: pd.DataFrame | None = None,
+    problem_type: str | None = None,
+    primary_metric: str | None = None,
 ) -> RegisteredModel:
     """Log `result` as an MLflow run with its model, register it and tag it with its digest.
 
     `training_data` (optional, defaults to `sample_input`) is recorded as the run's dataset
     input, so the dataset digest and schema describe what the model was trained on.
+    `problem_type` and `primary_metric` (default: the result's) become the version tags
+    every consumer of the version reads (registry/model_version.py).
     """
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
@@ -233,7 +246,13 @@ def log_and_register(
         FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
     }
     run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
-    version_tags = {**tags, **lineage, "family": result.family, "calibration": result.calibration}
+    version_tags = {
+        **tags,
+        **lineage,
+        **_kind_tags(result, problem_type, primary_metric),
+        "family": result.family,
+        "calibration": result.calibration,
+    }
     if result.decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{result.decision_threshold:.6f}"
 
@@ -348,11 +367,14 @@ def log_and_register_spark(
     feature_table: str | None = None,
     feature_table_version: int | None = None,
     decision_threshold: float | None = None,
+    problem_type: str | None = None,
+    primary_metric: str | None = None,
 ) -> RegisteredModel:
     """Log a `SparkTrainingResult` with `mlflow.spark` (PipelineModel format) and register it.
 
     `training_data` (the Spark DataFrame trained on) gives the run its dataset input (schema
     and lineage, nothing collected) and the model its signature, inferred from five rows.
+    `problem_type` and `primary_metric` (default: the result's) are tagged on the version.
     """
     import mlflow.spark
 
@@ -365,7 +387,7 @@ def log_and_register_spark(
             FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
         }
     tags = {**tags, **lineage}
-    version_tags = {**tags, "family": "spark"}
+    version_tags = {**tags, **_kind_tags(result, problem_type, primary_metric), "family": "spark"}
     if decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{decision_threshold:.6f}"
     signature = None
@@ -602,6 +624,22 @@ def latest_version(tracking_uri: str, name: str) -> RegisteredModel | None:
         return None
     newest = max(versions, key=lambda mv: int(mv.version))
     return get_model_version(tracking_uri, name, str(newest.version))
+
+
+def model_signature(tracking_uri: str, name: str, version: str) -> ModelSignature:
+    """The MLflow signature of a registered version (its MLmodel file; nothing else is read)."""
+    with _tracking(tracking_uri):
+        info = mlflow.models.get_model_info(f"models:/{name}/{version}")
+    if info.signature is None:
+        raise IntegrityError(f"model {name} v{version} has no signature; re-register it")
+    return info.signature
+
+
+def run_params(tracking_uri: str, run_id: str | None) -> dict[str, str]:
+    """The parameters of the run that logged a version ({} without a run)."""
+    if not run_id:
+        return {}
+    return dict(_client(tracking_uri).get_run(run_id).data.params)
 
 
 def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:

@@ -3,11 +3,11 @@ the same recent labelled data. Informational for the approvers; it promotes noth
 
 import dagster as dg
 
-from aurora_pipelines.defs.assets.metadata import path_url
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.metadata import path_url
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 
 def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -27,7 +27,7 @@ def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
 
         from aurora_pipelines.monitoring.comparison import MAX_ROWS, compare_models, write_report
         from aurora_pipelines.registry import mlflow_registry
-        from aurora_pipelines.serving.batch import model_input_columns
+        from aurora_pipelines.registry.model_version import load_model_version
         from aurora_pipelines.sources.readers import read_source
 
         uri = aurora.tracking_uri
@@ -65,20 +65,26 @@ def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             .toPandas()
             .rename(columns={"__label": spec.target})
         )
-        models = [
-            (
+        versions = [
+            load_model_version(
+                uri,
+                spec.name,
                 v,
-                mlflow_registry.load_model(uri, spec.name, v),
-                model_input_columns(uri, spec.name, v),
+                problem_type=spec.problem_type.value,
+                primary_metric=spec.training.primary_metric,
             )
             for v in (champion, candidate)
         ]
+        champion_model, candidate_model = [
+            (h.version, h.model, list(h.input_columns)) for h in versions
+        ]
         comparison = compare_models(
-            models[0],
-            models[1],
+            champion_model,
+            candidate_model,
             labelled,
             target=spec.target,
-            metric=spec.training.primary_metric,
+            # The metric the candidate was trained on (the plan's), not the spec's default.
+            metric=versions[1].primary_metric,
             problem_type=spec.problem_type.value,
             data=f"latest scoring batch joined to {labels_spec.display}",
         )

@@ -268,7 +268,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
 def _reference_scores(aurora: AuroraResource, spec: ExperimentSpec, version, reference, columns):
     """UAT scores when `serve/uat_scores` exists, else the champion's scores of the training
     reference (computed on Spark)."""
-    from aurora_pipelines.registry import mlflow_registry
+    from aurora_pipelines.registry.model_version import load_model_version
     from aurora_pipelines.serving.batch import score_batch
 
     uat = aurora.lake_path(spec.name, *lifecycle.UAT_SCORES)
@@ -276,17 +276,14 @@ def _reference_scores(aurora: AuroraResource, spec: ExperimentSpec, version, ref
         return delta.read_spark(aurora.spark(), uat).select("score")
     if not spec.id_column:
         return None
-    threshold = mlflow_registry.decision_threshold(aurora.tracking_uri, spec.name, version)
-    return score_batch(
-        reference,
-        mlflow_registry.load_model(aurora.tracking_uri, spec.name, version),
-        feature_columns=columns,
-        id_column=spec.id_column,
-        model_name=spec.name,
-        model_version=version,
+    handle = load_model_version(
+        aurora.tracking_uri,
+        spec.name,
+        version,
         problem_type=spec.problem_type.value,
-        threshold=0.5 if threshold is None else threshold,
-    ).select("score")
+        primary_metric=spec.training.primary_metric,
+    )
+    return score_batch(reference, handle, id_column=spec.id_column).select("score")
 
 
 def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:

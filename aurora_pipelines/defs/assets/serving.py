@@ -8,29 +8,28 @@ re-run replaces only its own day (see aurora_pipelines/serving/batch.py).
 
 import dagster as dg
 
+from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import commit_info, path_url
 from aurora_pipelines.defs.assets.partitions import daily_partitions
-from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.resources import AuroraResource
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
-from aurora_pipelines.defs.resources import AuroraResource
 
 
 def _scoring_model(aurora: AuroraResource, spec: ExperimentSpec, role: str, version: str):
     # Imported on use: mlflow adds seconds to every code-location load.
-    from aurora_pipelines.registry import mlflow_registry
-    from aurora_pipelines.serving.batch import ScoringModel, model_input_columns
+    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.serving.batch import ScoringModel
 
-    threshold = mlflow_registry.decision_threshold(aurora.tracking_uri, spec.name, version)
-    return ScoringModel(
-        role=role,
-        version=version,
-        model=mlflow_registry.load_model(aurora.tracking_uri, spec.name, version),
-        # The cut-off chosen at training time and registered with this version.
-        threshold=0.5 if threshold is None else threshold,
-        feature_columns=tuple(model_input_columns(aurora.tracking_uri, spec.name, version)),
+    handle = load_model_version(
+        aurora.tracking_uri,
+        spec.name,
+        version,
+        problem_type=spec.problem_type.value,
+        primary_metric=spec.training.primary_metric,
     )
+    return ScoringModel(role=role, model=handle)
 
 
 def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -72,10 +71,7 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             models,
             day=day,
             time_column=time_column,
-            feature_columns=list(models[0].feature_columns or ()),
             id_column=spec.id_column or "",
-            model_name=spec.name,
-            problem_type=spec.problem_type.value,
             label_column=spec.target,
         ).cache()
         try:
@@ -87,21 +83,29 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             path, column="date", value=day, columns=["role", "score", "prediction"]
         )
         champion = summary[summary["role"] == CHAMPION]
+        champion_model = models[0].model
         metadata = {
             "dagster/row_count": len(champion),
             "partition": day,
             "rows_selected_by": f"time_column {time_column}" if time_column else "snapshot",
             "model_version": routing.champion,
             "challenger_version": routing.challenger or "none",
-            "model_family": "spark" if is_spark_model(models[0].model) else "in-process",
+            "model_family": "spark" if is_spark_model(champion_model.model) else "in-process",
             "scoring_features_version": features_version,
-            "decision_threshold": models[0].threshold,
             "delta_path": path_url(path),
             "delta_version": table_version,
         }
+        if not champion_model.is_multiclass:  # multiclass predicts the argmax: no threshold
+            metadata["decision_threshold"] = champion_model.decision_threshold
         if len(champion):
             metadata["mean_score"] = float(champion["score"].mean())
-            metadata["positive_rate"] = float(champion["prediction"].mean())
+            if champion_model.is_multiclass:
+                shares = champion["prediction"].value_counts(normalize=True)
+                metadata["predicted_class_share"] = dg.MetadataValue.json(
+                    {str(k): float(v) for k, v in shares.items()}
+                )
+            else:
+                metadata["positive_rate"] = float(champion["prediction"].mean())
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(

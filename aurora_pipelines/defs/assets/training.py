@@ -153,6 +153,8 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             feature_table=str(features_path),
             feature_table_version=features_version,
             tags=tags,
+            problem_type=spec.problem_type.value,
+            primary_metric=plan.primary_metric,
         )
         score = float(result.metrics[metric])
         higher_is_better = get_metric(metric, spec.problem_type.value).greater_is_better
@@ -255,6 +257,8 @@ def _train_on_spark(
         feature_table=str(features_path),
         feature_table_version=features_version,
         decision_threshold=plan.threshold,
+        problem_type=spec.problem_type.value,
+        primary_metric=plan.primary_metric,
     )
     metric = plan.primary_metric
     score = float(result.metrics[metric])
