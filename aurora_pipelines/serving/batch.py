@@ -149,9 +149,31 @@ def score_batch(
             role=role,
             label_column=label_column,
         )
+    return _score_in_process(rows, version, id_column, schema, scored_at, role, label_column)
+
+
+def _score_in_process(
+    rows: DataFrame,
+    version: ModelVersion,
+    id_column: str,
+    schema: Any,
+    scored_at: datetime,
+    role: str,
+    label_column: str | None,
+) -> DataFrame:
+    """The in-process model inside `mapInPandas`. Class probabilities leave pandas as plain
+    double columns and become the map on Spark: no Python object per row."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
+
     model = version.model
+    feature_columns = list(version.input_columns)
     keys = list(version.class_keys)
+    key_array = np.asarray(keys, dtype=object)
     multiclass = version.is_multiclass
+    proba_columns = [f"__p{i}" for i in range(len(keys))]
+    fields = [f for f in schema.fields if f.name != CLASS_PROBABILITIES]
+    inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
 
     def _score(batches):
         for batch in batches:
@@ -160,24 +182,34 @@ def score_batch(
             if not version.is_classifier:
                 out["score"] = model.predict(features).astype("float64")
                 out["prediction"] = out["score"]
-                out[CLASS_PROBABILITIES] = None
             else:
-                proba = model.predict_proba(features)
+                proba = np.asarray(model.predict_proba(features), dtype="float64")
                 score, picked = version.decide(proba)
                 out["score"] = score
-                out["prediction"] = [keys[i] for i in picked] if multiclass else picked
-                out[CLASS_PROBABILITIES] = [
-                    dict(zip(keys, row, strict=True)) for row in proba.tolist()
-                ]
+                out["prediction"] = key_array[picked] if multiclass else picked
+                for i, column in enumerate(proba_columns):
+                    out[column] = proba[:, i]
             out["model_name"] = version.name
             out["model_version"] = version.version
             out["role"] = role
             out["scored_at"] = scored_at
             if label_column:
                 out[LABEL_COLUMN] = _labels(batch[label_column], multiclass)
-            yield out
+            yield out[inner.names]
 
-    return rows.mapInPandas(_score, schema)
+    scored = rows.mapInPandas(_score, inner)
+    if proba_columns:
+        probabilities = F.map_from_arrays(
+            F.array(*[F.lit(k) for k in keys]), F.array(*[F.col(c) for c in proba_columns])
+        )
+    else:
+        probabilities = F.lit(None).cast(MapType(StringType(), DoubleType()))
+    return scored.select(
+        *[
+            probabilities.alias(f.name) if f.name == CLASS_PROBABILITIES else F.col(f.name)
+            for f in schema.fields
+        ]
+    )
 
 
 def _labels(values: pd.Series, multiclass: bool) -> pd.Series:
