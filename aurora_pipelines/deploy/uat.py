@@ -412,16 +412,10 @@ def run_uat(
     from pyspark.sql import functions as F
 
     from aurora_pipelines.lake import delta
-    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.registry.model_version import load_experiment_version
     from aurora_pipelines.serving.batch import CLASS_PROBABILITIES, score_batch
 
-    version = load_model_version(
-        tracking_uri,
-        spec.name,
-        model_version,
-        problem_type=spec.problem_type.value,
-        primary_metric=spec.training.primary_metric,
-    )
+    version = load_experiment_version(tracking_uri, spec, model_version)
     uat, selection = select_uat_set(spark, spec, features_path, access)
     if spec.target not in uat.columns:
         raise DataError(

@@ -52,16 +52,10 @@ def generate_model_card(
     """Load the version from MLflow (digest-checked), evaluate, explain and write its card."""
     from mlflow import MlflowClient
 
-    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.registry.model_version import load_experiment_version
     from aurora_pipelines.serving.batch import is_spark_model
 
-    version = load_model_version(
-        tracking_uri,
-        model_name,
-        model_version,
-        problem_type=spec.problem_type.value,
-        primary_metric=spec.training.primary_metric,
-    )
+    version = load_experiment_version(tracking_uri, spec, model_version, name=model_name)
     model = version.model
     description = (
         MlflowClient(tracking_uri=tracking_uri)

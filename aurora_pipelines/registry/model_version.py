@@ -15,9 +15,12 @@ differ from the metric the plan trained on (a recommended metric), so it is only
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from aurora_pipelines.specs import ExperimentSpec
 
 # Version tags written at registration (registry/mlflow_registry.py).
 PROBLEM_TYPE_TAG = "aurora.problem_type"
@@ -154,6 +157,21 @@ def load_model_version(
         classes=model_classes(model) if kind == "classification" else (),
         metrics=registered.metrics,
         signature=signature,
+    )
+
+
+def load_experiment_version(
+    tracking_uri: str, spec: ExperimentSpec, version: str, *, name: str | None = None
+) -> ModelVersion:
+    """Version `version` of experiment `spec`'s model (registered under the experiment's
+    name unless `name` says otherwise); the spec's problem type and primary metric are only
+    the fallbacks of `load_model_version`."""
+    return load_model_version(
+        tracking_uri,
+        name or spec.name,
+        version,
+        problem_type=spec.problem_type.value,
+        primary_metric=spec.training.primary_metric,
     )
 
 

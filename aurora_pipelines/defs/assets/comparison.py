@@ -27,7 +27,7 @@ def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
 
         from aurora_pipelines.monitoring.comparison import MAX_ROWS, compare_models, write_report
         from aurora_pipelines.registry import mlflow_registry
-        from aurora_pipelines.registry.model_version import load_model_version
+        from aurora_pipelines.registry.model_version import load_experiment_version
         from aurora_pipelines.sources.readers import read_source
 
         uri = aurora.tracking_uri
@@ -65,16 +65,7 @@ def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             .toPandas()
             .rename(columns={"__label": spec.target})
         )
-        versions = [
-            load_model_version(
-                uri,
-                spec.name,
-                v,
-                problem_type=spec.problem_type.value,
-                primary_metric=spec.training.primary_metric,
-            )
-            for v in (champion, candidate)
-        ]
+        versions = [load_experiment_version(uri, spec, v) for v in (champion, candidate)]
         champion_model, candidate_model = [
             (h.version, h.model, list(h.input_columns)) for h in versions
         ]

@@ -268,7 +268,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
 def _reference_scores(aurora: AuroraResource, spec: ExperimentSpec, version, reference, columns):
     """UAT scores when `serve/uat_scores` exists, else the champion's scores of the training
     reference (computed on Spark)."""
-    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.registry.model_version import load_experiment_version
     from aurora_pipelines.serving.batch import score_batch
 
     uat = aurora.lake_path(spec.name, *lifecycle.UAT_SCORES)
@@ -276,13 +276,7 @@ def _reference_scores(aurora: AuroraResource, spec: ExperimentSpec, version, ref
         return delta.read_spark(aurora.spark(), uat).select("score")
     if not spec.id_column:
         return None
-    handle = load_model_version(
-        aurora.tracking_uri,
-        spec.name,
-        version,
-        problem_type=spec.problem_type.value,
-        primary_metric=spec.training.primary_metric,
-    )
+    handle = load_experiment_version(aurora.tracking_uri, spec, version)
     return score_batch(reference, handle, id_column=spec.id_column).select("score")
 
 

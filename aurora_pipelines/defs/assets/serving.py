@@ -19,17 +19,10 @@ from aurora_pipelines.specs import ExperimentSpec
 
 def _scoring_model(aurora: AuroraResource, spec: ExperimentSpec, role: str, version: str):
     # Imported on use: mlflow adds seconds to every code-location load.
-    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.registry.model_version import load_experiment_version
     from aurora_pipelines.serving.batch import ScoringModel
 
-    handle = load_model_version(
-        aurora.tracking_uri,
-        spec.name,
-        version,
-        problem_type=spec.problem_type.value,
-        primary_metric=spec.training.primary_metric,
-    )
-    return ScoringModel(role=role, model=handle)
+    return ScoringModel(role, load_experiment_version(aurora.tracking_uri, spec, version))
 
 
 def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
