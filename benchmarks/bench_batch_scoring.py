@@ -92,7 +92,7 @@ def tracking_uri(home: Path) -> str:
 def child_spark(home: str, version: str, columns: str, method: str) -> None:
     from aurora_pipelines.lake import delta
     from aurora_pipelines.lake.spark import get_spark
-    from aurora_pipelines.registry import mlflow_registry
+    from aurora_pipelines.registry.model_version import load_model_version
     from aurora_pipelines.serving.batch import ScoringModel, score_day, write_day
     from aurora_pipelines.settings import Settings
     from aurora_pipelines.sources.sample_data import ID_COLUMN
@@ -106,16 +106,13 @@ def child_spark(home: str, version: str, columns: str, method: str) -> None:
     batch = delta.read_spark(spark, root / "input")
     out = root / f"scores_{method}"
     if method == "mapinpandas":
-        model = mlflow_registry.load_model(uri, MODEL, version)
+        handle = load_model_version(uri, MODEL, version)
         scored = score_day(
             batch,
-            [ScoringModel("champion", version, model)],
+            [ScoringModel("champion", handle)],
             day=DAY,
             time_column=None,
-            feature_columns=features,
             id_column=ID_COLUMN,
-            model_name=MODEL,
-            problem_type="classification",
         )
         write_day(scored, str(out), DAY)
     else:

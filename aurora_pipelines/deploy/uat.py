@@ -10,6 +10,13 @@ columns and the target). Otherwise it is a documented hold-out of the feature ta
 - without one: a seeded hash sample of `uat_fraction` of the rows by id, reproducible across
   runs and independent of row order.
 `uat_fraction` defaults to `training.holdout_fraction` (else 0.2).
+
+The version is judged on the metric it was trained on (the model-version handle's primary
+metric, which a recommended plan may have chosen instead of the spec's
+`training.primary_metric`), in that metric's direction: `training.metric_min` is a minimum
+for roc_auc and a maximum for rmse, mae or log_loss. A multiclass version is scored from its
+`class_probabilities` with the training scorer's multiclass metrics (accuracy, macro F1,
+log loss, one-vs-rest ROC AUC and average precision).
 """
 
 from __future__ import annotations
@@ -25,6 +32,8 @@ import numpy as np
 import pandas as pd
 
 from aurora_pipelines.errors import DataError
+from aurora_pipelines.registry.model_version import ModelVersion, class_key
+from aurora_pipelines.results import CheckVerdict, Markdown, MetadataDict, Severity
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -34,6 +43,7 @@ if TYPE_CHECKING:
 
 ROW_ID = "__uat_row_id"
 HASH_BUCKETS = 10_000
+UAT_CHECK = "uat_metric_min"
 
 
 @dataclass
@@ -116,28 +126,25 @@ def select_uat_set(
 
 
 def uat_metrics(
-    frame: pd.DataFrame, *, target: str, problem_type: str
+    frame: pd.DataFrame, *, target: str, version: ModelVersion
 ) -> tuple[dict[str, float], dict[str, float], list[dict[str, Any]]]:
-    """(metrics, score summary, score histogram) of scored UAT rows with their target."""
+    """(metrics, score summary, score histogram) of scored UAT rows with their target.
+
+    `frame` holds the scores schema's `score`, `prediction` and (classifiers)
+    `class_probabilities` columns (serving/batch.py) and the target."""
     from aurora_pipelines.training.trainer import metrics_for
 
     if frame.empty:
         raise DataError("the UAT set is empty; check `deployment.uat_source` or the fraction")
     score = frame["score"].to_numpy(dtype=float)
     metrics: dict[str, float] = {}
-    if problem_type == "classification":
-        classes = np.unique(frame[target].to_numpy())
-        y = np.searchsorted(classes, frame[target].to_numpy())
-        proba = np.column_stack([1 - score, score])
-        for name, metric in metrics_for(problem_type).items():
-            try:
-                metrics[name] = float(metric.score(y, proba, 2))
-            except ValueError:  # one class only in the UAT set
-                continue
+    summary: dict[str, float] = {}
+    if version.is_classifier:
+        metrics, summary = _classification_metrics(frame, target, version)
         edges = np.linspace(0, 1, 11)
     else:
         y = frame[target].to_numpy(dtype=float)
-        for name, metric in metrics_for(problem_type).items():
+        for name, metric in metrics_for(version.problem_type).items():
             metrics[name] = float(metric.score(y, score))
         edges = np.unique(np.quantile(score, np.linspace(0, 1, 11)))
     counts, edges = np.histogram(score, bins=edges)
@@ -151,11 +158,46 @@ def uat_metrics(
         "p10": float(np.quantile(score, 0.1)),
         "p50": float(np.quantile(score, 0.5)),
         "p90": float(np.quantile(score, 0.9)),
+        **summary,
     }
-    if "prediction" in frame and problem_type == "classification":
-        summary["positive_rate"] = float(frame["prediction"].mean())
-        summary["actual_positive_rate"] = float((y == len(classes) - 1).mean())
     return metrics, summary, histogram
+
+
+def _classification_metrics(
+    frame: pd.DataFrame, target: str, version: ModelVersion
+) -> tuple[dict[str, float], dict[str, float]]:
+    """The training scorer's metrics on the rows whose label is one of the version's classes,
+    plus predicted vs actual class rates."""
+    from aurora_pipelines.serving.batch import CLASS_PROBABILITIES, probability_matrix
+    from aurora_pipelines.training.trainer import metrics_for
+
+    keys = list(version.class_keys)
+    labels = frame[target].map(class_key)
+    known = labels.isin(keys).to_numpy()
+    y = labels[known].map({k: i for i, k in enumerate(keys)}).to_numpy(dtype="int64")
+    if CLASS_PROBABILITIES in frame:
+        proba = probability_matrix(frame[CLASS_PROBABILITIES], keys)[known]
+    else:  # scores written before class_probabilities: a binary classifier's score
+        positive = frame["score"].to_numpy(dtype=float)[known]
+        proba = np.column_stack([1 - positive, positive])
+    metrics: dict[str, float] = {}
+    for name, metric in metrics_for(version.problem_type).items():
+        try:
+            metrics[name] = float(metric.score(y, proba, len(keys)))
+        except ValueError:  # a class missing from the UAT set (ROC AUC is undefined)
+            continue
+    summary: dict[str, float] = {}
+    if not known.all():
+        summary["rows_with_unknown_class"] = float((~known).sum())
+    if version.is_multiclass:
+        predicted = frame["prediction"].astype(str)
+        for i, key in enumerate(keys):
+            summary[f"predicted_share_{key}"] = float((predicted == key).mean())
+            summary[f"actual_share_{key}"] = float((y == i).mean()) if len(y) else 0.0
+    elif "prediction" in frame:
+        summary["positive_rate"] = float(frame["prediction"].mean())
+        summary["actual_positive_rate"] = float((y == 1).mean()) if len(y) else 0.0
+    return metrics, summary
 
 
 def compare_with_training(
@@ -277,6 +319,79 @@ def uat_evidence(reports_dir: Path, experiment: str, version: str | int) -> dict
     )
 
 
+@dataclass(frozen=True)
+class UatRun:
+    """What `run_uat` hands back: the report, its files, the Delta version of the UAT
+    scores, the version judged and the bar it is judged against."""
+
+    report: UatReport
+    paths: dict[str, str]
+    table_version: int
+    model_version: ModelVersion
+    metric_min: float
+
+    def as_metadata(self) -> MetadataDict:
+        report = self.report
+        value = report.metrics.get(report.primary_metric)
+        comparison = "\n".join(
+            f"| {r['metric']} | {r['uat']:.4f} | "
+            + ("-" if r["training_holdout"] is None else f"{r['training_holdout']:.4f}")
+            + " |"
+            for r in report.comparison
+        )
+        return {
+            "dagster/row_count": report.rows,
+            "model_version": report.model_version,
+            "uat_set": report.selection,
+            "primary_metric": report.primary_metric,
+            f"uat_{report.primary_metric}": value if value is not None else float("nan"),
+            "vs_training": Markdown(
+                "| metric | UAT | training holdout |\n|---|---|---|\n" + comparison
+            ),
+            "report": Path(self.paths["uat_report"]),
+            "delta_version": self.table_version,
+        }
+
+    def checks(self) -> list[CheckVerdict]:
+        return [uat_verdict(self.report, self.model_version, self.metric_min)]
+
+
+def uat_verdict(report: UatReport, model_version: ModelVersion, metric_min: float) -> CheckVerdict:
+    """Whether the UAT value of the metric the version was trained on meets `metric_min`, in
+    that metric's direction (a maximum for rmse, mae, log_loss). A warning, not a block: the
+    MRM approver reads it with the report."""
+    metric = model_version.primary_metric
+    value = report.metrics.get(metric)
+    direction = "min" if model_version.greater_is_better else "max"
+    metadata = {
+        "metric": metric,
+        "value": value if value is not None else float("nan"),
+        "bound": metric_min,
+        "direction": direction,
+    }
+    if value is None:
+        return CheckVerdict(
+            UAT_CHECK,
+            passed=False,
+            severity=Severity.WARN,
+            description=f"UAT could not compute {metric} on {report.rows} rows (e.g. one class "
+            "only); widen the UAT set (deployment.uat_fraction or uat_source)",
+            metadata=metadata,
+        )
+    passed = model_version.meets(value, metric_min)
+    bound = "at least" if model_version.greater_is_better else "at most"
+    return CheckVerdict(
+        UAT_CHECK,
+        passed=passed,
+        severity=Severity.WARN,
+        description=""
+        if passed
+        else f"UAT {metric} {value:.4f} is not {bound} the spec bound {metric_min} "
+        "(training.metric_min); the MRM approver should review the report before approving",
+        metadata=metadata,
+    )
+
+
 def run_uat(
     spark: SparkSession,
     spec: ExperimentSpec,
@@ -288,20 +403,19 @@ def run_uat(
     reports_dir: Path,
     commit_info: dict[str, str] | None = None,
     access: SourceAccess | None = None,
-) -> tuple[UatReport, dict[str, str], int]:
-    """Score the UAT set with `model_version`, write Delta and the report.
+) -> UatRun:
+    """Score the UAT set with `model_version`, write Delta and the report, judge the metric.
 
-    Returns (report, report file paths, Delta version of the UAT scores).
+    The version is loaded through the model-version handle; the spec's problem type and
+    primary metric are only fallbacks for a version that records neither.
     """
     from pyspark.sql import functions as F
 
     from aurora_pipelines.lake import delta
-    from aurora_pipelines.registry import mlflow_registry
-    from aurora_pipelines.serving.batch import model_input_columns, score_batch
+    from aurora_pipelines.registry.model_version import load_experiment_version
+    from aurora_pipelines.serving.batch import CLASS_PROBABILITIES, score_batch
 
-    model = mlflow_registry.load_model(tracking_uri, spec.name, model_version)
-    columns = model_input_columns(tracking_uri, spec.name, model_version)
-    threshold = mlflow_registry.decision_threshold(tracking_uri, spec.name, model_version)
+    version = load_experiment_version(tracking_uri, spec, model_version)
     uat, selection = select_uat_set(spark, spec, features_path, access)
     if spec.target not in uat.columns:
         raise DataError(
@@ -312,34 +426,25 @@ def run_uat(
     if key == ROW_ID:
         uat = uat.withColumn(ROW_ID, F.monotonically_increasing_id())
     uat = uat.withColumn(key, F.col(key).cast("string"))
-    scored = score_batch(
-        uat,
-        model,
-        feature_columns=columns,
-        id_column=key,
-        model_name=spec.name,
-        model_version=model_version,
-        problem_type=spec.problem_type.value,
-        threshold=0.5 if threshold is None else threshold,
-    )
+    scored = score_batch(uat, version, id_column=key)
     labelled = scored.join(uat.select(key, spec.target), on=key, how="inner")
     table_version = delta.write_spark(labelled, output_path, commit_info=commit_info)
-    frame = delta.read_pandas(output_path, columns=["score", "prediction", spec.target])
-    metrics, summary, histogram = uat_metrics(
-        frame, target=spec.target, problem_type=spec.problem_type.value
-    )
-    training = mlflow_registry.get_model_version(tracking_uri, spec.name, model_version).metrics
+    columns = ["score", "prediction", spec.target]
+    if version.is_classifier:
+        columns.append(CLASS_PROBABILITIES)
+    frame = delta.read_pandas(output_path, columns=columns)
+    metrics, summary, histogram = uat_metrics(frame, target=spec.target, version=version)
     report = UatReport(
         experiment=spec.name,
         model_name=spec.name,
-        model_version=str(model_version),
+        model_version=version.version,
         selection=selection,
         rows=len(frame),
         metrics=metrics,
-        comparison=compare_with_training(metrics, training),
+        comparison=compare_with_training(metrics, version.metrics),
         score_distribution=histogram,
         score_summary=summary,
-        primary_metric=spec.training.primary_metric,
+        primary_metric=version.primary_metric,
     )
-    paths = write_report(report, uat_report_dir(reports_dir, spec.name, model_version))
-    return report, paths, table_version
+    paths = write_report(report, uat_report_dir(reports_dir, spec.name, version.version))
+    return UatRun(report, paths, table_version, version, spec.training.metric_min)

@@ -52,21 +52,20 @@ def generate_model_card(
     """Load the version from MLflow (digest-checked), evaluate, explain and write its card."""
     from mlflow import MlflowClient
 
-    from aurora_pipelines.registry.mlflow_registry import get_model_version, load_model
+    from aurora_pipelines.registry.model_version import load_experiment_version
+    from aurora_pipelines.serving.batch import is_spark_model
 
-    model = load_model(tracking_uri, model_name, model_version)
+    version = load_experiment_version(tracking_uri, spec, model_version, name=model_name)
+    model = version.model
     description = (
         MlflowClient(tracking_uri=tracking_uri)
         .get_model_version(model_name, model_version)
         .description
     )
-    registered = get_model_version(tracking_uri, model_name, model_version)
     history: list[dict[str, Any]] = []
     if governance is not None:
         requests = governance.list_requests(experiment=spec.name)
         history = approval_history([r for r in requests if r.model_name == model_name])
-    from aurora_pipelines.serving.batch import is_spark_model
-
     if is_spark_model(model):
         card = _spark_model_card(
             model,
@@ -75,13 +74,12 @@ def generate_model_card(
             model_version=model_version,
             model_digest=model_digest,
             description=description or "",
-            metrics=registered.metrics,
+            metrics=version.metrics,
             data_sources=data_sources,
             quality_score=quality_score,
             history=history,
         )
-        inputs = _spark_inputs(tracking_uri, model_name, model_version)
-        background = features[inputs].sample(
+        background = features[list(version.input_columns)].sample(
             n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
         )
         files = write_model_card(
@@ -97,14 +95,15 @@ def generate_model_card(
         model_digest=model_digest,
         owner=spec.owner,
         team=spec.team,
-        problem_type=spec.problem_type.value,
+        problem_type=version.problem_type,
         target=spec.target,
-        primary_metric=spec.training.primary_metric,
+        # The metric the version was trained on (the plan's), not the spec's default.
+        primary_metric=version.primary_metric,
         description=spec.description,
         intended_use=spec.governance.intended_use,
         training_method=description or "",
         algorithm=type(aurora_pipeline(model).named_steps["model"]).__name__,
-        cv_metrics=registered.metrics,
+        cv_metrics=version.metrics,
         data_sources=data_sources,
         quality_score=quality_score,
         sensitive_attribute=spec.governance.sensitive_attribute,
@@ -120,12 +119,6 @@ def generate_model_card(
         card, model_card_dir(reports_dir, spec.name, model_version), background
     )
     return card, files
-
-
-def _spark_inputs(tracking_uri: str, model_name: str, model_version: str) -> list[str]:
-    from aurora_pipelines.serving.batch import model_input_columns
-
-    return model_input_columns(tracking_uri, model_name, model_version)
 
 
 def _spark_model_card(

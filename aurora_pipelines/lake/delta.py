@@ -95,6 +95,9 @@ def write_partition(
             mode="overwrite",
             partition_by=[column],
             predicate=f"{column} = '{quoted}'",
+            # New columns join the table's schema (e.g. batch scores' class_probabilities
+            # on a table written before it); a changed column type is still refused.
+            schema_mode="merge",
             commit_properties=properties,
         )
     return DeltaTable(str(path)).version()

@@ -340,16 +340,7 @@ def reference_scores(
     elif not id_column:
         return None
     else:
-        scores = score_batch(
-            reference,
-            champion.model,
-            feature_columns=list(champion.input_columns),
-            id_column=id_column,
-            model_name=champion.name,
-            model_version=champion.version,
-            problem_type=champion.problem_type,
-            threshold=champion.decision_threshold,
-        )
+        scores = score_batch(reference, champion, id_column=id_column)
     return scores.select(*[c for c in ("score", CLASS_PROBABILITIES) if c in scores.columns])
 
 

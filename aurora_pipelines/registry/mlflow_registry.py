@@ -175,6 +175,14 @@ def _description(result: TrainingResult, feature_table: str, feature_table_versi
     return text
 
 
+def _kind_tags(result: Any, problem_type: str | None, primary_metric: str | None) -> dict[str, str]:
+    """The version tags naming what the plan trained: its problem type and primary metric."""
+    return {
+        PROBLEM_TYPE_TAG: problem_type or result.problem_type,
+        PRIMARY_METRIC_TAG: primary_metric or result.primary_metric,
+    }
+
+
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:
     """Create the registered model on its first version; later versions reuse it."""
     try:
@@ -224,7 +232,8 @@ def log_and_register(
 
     `training_data` (optional, defaults to `sample_input`) is recorded as the run's dataset
     input, so the dataset digest and schema describe what the model was trained on.
-    `problem_type` / `primary_metric` become version tags (what the plan trained on).
+    `problem_type` and `primary_metric` (default: the result's) become the version tags
+    every consumer of the version reads (registry/model_version.py).
     """
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
@@ -237,8 +246,13 @@ def log_and_register(
         FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
     }
     run_tags = {**tags, **lineage, "best_algorithm": result.best_algorithm}
-    version_tags = {**tags, **lineage, "family": result.family, "calibration": result.calibration}
-    version_tags.update(_plan_tags(problem_type, primary_metric))
+    version_tags = {
+        **tags,
+        **lineage,
+        **_kind_tags(result, problem_type, primary_metric),
+        "family": result.family,
+        "calibration": result.calibration,
+    }
     if result.decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{result.decision_threshold:.6f}"
 
@@ -298,16 +312,6 @@ def log_and_register(
     return _stamp_digest(
         client, tracking_uri, registered_model_name, version.version, run_id, dict(result.metrics)
     )
-
-
-def _plan_tags(problem_type: str | None, primary_metric: str | None) -> dict[str, str]:
-    """Version tags `load_model_version` reads: what the plan trained the version for."""
-    tags = {}
-    if problem_type:
-        tags[PROBLEM_TYPE_TAG] = problem_type
-    if primary_metric:
-        tags[PRIMARY_METRIC_TAG] = primary_metric
-    return tags
 
 
 def _log_run_data(
@@ -370,6 +374,7 @@ def log_and_register_spark(
 
     `training_data` (the Spark DataFrame trained on) gives the run its dataset input (schema
     and lineage, nothing collected) and the model its signature, inferred from five rows.
+    `problem_type` and `primary_metric` (default: the result's) are tagged on the version.
     """
     import mlflow.spark
 
@@ -382,7 +387,7 @@ def log_and_register_spark(
             FEATURE_TABLE_VERSION_TAG: str(feature_table_version),
         }
     tags = {**tags, **lineage}
-    version_tags = {**tags, "family": "spark", **_plan_tags(problem_type, primary_metric)}
+    version_tags = {**tags, **_kind_tags(result, problem_type, primary_metric), "family": "spark"}
     if decision_threshold is not None:
         version_tags[THRESHOLD_TAG] = f"{decision_threshold:.6f}"
     signature = None
@@ -619,6 +624,22 @@ def latest_version(tracking_uri: str, name: str) -> RegisteredModel | None:
         return None
     newest = max(versions, key=lambda mv: int(mv.version))
     return get_model_version(tracking_uri, name, str(newest.version))
+
+
+def model_signature(tracking_uri: str, name: str, version: str) -> ModelSignature:
+    """The MLflow signature of a registered version (its MLmodel file; nothing else is read)."""
+    with _tracking(tracking_uri):
+        info = mlflow.models.get_model_info(f"models:/{name}/{version}")
+    if info.signature is None:
+        raise IntegrityError(f"model {name} v{version} has no signature; re-register it")
+    return info.signature
+
+
+def run_params(tracking_uri: str, run_id: str | None) -> dict[str, str]:
+    """The parameters of the run that logged a version ({} without a run)."""
+    if not run_id:
+        return {}
+    return dict(_client(tracking_uri).get_run(run_id).data.params)
 
 
 def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:

@@ -8,6 +8,11 @@ and reports, per day:
 - `agreement_rate`: share of rows where both gave the same label (classification);
 - `mean_score_diff`: mean of challenger score minus champion score;
 - when the batch carries labels: accuracy and ROC AUC of each (classification) or RMSE.
+
+A multiclass pair (scores whose `prediction` is a class key, serving/batch.py) also gets
+`score_psi_<class>`: the PSI of each class's probability (`class_probabilities`); with labels,
+each side's accuracy, macro F1 (`f1_macro`), log loss and one-vs-rest macro ROC AUC
+(`roc_auc_ovr`, left out when a class has no labelled row), all aggregated on the executors.
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ import pandas as pd
 
 from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION
 from aurora_pipelines.monitoring.psi import DEFAULT_BINS, DEFAULT_EPSILON
-from aurora_pipelines.serving.batch import LABEL_COLUMN, PARTITION_COLUMN
+from aurora_pipelines.serving.batch import (
+    CLASS_PROBABILITIES,
+    LABEL_COLUMN,
+    PARTITION_COLUMN,
+    is_multiclass_scores,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 # approxQuantile's relative error for the PSI edges: exact enough for deciles, one pass.
 QUANTILE_ERROR = 1e-4
+LOG_LOSS_EPSILON = 1e-15  # probabilities are clipped to [eps, 1 - eps], as sklearn does
 
 
 @dataclass(frozen=True)
@@ -41,17 +52,25 @@ class AbComparison:
     champion_mean_score: float
     challenger_mean_score: float
     metrics: dict[str, float] = field(default_factory=dict)  # only when labels are present
+    # Multiclass: PSI of each class's probability, challenger vs champion, by class key.
+    class_score_psi: dict[str, float] = field(default_factory=dict)
+
+    def _columns(self) -> dict[str, float]:
+        per_class = {f"score_psi_{k}": v for k, v in self.class_score_psi.items()}
+        return {**per_class, **self.metrics}
 
     def to_frame(self) -> pd.DataFrame:
         """One row for the `serve/ab_comparison` Delta table (metrics as columns)."""
-        row = {k: v for k, v in asdict(self).items() if k not in ("day", "metrics")}
-        row.update(self.metrics)
+        skip = ("day", "metrics", "class_score_psi")
+        row = {k: v for k, v in asdict(self).items() if k not in skip}
+        row.update(self._columns())
         row[PARTITION_COLUMN] = self.day
         return pd.DataFrame([row])
 
     def as_metadata(self) -> dict[str, float | int | str]:
-        data = {k: v for k, v in asdict(self).items() if k != "metrics" and v is not None}
-        return {**data, **self.metrics}
+        skip = ("metrics", "class_score_psi")
+        data = {k: v for k, v in asdict(self).items() if k not in skip and v is not None}
+        return {**data, **self._columns()}
 
 
 def compare_scores(
@@ -63,12 +82,18 @@ def compare_scores(
     champion = scores.where(F.col("role") == CHAMPION)
     challenger = scores.where(F.col("role") == CHALLENGER)
     has_labels = LABEL_COLUMN in scores.columns
+    multiclass = is_multiclass_scores(scores)
+    probabilities = {
+        side: [F.col(CLASS_PROBABILITIES).alias(f"probs_{side}")] if multiclass else []
+        for side in ("a", "b")
+    }
     a = champion.select(
         id_column,
         F.col("score").alias("score_a"),
         F.col("prediction").alias("prediction_a"),
         F.col("model_version").alias("version_a"),
         F.col(PARTITION_COLUMN),
+        *probabilities["a"],
         *([F.col(LABEL_COLUMN)] if has_labels else []),
     )
     b = challenger.select(
@@ -76,8 +101,24 @@ def compare_scores(
         F.col("score").alias("score_b"),
         F.col("prediction").alias("prediction_b"),
         F.col("model_version").alias("version_b"),
+        *probabilities["b"],
     )
     joined = a.join(b, on=id_column, how="inner")
+    if multiclass:
+        # Several passes follow (PSI and metrics per class): read the day's join once.
+        joined = joined.cache()
+    try:
+        return _compare(joined, has_labels, multiclass, problem_type, bins)
+    finally:
+        if multiclass:
+            joined.unpersist()
+
+
+def _compare(
+    joined: DataFrame, has_labels: bool, multiclass: bool, problem_type: str, bins: int
+) -> AbComparison | None:
+    from pyspark.sql import functions as F
+
     regression = problem_type == "regression"
     aggregates = [
         F.count(F.lit(1)).alias("rows"),
@@ -102,6 +143,7 @@ def compare_scores(
     summary = joined.agg(*aggregates).collect()[0]
     if not summary["rows"]:
         return None
+    keys = _class_keys(joined) if multiclass else []
     metrics: dict[str, float] = {}
     if has_labels:
         if regression:
@@ -112,7 +154,16 @@ def compare_scores(
             for side, role in (("a", CHAMPION), ("b", CHALLENGER)):
                 if summary[f"accuracy_{side}"] is not None:
                     metrics[f"{role}_accuracy"] = float(summary[f"accuracy_{side}"])
-            metrics.update(_roc_auc(joined))
+            if multiclass:
+                metrics.update(_multiclass_metrics(joined, keys))
+            else:
+                metrics.update(_roc_auc(joined))
+    class_psi = {}
+    for key in keys:
+        per_class = joined.select(
+            F.col("probs_a")[key].alias("score_a"), F.col("probs_b")[key].alias("score_b")
+        )
+        class_psi[key] = score_psi(per_class, bins=bins)
     return AbComparison(
         day=str(summary["day"]),
         champion_version=str(summary["version_a"]),
@@ -124,6 +175,7 @@ def compare_scores(
         champion_mean_score=float(summary["mean_a"]),
         challenger_mean_score=float(summary["mean_b"]),
         metrics=metrics,
+        class_score_psi=class_psi,
     )
 
 
@@ -171,3 +223,63 @@ def _roc_auc(joined: DataFrame) -> dict[str, float]:
         )
         out[f"{role}_roc_auc"] = float(evaluator.evaluate(labelled))
     return out
+
+
+def _class_keys(joined: DataFrame) -> list[str]:
+    """The class keys both sides' probabilities name (the versions' classes)."""
+    from pyspark.sql import functions as F
+
+    row = joined.select(F.map_keys("probs_a").alias("a"), F.map_keys("probs_b").alias("b")).first()
+    if row is None:
+        return []
+    return list(dict.fromkeys([*(row["a"] or []), *(row["b"] or [])]))
+
+
+def _multiclass_metrics(joined: DataFrame, keys: list[str]) -> dict[str, float]:
+    """Each side's accuracy, macro F1, log loss and one-vs-rest macro ROC AUC on the labelled
+    rows, with the definitions of the training scorer (training/trainer.py)."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.sql import functions as F
+
+    labelled = joined.where(F.col(LABEL_COLUMN).isNotNull())
+    present = {r[0] for r in labelled.select(LABEL_COLUMN).distinct().collect()}
+    out: dict[str, float] = {}
+    for side, role in (("a", CHAMPION), ("b", CHALLENGER)):
+        confusion = labelled.groupBy(LABEL_COLUMN, f"prediction_{side}").count().collect()
+        if not confusion:
+            continue
+        out[f"{role}_f1_macro"] = _macro_f1(
+            [(r[LABEL_COLUMN], r[f"prediction_{side}"], r["count"]) for r in confusion]
+        )
+        own = F.try_element_at(F.col(f"probs_{side}"), F.col(LABEL_COLUMN))
+        clipped = F.least(F.greatest(own, F.lit(LOG_LOSS_EPSILON)), F.lit(1 - LOG_LOSS_EPSILON))
+        log_loss = labelled.select(F.avg(-F.log(clipped))).first()[0]
+        if log_loss is not None:
+            out[f"{role}_log_loss"] = float(log_loss)
+        if not set(keys) <= present:
+            continue  # a class without labelled rows: one-vs-rest AUC is undefined for it
+        aucs = []
+        for key in keys:
+            one = labelled.select(
+                F.col(f"probs_{side}")[key].alias("p"),
+                (F.col(LABEL_COLUMN) == F.lit(key)).cast("double").alias("y"),
+            )
+            evaluator = BinaryClassificationEvaluator(
+                rawPredictionCol="p", labelCol="y", metricName="areaUnderROC"
+            )
+            aucs.append(float(evaluator.evaluate(one)))
+        out[f"{role}_roc_auc_ovr"] = sum(aucs) / len(aucs)
+    return out
+
+
+def _macro_f1(confusion: list[tuple[str, str, int]]) -> float:
+    """Macro F1 over the classes seen as labels or predictions (sklearn's `average="macro"`),
+    from (label, prediction, count) cells."""
+    classes = {label for label, _, _ in confusion} | {pred for _, pred, _ in confusion}
+    scores = []
+    for c in classes:
+        tp = sum(n for label, pred, n in confusion if label == c and pred == c)
+        fp = sum(n for label, pred, n in confusion if label != c and pred == c)
+        fn = sum(n for label, pred, n in confusion if label == c and pred != c)
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores)

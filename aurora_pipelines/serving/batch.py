@@ -2,11 +2,39 @@
 MLlib PipelineModel through `transform`; either way the scoring runs on the executors and
 scales with the cluster.
 
-Why `mapInPandas` and not `mlflow.pyfunc.spark_udf`: the model is loaded once on the driver
-through `registry.load_model` (digest-verified, skops trusted types checked) and shipped to
-the executors; it yields the positive-class probability, which the version's registered
-decision threshold turns into a label (the registered pyfunc only exposes `predict`, i.e.
-sklearn's fixed 0.5 cut); and it measured faster (benchmarks/bench_batch_scoring.py).
+Why `mapInPandas` and not `mlflow.pyfunc.spark_udf`: the version is loaded once on the driver
+through the model-version handle (`registry/model_version.py`: digest-verified, skops trusted
+types checked) and shipped to the executors; it yields the class probabilities, which the
+version's registered decision threshold turns into a label (the registered pyfunc only
+exposes `predict`, i.e. sklearn's fixed 0.5 cut); and it measured faster
+(benchmarks/bench_batch_scoring.py).
+
+The scores schema (one row per entity and scoring model; monitoring and the A/B comparison
+read it):
+
+| column                | type                | meaning                                         |
+|-----------------------|---------------------|-------------------------------------------------|
+| <id_column>           | string              | the entity id                                   |
+| score                 | double              | regression: the value; binary: the positive     |
+|                       |                     | class's probability; multiclass: the largest    |
+|                       |                     | class probability (that of `prediction`)        |
+| prediction            | double (regression) | the predicted value                             |
+|                       | long (binary)       | 1 when score >= the version's threshold, else 0 |
+|                       | string (multiclass) | the most probable class, as its class key       |
+| class_probabilities   | map<string,double>  | every classifier: class key -> probability;     |
+|                       |                     | null for regression                             |
+| model_name, model_version, role | string    | who scored the row, as champion or challenger   |
+| scored_at             | timestamp           | UTC, naive                                      |
+| label                 | double, or string   | the batch's known outcome when it carries the   |
+|                       | (multiclass)        | target; multiclass: its class key               |
+| date                  | string              | the partition (UTC day)                         |
+
+A class key is `str(class)` with integral floats written as integers (`class_key`). Why the
+multiclass prediction is a string: class labels may be strings ('setosa'), and a string
+column holds integer labels as well; it is the same key as in `class_probabilities` and in
+`label`, so accuracy and champion/challenger agreement are plain equality. Binary and
+regression keep the types they always had (tables written before stay valid; the new
+`class_probabilities` column is merged into their schema on the next write).
 
 Daily partitions (`score_day`): a partition scores the rows of the scoring features whose
 `time_column` falls on that UTC day when the spec names one (`scoring.time_column`), else the
@@ -16,46 +44,91 @@ Scores land in Delta partitioned by `date`; a re-run replaces only its own day.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from aurora_pipelines.errors import SourceError
+from aurora_pipelines.registry.model_version import ModelVersion, class_key
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-SCORE_COLUMNS = ["score", "prediction", "model_name", "model_version", "role", "scored_at"]
+CLASS_PROBABILITIES = "class_probabilities"
+SCORE_COLUMNS = [
+    "score",
+    "prediction",
+    CLASS_PROBABILITIES,
+    "model_name",
+    "model_version",
+    "role",
+    "scored_at",
+]
 PARTITION_COLUMN = "date"  # the UTC day `YYYY-MM-DD`, as in the prediction log
 LABEL_COLUMN = "label"  # the scoring batch's known outcome, when it carries the target
 
 
-def score_batch(
-    df: DataFrame,
-    model: Any,
-    *,
-    feature_columns: list[str],
-    id_column: str,
-    model_name: str,
-    model_version: str,
-    problem_type: str,
-    threshold: float = 0.5,
-    role: str = "champion",
-    label_column: str | None = None,
-) -> DataFrame:
-    """Score every row of `df`; returns id, score, prediction, the model that scored it and
-    its role (champion/challenger), plus `label` when `label_column` is given."""
+def probability_matrix(values: Iterable[Any], keys: Sequence[str]) -> np.ndarray:
+    """`class_probabilities` values (dicts, or the (key, probability) pairs a Delta read gives)
+    as an n x len(keys) matrix in `keys` order; a class a row lacks is NaN."""
+    rows = [dict(v) if v is not None else {} for v in values]
+    matrix = np.array([[row.get(k, np.nan) for k in keys] for row in rows], dtype="float64")
+    return matrix.reshape(len(rows), len(keys))
+
+
+def is_multiclass_scores(scores: DataFrame) -> bool:
+    """Whether a scores frame holds a multiclass version's rows (its prediction is a class key)."""
+    return dict(scores.dtypes).get("prediction") == "string"
+
+
+def scores_schema(version: ModelVersion, id_column: str, *, with_label: bool) -> Any:
+    """The Spark schema of `version`'s scores (see the module docstring)."""
     from pyspark.sql.types import (
         DoubleType,
         LongType,
+        MapType,
         StringType,
         StructField,
         StructType,
         TimestampType,
     )
 
+    if not version.is_classifier:
+        prediction, label = DoubleType(), DoubleType()
+    elif version.is_multiclass:
+        prediction, label = StringType(), StringType()
+    else:
+        prediction, label = LongType(), DoubleType()
+    fields = [
+        StructField(id_column, StringType()),
+        StructField("score", DoubleType()),
+        StructField("prediction", prediction),
+        StructField(CLASS_PROBABILITIES, MapType(StringType(), DoubleType())),
+        StructField("model_name", StringType()),
+        StructField("model_version", StringType()),
+        StructField("role", StringType()),
+        StructField("scored_at", TimestampType()),
+    ]
+    if with_label:
+        fields.append(StructField(LABEL_COLUMN, label))
+    return StructType(fields)
+
+
+def score_batch(
+    df: DataFrame,
+    version: ModelVersion,
+    *,
+    id_column: str,
+    role: str = "champion",
+    label_column: str | None = None,
+) -> DataFrame:
+    """Score every row of `df` with `version` on its own input columns; returns the scores
+    schema (module docstring), with `label` when `label_column` is given."""
+    feature_columns = list(version.input_columns)
     carried = [label_column] if label_column else []
     missing = [c for c in [id_column, *feature_columns, *carried] if c not in df.columns]
     if missing:
@@ -63,55 +136,87 @@ def score_batch(
             f"scoring batch lacks columns the model needs: {', '.join(missing)}; "
             "rebuild the scoring features with the same dbt model as training"
         )
-    regression = problem_type == "regression"
-    fields = [
-        StructField(id_column, StringType()),
-        StructField("score", DoubleType()),
-        StructField("prediction", DoubleType() if regression else LongType()),
-        StructField("model_name", StringType()),
-        StructField("model_version", StringType()),
-        StructField("role", StringType()),
-        StructField("scored_at", TimestampType()),
-    ]
-    if label_column:
-        fields.append(StructField(LABEL_COLUMN, DoubleType()))
-    schema = StructType(fields)
+    schema = scores_schema(version, id_column, with_label=bool(label_column))
     scored_at = datetime.now(UTC).replace(tzinfo=None)
-    if is_spark_model(model):
+    rows = df.select(id_column, *feature_columns, *carried)
+    if is_spark_model(version.model):
         return _score_with_spark_model(
-            df,
-            model,
-            feature_columns=feature_columns,
+            rows,
+            version,
             id_column=id_column,
-            model_name=model_name,
-            model_version=model_version,
-            problem_type=problem_type,
-            threshold=threshold,
             schema=schema,
             scored_at=scored_at,
             role=role,
             label_column=label_column,
         )
+    return _score_in_process(rows, version, id_column, schema, scored_at, role, label_column)
+
+
+def _score_in_process(
+    rows: DataFrame,
+    version: ModelVersion,
+    id_column: str,
+    schema: Any,
+    scored_at: datetime,
+    role: str,
+    label_column: str | None,
+) -> DataFrame:
+    """The in-process model inside `mapInPandas`. Class probabilities leave pandas as plain
+    double columns and become the map on Spark: no Python object per row."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
+
+    model = version.model
+    feature_columns = list(version.input_columns)
+    keys = list(version.class_keys)
+    key_array = np.asarray(keys, dtype=object)
+    multiclass = version.is_multiclass
+    proba_columns = [f"__p{i}" for i in range(len(keys))]
+    fields = [f for f in schema.fields if f.name != CLASS_PROBABILITIES]
+    inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
 
     def _score(batches):
         for batch in batches:
             features = batch[feature_columns]
             out = pd.DataFrame({id_column: batch[id_column].astype(str)})
-            if problem_type == "regression":
+            if not version.is_classifier:
                 out["score"] = model.predict(features).astype("float64")
                 out["prediction"] = out["score"]
             else:
-                out["score"] = model.predict_proba(features)[:, 1].astype("float64")
-                out["prediction"] = (out["score"] >= threshold).astype("int64")
-            out["model_name"] = model_name
-            out["model_version"] = str(model_version)
+                proba = np.asarray(model.predict_proba(features), dtype="float64")
+                score, picked = version.decide(proba)
+                out["score"] = score
+                out["prediction"] = key_array[picked] if multiclass else picked
+                for i, column in enumerate(proba_columns):
+                    out[column] = proba[:, i]
+            out["model_name"] = version.name
+            out["model_version"] = version.version
             out["role"] = role
             out["scored_at"] = scored_at
             if label_column:
-                out[LABEL_COLUMN] = pd.to_numeric(batch[label_column]).astype("float64")
-            yield out
+                out[LABEL_COLUMN] = _labels(batch[label_column], multiclass)
+            yield out[inner.names]
 
-    return df.select(id_column, *feature_columns, *carried).mapInPandas(_score, schema)
+    scored = rows.mapInPandas(_score, inner)
+    if proba_columns:
+        probabilities = F.map_from_arrays(
+            F.array(*[F.lit(k) for k in keys]), F.array(*[F.col(c) for c in proba_columns])
+        )
+    else:
+        probabilities = F.lit(None).cast(MapType(StringType(), DoubleType()))
+    return scored.select(
+        *[
+            probabilities.alias(f.name) if f.name == CLASS_PROBABILITIES else F.col(f.name)
+            for f in schema.fields
+        ]
+    )
+
+
+def _labels(values: pd.Series, multiclass: bool) -> pd.Series:
+    """The known outcome as the `label` column: class keys for multiclass, else numbers."""
+    if multiclass:
+        return values.map(lambda v: None if pd.isna(v) else class_key(v))
+    return pd.to_numeric(values).astype("float64")
 
 
 def is_spark_model(model: Any) -> bool:
@@ -120,54 +225,69 @@ def is_spark_model(model: Any) -> bool:
 
 
 def _score_with_spark_model(
-    df: DataFrame,
-    model: Any,
+    rows: DataFrame,
+    version: ModelVersion,
     *,
-    feature_columns: list[str],
     id_column: str,
-    model_name: str,
-    model_version: str,
-    problem_type: str,
-    threshold: float,
     schema: Any,
     scored_at: datetime,
     role: str,
     label_column: str | None,
 ) -> DataFrame:
-    """`PipelineModel.transform` on the batch: the positive-class probability is the score,
-    the registered decision threshold turns it into the prediction (regression: the value)."""
+    """`PipelineModel.transform` on the batch, with the same score, prediction and class
+    probabilities as the in-process path (regression: the value)."""
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
+    from pyspark.sql.types import DoubleType, MapType, StringType
 
-    carried = [label_column] if label_column else []
-    predicted = model.transform(df.select(id_column, *feature_columns, *carried))
-    if problem_type == "regression":
+    predicted = version.model.transform(rows)
+    if not version.is_classifier:
         score = F.col("prediction").cast("double")
         prediction = score
+        probabilities = F.lit(None).cast(MapType(StringType(), DoubleType()))
     else:
-        score = vector_to_array(F.col("probability"))[1].cast("double")
-        prediction = (score >= F.lit(float(threshold))).cast("long")
+        proba = vector_to_array(F.col("probability"))
+        keys = F.array(*[F.lit(k) for k in version.class_keys])
+        probabilities = F.map_from_arrays(keys, proba)
+        if version.is_multiclass:
+            score = F.array_max(proba)
+            # array_position is 1-based, as element_at: the first class with the top score.
+            prediction = F.element_at(keys, F.array_position(proba, score).cast("int"))
+        else:
+            score = proba[1].cast("double")
+            prediction = (score >= F.lit(version.decision_threshold)).cast("long")
+    label = [_spark_label(rows, label_column, version.is_multiclass)] if label_column else []
     return predicted.select(
         F.col(id_column).cast("string").alias(id_column),
         score.alias("score"),
         prediction.alias("prediction"),
-        F.lit(model_name).alias("model_name"),
-        F.lit(str(model_version)).alias("model_version"),
+        probabilities.alias(CLASS_PROBABILITIES),
+        F.lit(version.name).alias("model_name"),
+        F.lit(version.version).alias("model_version"),
         F.lit(role).alias("role"),
         F.lit(scored_at).cast("timestamp").alias("scored_at"),
-        *[F.col(c).cast("double").alias(LABEL_COLUMN) for c in carried],
+        *label,
     ).select(*[field.name for field in schema.fields])
 
 
-def model_input_columns(tracking_uri: str, model_name: str, version: str) -> list[str]:
-    """The input columns of a registered version, from its MLflow signature."""
-    import mlflow
+def _spark_label(rows: DataFrame, column: str, multiclass: bool) -> Any:
+    """The `label` column on Spark: a double, or for multiclass the class key `class_key`
+    would give (integral doubles as integers, booleans as Python writes them)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import BooleanType, DecimalType, DoubleType, FloatType
 
-    mlflow.set_tracking_uri(tracking_uri)
-    info = mlflow.models.get_model_info(f"models:/{model_name}/{version}")
-    if info.signature is None:
-        raise SourceError(f"model {model_name} v{version} has no signature; re-register it")
-    return info.signature.inputs.input_names()
+    value = F.col(column)
+    if not multiclass:
+        return value.cast("double").alias(LABEL_COLUMN)
+    kind = rows.schema[column].dataType
+    if isinstance(kind, FloatType | DoubleType | DecimalType):
+        key = F.when(value == F.floor(value), value.cast("long").cast("string"))
+        key = key.otherwise(value.cast("string"))
+    elif isinstance(kind, BooleanType):
+        key = F.when(value, F.lit("True")).when(~value, F.lit("False"))
+    else:
+        key = value.cast("string")
+    return key.alias(LABEL_COLUMN)
 
 
 @dataclass(frozen=True)
@@ -175,11 +295,11 @@ class ScoringModel:
     """One registered version taking part in a day's scoring, in its routing role."""
 
     role: str  # champion | challenger (deploy/routing.py)
-    version: str
-    model: Any
-    threshold: float = 0.5
-    # The version's own signature columns, when they differ from the shared default.
-    feature_columns: tuple[str, ...] | None = None
+    model: ModelVersion
+
+    @property
+    def version(self) -> str:
+        return self.model.version
 
 
 def day_string(day: str | date) -> str:
@@ -213,10 +333,7 @@ def score_day(
     *,
     day: str,
     time_column: str | None,
-    feature_columns: list[str],
     id_column: str,
-    model_name: str,
-    problem_type: str,
     label_column: str | None = None,
 ) -> DataFrame:
     """Every model's scores for the day's rows, stacked, with the `date` partition column."""
@@ -229,18 +346,7 @@ def score_day(
     if label_column and label_column not in rows.columns:
         label_column = None  # scoring batches usually have no labels yet
     scored = [
-        score_batch(
-            rows,
-            m.model,
-            feature_columns=list(m.feature_columns or feature_columns),
-            id_column=id_column,
-            model_name=model_name,
-            model_version=m.version,
-            problem_type=problem_type,
-            threshold=m.threshold,
-            role=m.role,
-            label_column=label_column,
-        )
+        score_batch(rows, m.model, id_column=id_column, role=m.role, label_column=label_column)
         for m in models
     ]
     stacked = reduce(lambda a, b: a.unionByName(b), scored)

@@ -1,9 +1,10 @@
 """Loaded model versions for the scoring service, and the pool that keeps them warm.
 
 A version is loaded once, off the request path (the routing poller preloads every version
-a role points at), through `mlflow_registry.load_model`, which checks the artifact digest and
-skops' trusted types. Scoring then calls the fitted sklearn pipeline in process (via the
-compiled fast path when the pipeline is Aurora's standard one): no MLflow call per request.
+a role points at), through the model-version handle (`registry/model_version.py`), which
+checks the artifact digest and skops' trusted types. Scoring then calls the fitted sklearn
+pipeline in process (via the compiled fast path when the pipeline is Aurora's standard one):
+no MLflow call per request.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from aurora_pipelines.registry.model_version import DEFAULT_THRESHOLD, ModelVersion, decide
 from aurora_pipelines.serving.fastpath import compile_pipeline
 from aurora_pipelines.serving.validation import InputSchema
 
@@ -65,14 +67,10 @@ class LoadedModel:
             out = [{"value": float(v), "model_version": self.version} for v in values]
             return out, values.tolist(), values.tolist()
         proba = self._proba(frame)
-        if proba.shape[1] == 2:
-            positive = proba[:, 1]
-            threshold = 0.5 if self.threshold is None else self.threshold
-            picked = (positive >= threshold).astype(int)
-            scores = positive
-        else:  # multiclass: the most likely class, no threshold
-            picked = proba.argmax(axis=1)
-            scores = proba.max(axis=1)
+        # Binary: positive-class probability at the registered threshold; multiclass: argmax.
+        scores, picked = decide(
+            proba, DEFAULT_THRESHOLD if self.threshold is None else self.threshold
+        )
         labels = [_plain(self.classes[i]) for i in picked]
         out = [
             {"probability": float(s), "label": label, "model_version": self.version}
@@ -100,28 +98,34 @@ def load_version(
     tracking_uri: str, name: str, version: str, reports_dir: Path | None = None
 ) -> LoadedModel:
     """Load one version with its signature, threshold and input example (blocking, slow)."""
-    from mlflow.models import Model
+    from aurora_pipelines.registry.model_version import load_model_version
 
-    from aurora_pipelines.registry.mlflow_registry import (
-        decision_threshold,
-        download_model,
-        load_model,
+    return from_model_version(
+        load_model_version(tracking_uri, name, version), tracking_uri, reports_dir
     )
 
-    model = load_model(tracking_uri, name, version)
-    if type(model).__module__.startswith("pyspark.ml") or not hasattr(model, "predict"):
+
+def from_model_version(
+    handle: ModelVersion, tracking_uri: str, reports_dir: Path | None = None
+) -> LoadedModel:
+    """A loaded version ready to serve: the handle plus its logged input example."""
+    from mlflow.models import Model
+
+    from aurora_pipelines.registry.mlflow_registry import download_model
+
+    name, version = handle.name, handle.version
+    if type(handle.model).__module__.startswith("pyspark.ml") or not hasattr(
+        handle.model, "predict"
+    ):
         # Scoring a Spark MLlib model needs a Spark session per request: batch scoring does it.
         raise RuntimeError(
-            f"model {name} v{version} is a {type(model).__name__}, not an in-process model; "
-            "score it with batch scoring, or deploy an sklearn/torch version"
+            f"model {name} v{version} is a {type(handle.model).__name__}, not an in-process "
+            "model; score it with batch scoring, or deploy an sklearn/torch version"
         )
     with tempfile.TemporaryDirectory(prefix="aurora-serve-") as tmp:
         local = download_model(tracking_uri, name, version, Path(tmp))
-        meta = Model.load(str(local))
-        if meta.signature is None:
-            raise RuntimeError(f"model {name} v{version} has no signature; re-register it")
         try:
-            example = meta.load_input_example(str(local))
+            example = Model.load(str(local)).load_input_example(str(local))
         except Exception:  # an example is only a fallback SHAP background
             example = None
     background = None
@@ -131,10 +135,10 @@ def load_version(
         background = model_card_dir(reports_dir, name, version) / BACKGROUND_FILE
     return LoadedModel(
         name=name,
-        version=str(version),
-        model=model,
-        schema=InputSchema.from_signature(meta.signature),
-        threshold=decision_threshold(tracking_uri, name, version),
+        version=version,
+        model=handle.model,
+        schema=InputSchema.from_signature(handle.signature),
+        threshold=handle.threshold,
         input_example=example if isinstance(example, pd.DataFrame) else None,
         background_path=background,
     )

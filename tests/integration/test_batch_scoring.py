@@ -16,6 +16,7 @@ from aurora_pipelines.lake import delta
 from aurora_pipelines.monitoring.psi import population_stability_index
 from aurora_pipelines.serving.ab_comparison import compare_scores
 from aurora_pipelines.serving.batch import ScoringModel, partition_rows, score_day, write_day
+from tests.model_versions import in_memory_version
 
 FEATURES = ["x1", "x2"]
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]
@@ -58,22 +59,18 @@ def batch(spark, frame: pd.DataFrame):
     return spark.createDataFrame(frame)
 
 
+def _scoring(role: str, version: str, model: LogisticRegression) -> ScoringModel:
+    return ScoringModel(role, in_memory_version(model, FEATURES, version=version))
+
+
 def _score(batch, models: list[ScoringModel], day: str, time_column: str | None = "event_time"):
     return score_day(
-        batch,
-        models,
-        day=day,
-        time_column=time_column,
-        feature_columns=FEATURES,
-        id_column="id",
-        model_name="toy",
-        problem_type="classification",
-        label_column="y",
+        batch, models, day=day, time_column=time_column, id_column="id", label_column="y"
     )
 
 
 def test_a_partition_scores_only_the_rows_of_its_utc_day(batch, frame, models):
-    scored = _score(batch, [ScoringModel("champion", "1", models[0])], DAYS[1]).toPandas()
+    scored = _score(batch, [_scoring("champion", "1", models[0])], DAYS[1]).toPandas()
     expected = frame[frame["event_time"].dt.strftime("%Y-%m-%d") == DAYS[1]]
     assert 0 < len(scored) < len(frame)
     assert sorted(scored["id"]) == sorted(expected["id"])
@@ -94,7 +91,7 @@ def test_unknown_time_column_or_bad_day_names_the_fix(batch):
 
 def test_rerunning_a_day_replaces_only_that_day(batch, models, tmp_path: Path):
     path = tmp_path / "batch_scores"
-    champion = ScoringModel("champion", "1", models[0])
+    champion = _scoring("champion", "1", models[0])
     for day in DAYS:
         write_day(_score(batch, [champion], day), str(path), day)
     before = delta.read_pandas(path)
@@ -102,9 +99,7 @@ def test_rerunning_a_day_replaces_only_that_day(batch, models, tmp_path: Path):
     assert delta.version(path) == 2
 
     # Re-run day 2 with another version: day 2 is replaced, days 1 and 3 are untouched.
-    write_day(
-        _score(batch, [ScoringModel("champion", "2", models[1])], DAYS[1]), str(path), DAYS[1]
-    )
+    write_day(_score(batch, [_scoring("champion", "2", models[1])], DAYS[1]), str(path), DAYS[1])
     after = delta.read_pandas(path)
     assert len(after) == len(before)
     by_day = after.groupby("date")["model_version"].agg(set).to_dict()
@@ -123,15 +118,13 @@ def test_a_table_written_before_partitioning_is_replaced_by_the_partitioned_layo
 ):
     path = tmp_path / "legacy"
     delta.write_table(path, pd.DataFrame({"id": ["old"], "score": [0.5]}))
-    write_day(
-        _score(batch, [ScoringModel("champion", "1", models[0])], DAYS[0]), str(path), DAYS[0]
-    )
+    write_day(_score(batch, [_scoring("champion", "1", models[0])], DAYS[0]), str(path), DAYS[0])
     table = delta.read_pandas(path)
     assert "old" not in set(table["id"]) and set(table["date"]) == {DAYS[0]}
 
 
 def test_ab_comparison_of_a_version_with_itself_shows_no_difference(batch, models):
-    same = [ScoringModel("champion", "1", models[0]), ScoringModel("challenger", "1", models[0])]
+    same = [_scoring("champion", "1", models[0]), _scoring("challenger", "1", models[0])]
     result = compare_scores(
         _score(batch, same, DAYS[0]), id_column="id", problem_type="classification"
     )
@@ -142,7 +135,7 @@ def test_ab_comparison_of_a_version_with_itself_shows_no_difference(batch, model
 
 
 def test_ab_comparison_measures_a_weaker_challenger(batch, models, frame):
-    pair = [ScoringModel("champion", "1", models[0]), ScoringModel("challenger", "2", models[1])]
+    pair = [_scoring("champion", "1", models[0]), _scoring("challenger", "2", models[1])]
     scores = _score(batch, pair, DAYS[2])
     result = compare_scores(scores, id_column="id", problem_type="classification")
     day_rows = (frame["event_time"].dt.strftime("%Y-%m-%d") == DAYS[2]).sum()
@@ -165,7 +158,7 @@ def test_ab_comparison_measures_a_weaker_challenger(batch, models, frame):
 
 
 def test_ab_comparison_needs_both_roles(batch, models):
-    only = _score(batch, [ScoringModel("champion", "1", models[0])], DAYS[0])
+    only = _score(batch, [_scoring("champion", "1", models[0])], DAYS[0])
     assert compare_scores(only, id_column="id", problem_type="classification") is None
 
 
@@ -173,7 +166,7 @@ def test_a_day_without_rows_empties_its_partition_and_compares_nothing(
     spark, batch, models, tmp_path: Path
 ):
     path = tmp_path / "scores"
-    pair = [ScoringModel("champion", "1", models[0]), ScoringModel("challenger", "2", models[1])]
+    pair = [_scoring("champion", "1", models[0]), _scoring("challenger", "2", models[1])]
     write_day(_score(batch, pair, DAYS[0]), str(path), DAYS[0])
     empty_day = "2026-04-01"
     write_day(_score(batch, pair, empty_day), str(path), empty_day)

@@ -247,9 +247,9 @@ def test_dagster_run_fails_with_dbt_message_when_a_model_is_broken(
     tmp_path: Path, inputs: tuple[pd.DataFrame, ...], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import dagster as dg
-    from aurora_pipelines.defs.resources import build_resources
 
     from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
+    from aurora_pipelines.defs.resources import build_resources
     from aurora_pipelines.defs.runner import _root_message
     from aurora_pipelines.settings import Settings
 

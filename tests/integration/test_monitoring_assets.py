@@ -96,7 +96,8 @@ def _spec(webhook: str, labels: Path) -> ExperimentSpec:
 def world(settings: Settings, spark, receiver, tmp_path_factory):
     """A champion trained on stable data; a drifted day of batch scores and logged predictions;
     labels for that day that contradict the model (so its AUC collapses)."""
-    from aurora_pipelines.serving.batch import model_input_columns, score_batch
+    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.serving.batch import score_batch
     from aurora_pipelines.training import train_experiment
 
     tmp = tmp_path_factory.mktemp("monitoring")
@@ -127,20 +128,13 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
         tags={"experiment": NAME, "team": "risk"},
     )
     mlflow_registry.set_alias(local.tracking_uri, NAME, "champion", registered.version)
-    columns = model_input_columns(local.tracking_uri, NAME, registered.version)
+    handle = load_model_version(local.tracking_uri, NAME, registered.version)
+    columns = list(handle.input_columns)
 
     batch = generate_credit_data(2000, seed=22, drift=True)
     delta.write_table(local.lake_dir.joinpath(NAME, *lifecycle.SCORING_FEATURES), batch)
-    model = mlflow_registry.load_model(local.tracking_uri, NAME, registered.version)
-    scored = score_batch(
-        spark.createDataFrame(batch),
-        model,
-        feature_columns=columns,
-        id_column=ID_COLUMN,
-        model_name=NAME,
-        model_version=registered.version,
-        problem_type="classification",
-    ).toPandas()
+    model = handle.model
+    scored = score_batch(spark.createDataFrame(batch), handle, id_column=ID_COLUMN).toPandas()
     scored["date"] = DAY
     # As serve/batch_scores is written once daily-partitioned: one `date` partition per day.
     write_deltalake(

@@ -104,6 +104,9 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     tags = client.get_model_version(spec.name, "1").tags
     assert tags["aurora.experiment"] == spec.name and tags["aurora.owner"] == "ds_alice"
     assert tags["family"] == "spark" and tags[mlflow_registry.DIGEST_TAG] == latest.digest
+    # What every consumer of the version reads (registry/model_version.py): the plan's metric.
+    assert tags["aurora.problem_type"] == "classification"
+    assert tags["aurora.primary_metric"] == "roc_auc"
     assert tags[mlflow_registry.FEATURE_TABLE_TAG] == str(features_path)
     assert tags[mlflow_registry.FEATURE_TABLE_VERSION_TAG] == str(delta.version(features_path))
     (dataset,) = run.inputs.dataset_inputs
@@ -141,6 +144,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
         "application_id",
         "score",
         "prediction",
+        "class_probabilities",
         "model_name",
         "model_version",
         "role",
@@ -154,6 +158,9 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     assert scores["score"].between(0, 1).all() and scores["score"].nunique() > 10
     # The registered threshold (0.3), not 0.5, decides the prediction.
     assert (scores["prediction"] == (scores["score"] >= 0.3).astype("int64")).all()
+    # Both classes' probabilities, keyed by the Spark label index.
+    positive = [dict(p)["1"] for p in scores["class_probabilities"]]
+    assert scores["score"].tolist() == pytest.approx(positive)
     assert set(scores["model_version"]) == {"1"} and set(scores["role"]) == {"champion"}
     assert set(scores["date"]) == {"2026-03-01"}
 

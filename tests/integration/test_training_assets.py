@@ -44,7 +44,7 @@ def _spec(name: str, training: dict | None = None) -> ExperimentSpec:
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    # AuroraResource exports AURORA_HOME; monkeypatch restores the session's value after.
+    # The lake resource exports AURORA_HOME; monkeypatch restores the session's value after.
     monkeypatch.setenv("AURORA_HOME", str(tmp_path))
     monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
     return Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")

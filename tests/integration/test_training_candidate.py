@@ -52,11 +52,11 @@ def _spec(name: str) -> ExperimentSpec:
 
 
 def _materialize(settings: Settings, assets: list, tags: dict | None = None):
-    from aurora_pipelines.defs.resources import AuroraResource
+    from tests.factories import resources_for
 
     return dg.materialize(
         assets,
-        resources={"aurora": AuroraResource.from_settings(settings)},
+        resources=resources_for(settings),
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         tags=tags,

@@ -94,7 +94,7 @@ def test_default_uat_set_is_the_most_recent_slice_by_time(spark, spec, staged):
 
 def test_uat_scores_writes_delta_and_a_report_against_training_metrics(spark, spec, staged):
     root, tracking_uri, registered, _, features = staged
-    report, paths, version = run_uat(
+    run = run_uat(
         spark,
         spec,
         tracking_uri=tracking_uri,
@@ -103,6 +103,7 @@ def test_uat_scores_writes_delta_and_a_report_against_training_metrics(spark, sp
         output_path=root / "lake" / NAME / "serve" / "uat_scores",
         reports_dir=root / "reports",
     )
+    report, paths, version = run.report, run.paths, run.table_version
     scores = delta.read_pandas(root / "lake" / NAME / "serve" / "uat_scores")
     assert version == 0 and len(scores) == report.rows
     assert {ID_COLUMN, "score", "prediction", TARGET, "model_version"} <= set(scores.columns)

@@ -4,18 +4,23 @@ its alias; between the two gates the staging model scores the UAT set."""
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, correlation_id, path_url
+from aurora_pipelines.defs.assets.metadata import (
+    actor_of,
+    check_result,
+    commit_info,
+    correlation_id,
+    to_metadata,
+)
 from aurora_pipelines.defs.resources import (
     ArtifactStoreResource,
-    AuroraResource,
     GovernanceResource,
     LakeResource,
     MlflowRegistryResource,
+    SparkResource,
 )
+from aurora_pipelines.deploy.uat import UAT_CHECK
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
-
-UAT_CHECK = "uat_metric_min"
 
 
 def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
@@ -91,64 +96,41 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             dg.AssetCheckSpec(
                 UAT_CHECK,
                 asset=key,
-                description=f"UAT {spec.training.primary_metric} meets the experiment's bar "
-                f"({spec.training.metric_min}); a warning for the MRM approver, not a block.",
+                description="UAT value of the metric the version was trained on meets the "
+                f"experiment's bar (training.metric_min {spec.training.metric_min}: a minimum, or "
+                "a maximum for rmse/mae/log_loss); a warning for the MRM approver, not a block.",
             )
         ],
     )
-    def uat_scores(context: dg.AssetExecutionContext, aurora: AuroraResource):
+    def uat_scores(
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
+    ) -> dg.MaterializeResult:
         from aurora_pipelines.deploy.uat import run_uat
         from aurora_pipelines.errors import NotFound
-        from aurora_pipelines.registry import mlflow_registry
         from aurora_pipelines.sources.access import SourceAccess
 
-        version = mlflow_registry.get_alias_version(aurora.tracking_uri, spec.name, "staging")
+        version = registry.alias_version(spec.name, "staging")
         if version is None:
             raise NotFound(f"model '{spec.name}' has no `staging` version; deploy to staging first")
-        report, paths, table_version = run_uat(
-            aurora.spark(),
+        settings = lake.settings_for(actor_of(context))
+        run = run_uat(
+            spark.spark_session,
             spec,
-            tracking_uri=aurora.tracking_uri,
+            tracking_uri=registry.tracking_uri,
             model_version=version,
-            features_path=aurora.lake_path(spec.name, *lifecycle.FEATURES),
-            output_path=aurora.lake_path(spec.name, *lifecycle.UAT_SCORES),
-            reports_dir=aurora.settings.reports_dir,
+            features_path=lake.path(spec.name, *lifecycle.FEATURES),
+            output_path=lake.path(spec.name, *lifecycle.UAT_SCORES),
+            reports_dir=lake.layout.reports_dir,
             commit_info=commit_info(context),
             # A uat_source is read as the experiment's team: grants and PII rules apply.
-            access=SourceAccess.from_settings(aurora.settings, spec.team, experiment=spec.name),
-        )
-        metric = spec.training.primary_metric
-        value = report.metrics.get(metric)
-        higher_is_better = metric not in ("rmse", "mae", "log_loss")
-        passed = value is not None and (
-            value >= spec.training.metric_min if higher_is_better else True
-        )
-        comparison = "\n".join(
-            f"| {r['metric']} | {r['uat']:.4f} | "
-            + ("-" if r["training_holdout"] is None else f"{r['training_holdout']:.4f}")
-            + " |"
-            for r in report.comparison
+            access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
         )
         return dg.MaterializeResult(
-            metadata={
-                "dagster/row_count": report.rows,
-                "model_version": version,
-                "uat_set": report.selection,
-                f"uat_{metric}": value if value is not None else float("nan"),
-                "vs_training": dg.MetadataValue.md(
-                    "| metric | UAT | training holdout |\n|---|---|---|\n" + comparison
-                ),
-                "report": path_url(paths["uat_report"]),
-                "delta_version": table_version,
-            },
-            check_results=[
-                dg.AssetCheckResult(
-                    check_name=UAT_CHECK,
-                    passed=passed,
-                    severity=dg.AssetCheckSeverity.WARN,
-                    metadata={"value": value if value is not None else float("nan")},
-                )
-            ],
+            metadata=to_metadata(run.as_metadata()),
+            check_results=[check_result(v) for v in run.checks()],
         )
 
     return uat_scores

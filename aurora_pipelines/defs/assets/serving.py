@@ -11,26 +11,17 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import commit_info, path_url
 from aurora_pipelines.defs.assets.partitions import daily_partitions
-from aurora_pipelines.defs.resources import AuroraResource
+from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
 from aurora_pipelines.errors import NotFound
-from aurora_pipelines.lake import delta
 from aurora_pipelines.specs import ExperimentSpec
 
 
-def _scoring_model(aurora: AuroraResource, spec: ExperimentSpec, role: str, version: str):
+def _scoring_model(registry: MlflowRegistryResource, spec: ExperimentSpec, role: str, version: str):
     # Imported on use: mlflow adds seconds to every code-location load.
-    from aurora_pipelines.registry import mlflow_registry
-    from aurora_pipelines.serving.batch import ScoringModel, model_input_columns
+    from aurora_pipelines.registry.model_version import load_experiment_version
+    from aurora_pipelines.serving.batch import ScoringModel
 
-    threshold = mlflow_registry.decision_threshold(aurora.tracking_uri, spec.name, version)
-    return ScoringModel(
-        role=role,
-        version=version,
-        model=mlflow_registry.load_model(aurora.tracking_uri, spec.name, version),
-        # The cut-off chosen at training time and registered with this version.
-        threshold=0.5 if threshold is None else threshold,
-        feature_columns=tuple(model_input_columns(aurora.tracking_uri, spec.name, version)),
-    )
+    return ScoringModel(role, load_experiment_version(registry.tracking_uri, spec, version))
 
 
 def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -53,33 +44,34 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
     )
     def batch_scores(
-        context: dg.AssetExecutionContext, aurora: AuroraResource
+        context: dg.AssetExecutionContext,
+        spark: SparkResource,
+        lake: LakeResource,
+        registry: MlflowRegistryResource,
     ) -> dg.MaterializeResult:
         from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION, read_routing
+        from aurora_pipelines.lake import delta
         from aurora_pipelines.serving.batch import is_spark_model, score_day, write_day
 
         day = context.partition_key
-        routing = read_routing(aurora.tracking_uri, spec.name)
+        routing = read_routing(registry.tracking_uri, spec.name)
         if routing.champion is None:
             raise NotFound(f"model '{spec.name}' has no champion; pass the production gate first")
-        models = [_scoring_model(aurora, spec, CHAMPION, routing.champion)]
+        models = [_scoring_model(registry, spec, CHAMPION, routing.champion)]
         if routing.challenger and routing.challenger != routing.champion:
-            models.append(_scoring_model(aurora, spec, CHALLENGER, routing.challenger))
-        features_path = aurora.lake_path(spec.name, *lifecycle.SCORING_FEATURES)
+            models.append(_scoring_model(registry, spec, CHALLENGER, routing.challenger))
+        features_path = lake.path(spec.name, *lifecycle.SCORING_FEATURES)
         features_version = delta.version(features_path)
         scored = score_day(
-            delta.read_spark(aurora.spark(), features_path),
+            delta.read_spark(spark.spark_session, features_path),
             models,
             day=day,
             time_column=time_column,
-            feature_columns=list(models[0].feature_columns or ()),
             id_column=spec.id_column or "",
-            model_name=spec.name,
-            problem_type=spec.problem_type.value,
             label_column=spec.target,
         ).cache()
         try:
-            path = aurora.lake_path(spec.name, *lifecycle.BATCH_SCORES)
+            path = lake.path(spec.name, *lifecycle.BATCH_SCORES)
             table_version = write_day(scored, str(path), day, commit_info=commit_info(context))
         finally:
             scored.unpersist()
@@ -87,21 +79,29 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             path, column="date", value=day, columns=["role", "score", "prediction"]
         )
         champion = summary[summary["role"] == CHAMPION]
+        champion_model = models[0].model
         metadata = {
             "dagster/row_count": len(champion),
             "partition": day,
             "rows_selected_by": f"time_column {time_column}" if time_column else "snapshot",
             "model_version": routing.champion,
             "challenger_version": routing.challenger or "none",
-            "model_family": "spark" if is_spark_model(models[0].model) else "in-process",
+            "model_family": "spark" if is_spark_model(champion_model.model) else "in-process",
             "scoring_features_version": features_version,
-            "decision_threshold": models[0].threshold,
             "delta_path": path_url(path),
             "delta_version": table_version,
         }
+        if not champion_model.is_multiclass:  # multiclass predicts the argmax: no threshold
+            metadata["decision_threshold"] = champion_model.decision_threshold
         if len(champion):
             metadata["mean_score"] = float(champion["score"].mean())
-            metadata["positive_rate"] = float(champion["prediction"].mean())
+            if champion_model.is_multiclass:
+                shares = champion["prediction"].value_counts(normalize=True)
+                metadata["predicted_class_share"] = dg.MetadataValue.json(
+                    {str(k): float(v) for k, v in shares.items()}
+                )
+            else:
+                metadata["positive_rate"] = float(champion["prediction"].mean())
         return dg.MaterializeResult(metadata=metadata)
 
     @dg.asset(
@@ -115,14 +115,15 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         owners=[f"team:{spec.team}"],
     )
     def ab_comparison(
-        context: dg.AssetExecutionContext, aurora: AuroraResource
+        context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource
     ) -> dg.MaterializeResult:
+        from aurora_pipelines.lake import delta
         from aurora_pipelines.serving.ab_comparison import compare_scores
 
         day = context.partition_key
-        scores_path = aurora.lake_path(spec.name, *lifecycle.BATCH_SCORES)
-        path = aurora.lake_path(spec.name, *lifecycle.AB_COMPARISON)
-        scores = delta.read_spark(aurora.spark(), scores_path, partition=("date", day))
+        scores_path = lake.path(spec.name, *lifecycle.BATCH_SCORES)
+        path = lake.path(spec.name, *lifecycle.AB_COMPARISON)
+        scores = delta.read_spark(spark.spark_session, scores_path, partition=("date", day))
         result = compare_scores(
             scores, id_column=spec.id_column or "", problem_type=spec.problem_type.value
         )

@@ -11,7 +11,6 @@ from aurora_pipelines.defs.resources.artifact_store import (
     LocalArtifactStoreResource,
     S3ArtifactStoreResource,
 )
-from aurora_pipelines.defs.resources.aurora import AuroraResource
 from aurora_pipelines.defs.resources.governance import GovernanceResource
 from aurora_pipelines.defs.resources.lake import LakeResource
 from aurora_pipelines.defs.resources.profiles import RESOURCES_BY_DEPLOYMENT, build_resources
@@ -19,7 +18,6 @@ from aurora_pipelines.defs.resources.registry import MlflowRegistryResource
 from aurora_pipelines.defs.resources.spark import SparkResource
 
 __all__ = [
-    "AuroraResource",
     "RESOURCES_BY_DEPLOYMENT",
     "ArtifactStoreResource",
     "GovernanceResource",

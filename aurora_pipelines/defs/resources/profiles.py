@@ -68,10 +68,7 @@ def _artifact_store(url: str) -> ArtifactStoreResource:
 
 
 def _common(settings: Settings) -> dict[str, Any]:
-    from aurora_pipelines.defs.resources.aurora import AuroraResource  # transitional
-
     return {
-        "aurora": AuroraResource.from_settings(settings),
         "lake": LakeResource(home=str(settings.root)),
         "dbt": DbtCliResource(
             project_dir=str(settings.dbt_project_dir),

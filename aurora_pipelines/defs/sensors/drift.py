@@ -43,11 +43,11 @@ def _epoch(ts: str) -> float:
 
 def retrain_state(
     context: dg.SensorEvaluationContext,
-    store: GovernanceStore,
+    store: "GovernanceStore",
     registry: MlflowRegistryResource,
     spec: ExperimentSpec,
     job: dg.JobDefinition,
-) -> RetrainState:
+) -> "RetrainState":
     """What is in flight: an open retraining run, a candidate awaiting approval, the last
     request (audit row or launched run)."""
     from aurora_pipelines.monitoring import retrain_policy as policy
