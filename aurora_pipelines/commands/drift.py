@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.commands.common import console
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.monitoring.reference import SCORE_FEATURE
 from aurora_pipelines.settings import Settings, get_settings
@@ -105,4 +106,4 @@ def drift(
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
-        render(data, Console(soft_wrap=True))
+        render(data, console)
