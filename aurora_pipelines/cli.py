@@ -57,13 +57,13 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(exc.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own formatting
-        import click
+    except typer.TyperException as exc:
+        # Usage errors (unknown command, bad option value, missing argument) print as typer
+        # prints them. Typer vendors click, so these are not `click.ClickException`s.
+        from typer.rich_utils import rich_format_error
 
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        rich_format_error(exc)
+        sys.exit(exc.exit_code)
 
 
 if __name__ == "__main__":
