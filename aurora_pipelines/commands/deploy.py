@@ -13,17 +13,15 @@ import uuid
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from aurora_pipelines.errors import PermissionDenied
+from aurora_pipelines.commands.common import caller, console
 from aurora_pipelines.settings import Settings, get_settings
 
 app = typer.Typer(
     help="Deployments: status, blue/green promote and rollback, canary, shadow.",
     no_args_is_help=True,
 )
-console = Console(soft_wrap=True)
 
 Name = Annotated[str, typer.Argument(help="Experiment (= registered model) name.")]
 Version = Annotated[
@@ -36,15 +34,11 @@ def _context(settings: Settings, name: str, action: str):
     from aurora_pipelines.deploy.release import ReleaseContext, authorize
     from aurora_pipelines.governance.store import GovernanceStore
 
-    if not settings.user:
-        raise PermissionDenied(
-            "no caller identity: set AURORA_USER to your user name from the governance policy "
-            f"({settings.policy})"
-        )
+    actor = caller(settings)
     ctx = ReleaseContext(
         tracking_uri=settings.tracking_uri,
         governance=GovernanceStore.from_settings(settings),
-        actor=settings.user,
+        actor=actor,
         correlation_id=f"cli-{uuid.uuid4().hex[:16]}",
         experiment=name,
         model_name=name,

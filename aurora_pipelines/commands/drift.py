@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.table import Table
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.commands.common import console
 from aurora_pipelines.errors import NotFound
-from aurora_pipelines.monitoring.reference import SCORE_FEATURE, is_score_feature
 from aurora_pipelines.settings import Settings, get_settings
-from aurora_pipelines.specs import find_spec
 
 FEATURE_FIELDS = ["psi", "test", "statistic", "p_value", "js_distance", "severity", "drifted"]
 
@@ -29,8 +28,12 @@ def _clean(value: Any) -> Any:
 
 def drift_results(settings: Settings, name: str, window: str | None = None) -> dict[str, Any]:
     """The latest computation of a window (default: the latest window) as a plain dict."""
+    # Imported here, not at the top: the monitoring package imports pandas (~1.3 s), which
+    # `aurora --help` and every other command would pay for.
     from aurora_pipelines.lake import delta
+    from aurora_pipelines.monitoring.reference import SCORE_FEATURE, is_score_feature
     from aurora_pipelines.monitoring.series import latest_window, windows
+    from aurora_pipelines.specs import find_spec
 
     spec = find_spec(settings.experiments_dir, name)
     path = settings.lake_dir.joinpath(spec.name, *lifecycle.DRIFT)
@@ -109,4 +112,4 @@ def drift(
     if as_json:
         typer.echo(json.dumps(data, indent=2, default=str))
     else:
-        render(data, Console(soft_wrap=True))
+        render(data, console)

@@ -162,3 +162,20 @@ def test_run_with_a_partition_outside_the_daily_range(workspace, capsys):
     (experiments / "credit_default.yaml").write_text(good)
     err = _fails(capsys, "run", "credit_default", "--partition", "1999-01-01")
     assert "no partition '1999-01-01'" in err and "--partition" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["experimnts", "list"], "No such command 'experimnts'"),
+        (["approvals", "show", "seven"], "Invalid value for 'request_id'"),
+        (["approvals", "show"], "Missing argument 'request_id'"),
+        (["audit", "show", "--colour"], "No such option: --colour"),
+    ],
+)
+def test_usage_errors_print_the_usage_and_exit_2_without_a_traceback(capsys, argv, message):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("Usage: aurora") and message in err and "Traceback" not in err
