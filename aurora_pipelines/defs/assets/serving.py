@@ -9,19 +9,10 @@ re-run replaces only its own day (see aurora_pipelines/serving/batch.py).
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url
+from aurora_pipelines.defs.assets.metadata import commit_info, path_url, to_metadata
 from aurora_pipelines.defs.assets.partitions import daily_partitions
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
-from aurora_pipelines.errors import NotFound
 from aurora_pipelines.specs import ExperimentSpec
-
-
-def _scoring_model(registry: MlflowRegistryResource, spec: ExperimentSpec, role: str, version: str):
-    # Imported on use: mlflow adds seconds to every code-location load.
-    from aurora_pipelines.registry.model_version import load_experiment_version
-    from aurora_pipelines.serving.batch import ScoringModel
-
-    return ScoringModel(role, load_experiment_version(registry.tracking_uri, spec, version))
 
 
 def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
@@ -49,60 +40,20 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         lake: LakeResource,
         registry: MlflowRegistryResource,
     ) -> dg.MaterializeResult:
-        from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION, read_routing
-        from aurora_pipelines.lake import delta
-        from aurora_pipelines.serving.batch import is_spark_model, score_day, write_day
+        from aurora_pipelines.registry.model_version import load_experiment_version
+        from aurora_pipelines.serving.batch_scores import score_and_write_day
 
-        day = context.partition_key
-        routing = read_routing(registry.tracking_uri, spec.name)
-        if routing.champion is None:
-            raise NotFound(f"model '{spec.name}' has no champion; pass the production gate first")
-        models = [_scoring_model(registry, spec, CHAMPION, routing.champion)]
-        if routing.challenger and routing.challenger != routing.champion:
-            models.append(_scoring_model(registry, spec, CHALLENGER, routing.challenger))
-        features_path = lake.path(spec.name, *lifecycle.SCORING_FEATURES)
-        features_version = delta.version(features_path)
-        scored = score_day(
-            delta.read_spark(spark.spark_session, features_path),
-            models,
-            day=day,
-            time_column=time_column,
-            id_column=spec.id_column or "",
-            label_column=spec.target,
-        ).cache()
-        try:
-            path = lake.path(spec.name, *lifecycle.BATCH_SCORES)
-            table_version = write_day(scored, str(path), day, commit_info=commit_info(context))
-        finally:
-            scored.unpersist()
-        summary = delta.read_partition(
-            path, column="date", value=day, columns=["role", "score", "prediction"]
+        result = score_and_write_day(
+            spark.spark_session,
+            spec,
+            day=context.partition_key,
+            tracking_uri=registry.tracking_uri,
+            features_path=lake.path(spec.name, *lifecycle.SCORING_FEATURES),
+            scores_path=lake.path(spec.name, *lifecycle.BATCH_SCORES),
+            load_version=lambda v: load_experiment_version(registry.tracking_uri, spec, v),
+            commit_info=commit_info(context),
         )
-        champion = summary[summary["role"] == CHAMPION]
-        champion_model = models[0].model
-        metadata = {
-            "dagster/row_count": len(champion),
-            "partition": day,
-            "rows_selected_by": f"time_column {time_column}" if time_column else "snapshot",
-            "model_version": routing.champion,
-            "challenger_version": routing.challenger or "none",
-            "model_family": "spark" if is_spark_model(champion_model.model) else "in-process",
-            "scoring_features_version": features_version,
-            "delta_path": path_url(path),
-            "delta_version": table_version,
-        }
-        if not champion_model.is_multiclass:  # multiclass predicts the argmax: no threshold
-            metadata["decision_threshold"] = champion_model.decision_threshold
-        if len(champion):
-            metadata["mean_score"] = float(champion["score"].mean())
-            if champion_model.is_multiclass:
-                shares = champion["prediction"].value_counts(normalize=True)
-                metadata["predicted_class_share"] = dg.MetadataValue.json(
-                    {str(k): float(v) for k, v in shares.items()}
-                )
-            else:
-                metadata["positive_rate"] = float(champion["prediction"].mean())
-        return dg.MaterializeResult(metadata=metadata)
+        return dg.MaterializeResult(metadata=to_metadata(result.as_metadata()))
 
     @dg.asset(
         key=spec.key(*lifecycle.AB_COMPARISON),
