@@ -31,6 +31,10 @@ DRIFT = Stage(("monitor", "drift"))
 PERFORMANCE = Stage(("monitor", "performance"))
 
 
+# The UAT check's name, here so the Dagster side can declare it without importing pandas.
+UAT_CHECK = "uat_metric_min"
+
+
 class Gate(StrEnum):
     staging = "staging"
     production = "production"

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from aurora_pipelines.errors import DataError
+from aurora_pipelines.lifecycle import UAT_CHECK
 from aurora_pipelines.registry.model_version import ModelVersion, class_key
 from aurora_pipelines.results import CheckVerdict, Markdown, MetadataDict, Severity
 
@@ -43,7 +44,6 @@ if TYPE_CHECKING:
 
 ROW_ID = "__uat_row_id"
 HASH_BUCKETS = 10_000
-UAT_CHECK = "uat_metric_min"
 
 
 @dataclass

@@ -18,8 +18,7 @@ from aurora_pipelines.defs.resources import (
     MlflowRegistryResource,
     SparkResource,
 )
-from aurora_pipelines.deploy.uat import UAT_CHECK
-from aurora_pipelines.lifecycle import GATES, Gate
+from aurora_pipelines.lifecycle import GATES, UAT_CHECK, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
 

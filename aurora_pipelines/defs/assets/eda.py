@@ -5,8 +5,6 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url
 from aurora_pipelines.defs.resources import LakeResource, SparkResource
-from aurora_pipelines.lake import delta
-from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
 from aurora_pipelines.specs import ExperimentSpec
 
 QUALITY_CHECK = "quality_score_min"
@@ -36,6 +34,10 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     def profile(
         context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource
     ) -> dg.MaterializeResult:
+        # Imported on use: pandas, delta-rs and the profiler stay out of the code location's load.
+        from aurora_pipelines.lake import delta
+        from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
+
         raw = lake.path(spec.name, *lifecycle.RAW)
         found = read_delta_input(spark.spark_session, raw)
         done = profile_experiment(

@@ -1,15 +1,16 @@
 """raw and raw_batch: governed source -> Delta, on Spark."""
 
+from typing import TYPE_CHECKING
+
 import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url, table_schema
 from aurora_pipelines.defs.resources import LakeResource, SparkResource
-from aurora_pipelines.profiling.expectations import SuiteValidation
-from aurora_pipelines.profiling.experiment import validate_batch
-from aurora_pipelines.sources.access import SourceAccess
-from aurora_pipelines.sources.ingest import ingest_source
 from aurora_pipelines.specs import ExperimentSpec, SourceSpec
+
+if TYPE_CHECKING:
+    from aurora_pipelines.profiling.expectations import SuiteValidation
 
 EXPECTATIONS_CHECK = "expectations"
 
@@ -44,6 +45,11 @@ def _ingest_asset(
     def _asset(
         context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource
     ) -> dg.MaterializeResult:
+        # Imported on use: pandas and Great Expectations stay out of the code location's load.
+        from aurora_pipelines.profiling.experiment import validate_batch
+        from aurora_pipelines.sources.access import SourceAccess
+        from aurora_pipelines.sources.ingest import ingest_source
+
         settings = lake.settings_for(actor_of(context))
         result = ingest_source(
             spark.spark_session,
@@ -72,7 +78,7 @@ def _ingest_asset(
     return _asset
 
 
-def _expectations_result(validation: SuiteValidation | None) -> dg.AssetCheckResult:
+def _expectations_result(validation: "SuiteValidation | None") -> dg.AssetCheckResult:
     if validation is None:
         return dg.AssetCheckResult(
             check_name=EXPECTATIONS_CHECK,

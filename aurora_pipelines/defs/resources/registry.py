@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
 from pydantic import Field
 
-from aurora_pipelines.registry.model_version import ModelVersion, load_model_version
+if TYPE_CHECKING:
+    from aurora_pipelines.registry.model_version import ModelVersion
 
 
 class MlflowRegistryResource(dg.ConfigurableResource):
@@ -32,4 +34,6 @@ class MlflowRegistryResource(dg.ConfigurableResource):
 
     def load(self, model_name: str, version: str, **fallbacks: str) -> ModelVersion:
         """The model-version handle (model, input columns, threshold, metric, classes)."""
+        from aurora_pipelines.registry.model_version import load_model_version
+
         return load_model_version(self.tracking_uri, model_name, version, **fallbacks)
