@@ -153,9 +153,10 @@ def run_drift_loop(
     spec = find_spec(settings.experiments_dir, EXPERIMENT)
     retrain = build_experiment_jobs(spec).retrain
     retrained = _materialize(settings, defs, retrain.selection, dict(decision.tags))
-    model = _metadata(retrained, lifecycle.MODEL)
     comparison = _metadata(retrained, lifecycle.CHAMPION_COMPARISON)
-    loop.candidate = str(comparison.get("candidate_version") or model.get("model_version") or "")
+    # The candidate is what train/model recorded (the record the gates read).
+    record = GovernanceStore.from_settings(settings).latest_candidate(EXPERIMENT)
+    loop.candidate = record.model_version if record else ""
     loop.comparison = {k: v for k, v in comparison.items() if k != "comparison"}
     console.print(
         f"candidate v{loop.candidate} trained; vs champion v{loop.champion_before} on recent "
