@@ -44,8 +44,10 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
                 tags={
                     "aurora/approval_request_id": str(request.id),
                     "aurora/correlation_id": request.correlation_id or "",
-                    # The promotion acts on the approver's decision.
-                    "aurora/actor": request.decided_by or "approval_sensor",
+                    # The promotion continues the maker's lifecycle (the next request names
+                    # them again); the approver is recorded beside.
+                    "aurora/actor": request.requested_by,
+                    "aurora/approved_by": request.decided_by or "",
                 },
             )
         context.update_cursor(str(cursor))
