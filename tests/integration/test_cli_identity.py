@@ -150,7 +150,7 @@ def test_login_with_an_expired_or_unknown_token_writes_no_file(strict, capsys, m
     assert not _token_file().exists()
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620])
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o620], ids=oct)
 def test_a_token_file_others_can_read_or_write_is_refused_with_the_fix(
     strict, capsys, monkeypatch, mode
 ):
