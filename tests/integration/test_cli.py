@@ -9,6 +9,7 @@ import pytest
 
 from aurora_pipelines.cli import main
 from aurora_pipelines.settings import REPO_DIR
+from tests.factories import cli_error as _fails
 
 
 @pytest.fixture
@@ -22,15 +23,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aurora_home: Path
     monkeypatch.setenv("AURORA_DBT_PROJECT_DIR", str(dbt))
     monkeypatch.setenv("AURORA_USER", "ds_alice")
     return tmp_path
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-    assert exc.value.code == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
-    return err
 
 
 @pytest.fixture

@@ -14,17 +14,9 @@ import pytest
 from aurora_pipelines.cli import main
 from aurora_pipelines.governance import GovernanceStore, load_policy
 from aurora_pipelines.settings import DEFAULT_POLICY
+from tests.factories import cli_error as _fails
 
 DIGEST = "b" * 64
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-    assert exc.value.code == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
-    return err
 
 
 def _use_policy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, identity: str) -> Path:
