@@ -221,3 +221,21 @@ def test_trust_env_actions_are_audited_as_such(tmp_path, capsys, monkeypatch):
     assert "identity: trust_env" in capsys.readouterr().out
     monkeypatch.setenv("AURORA_USER", "mallory")
     assert "unknown identity 'mallory'" in _fails(capsys, "whoami")
+
+
+def test_the_demo_refuses_a_token_policy_before_doing_anything(strict, capsys):
+    err = _fails(capsys, "demo")
+    assert "demo identities validator_bob and mrm_carol" in err and "identity: trust_env" in err
+    assert strict.read_audit() == []
+
+
+def test_the_demo_says_it_runs_under_trust_env(tmp_path):
+    from rich.console import Console
+
+    from aurora_pipelines.commands.demo import _require_trust_env
+    from aurora_pipelines.settings import Settings
+
+    console = Console(record=True, width=200)
+    _require_trust_env(Settings(home=tmp_path, policy=DEFAULT_POLICY), console)
+    said = console.export_text()
+    assert "identity: trust_env" in said and "laptop only" in said and "auth=trust_env" in said
