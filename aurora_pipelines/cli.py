@@ -1,7 +1,8 @@
 """`aurora`: the command line for data scientists, approvers and auditors.
 
 This module only wires the command modules of aurora_pipelines/commands/ into one app and runs
-it. The caller's identity comes from AURORA_USER. Errors a user can cause print as one line
+it. The caller's identity comes from a personal token (`aurora login`, AURORA_TOKEN), or from
+AURORA_USER under a policy with `identity: trust_env`. Errors a user can cause print as one line
 (`error: ...`) and exit 1; `--debug` shows the traceback.
 """
 
@@ -13,7 +14,16 @@ from typing import Any
 
 import typer
 
-from aurora_pipelines.commands import approvals, audit, deploy, drift, experiments, pipeline, serve
+from aurora_pipelines.commands import (
+    approvals,
+    audit,
+    deploy,
+    drift,
+    experiments,
+    login,
+    pipeline,
+    serve,
+)
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
 from aurora_pipelines.errors import AuroraError
@@ -24,6 +34,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+app.command("login")(login.login)
+app.command("logout")(login.logout)
+app.command("whoami")(login.whoami)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")

@@ -32,7 +32,15 @@ class Settings(BaseSettings):
     artifact_url: str | None = Field(default=None, description="Local dir or s3://bucket/prefix.")
     spark_master: str = "local[2]"
     dbt_target: str = Field(default="duckdb", description="dbt target: duckdb (local) or spark.")
-    user: str | None = Field(default=None, description="Caller identity (AURORA_USER).")
+    user: str | None = Field(
+        default=None,
+        description="Caller identity (AURORA_USER); believed only under `identity: trust_env`.",
+    )
+    audit_head: Path | None = Field(
+        default=None,
+        description="Append-only file recording the audit chain's head (AURORA_AUDIT_HEAD); "
+        "default: next to the SQLite governance database.",
+    )
     pii_key: str | None = Field(
         default=None,
         description="Secret key for masking PII columns (AURORA_PII_KEY); default: a random "

@@ -18,6 +18,13 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 os.environ.setdefault("AURORA_SPARK_DRIVER_MEMORY", "2g")
 
 
+@pytest.fixture(autouse=True)
+def _no_personal_token(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Tests never see the developer's own `aurora login` token or AURORA_TOKEN."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg_config")))
+    monkeypatch.delenv("AURORA_TOKEN", raising=False)
+
+
 @pytest.fixture(scope="session")
 def aurora_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("aurora_home")

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
+import pytest
 
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
@@ -64,3 +65,15 @@ def materialize(
         tags=dict(tags or {}),
         raise_on_error=raise_on_error,
     )
+
+
+def cli_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run `aurora ARGV`, which must fail with exit 1 and one `error: ...` line; that line."""
+    from aurora_pipelines.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(list(argv))
+    assert exc.value.code == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    return err

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import caller, console, governance_store
+from aurora_pipelines.commands.common import acting, console, governance_store
 from aurora_pipelines.settings import get_settings
 
 app = typer.Typer(help="List and decide approval requests.", no_args_is_help=True)
@@ -63,9 +63,10 @@ def approvals_show(
 
 def _decide(request_id: int, decision: str, comment: str) -> None:
     settings = get_settings()
-    request = governance_store(settings).decide(
-        request_id, decision, actor=caller(settings), comment=comment
-    )
+    with acting(settings, f"approvals {decision}", f"approval/{request_id}") as me:
+        request = governance_store(settings).decide(
+            request_id, decision, actor=me.name, comment=comment
+        )
     console.print(
         f"approval request #{request.id} ({request.gate} gate, {request.model_name} "
         f"v{request.model_version}) is now {request.status} by {request.decided_by}"
@@ -82,7 +83,7 @@ def approvals_approve(
     request_id: Annotated[int, typer.Argument(help="Approval request id.")],
     comment: Annotated[str, typer.Option(help="Why you approve.")] = "",
 ) -> None:
-    """Approve a pending request as AURORA_USER."""
+    """Approve a pending request as yourself (your token; see `aurora login`)."""
     _decide(request_id, "approve", comment)
 
 
@@ -91,7 +92,7 @@ def approvals_reject(
     request_id: Annotated[int, typer.Argument(help="Approval request id.")],
     comment: Annotated[str, typer.Option(help="Why you reject (required).")] = "",
 ) -> None:
-    """Reject a pending request as AURORA_USER (a comment is required)."""
+    """Reject a pending request as yourself (a comment is required)."""
     _decide(request_id, "reject", comment)
 
 
@@ -100,5 +101,5 @@ def approvals_request_changes(
     request_id: Annotated[int, typer.Argument(help="Approval request id.")],
     comment: Annotated[str, typer.Option(help="What must change (required).")] = "",
 ) -> None:
-    """Send a pending request back to the maker as AURORA_USER (a comment is required)."""
+    """Send a pending request back to the maker as yourself (a comment is required)."""
     _decide(request_id, "request_changes", comment)

@@ -16,12 +16,22 @@ app = typer.Typer(help="Verify and read the audit trail.", no_args_is_help=True)
 
 @app.command("verify")
 def audit_verify() -> None:
-    """Exit 0 when the audit hash chain is intact; otherwise name the first bad row."""
+    """Exit 0 when the audit hash chain is intact and reaches the head recorded outside the
+    database; otherwise name the first bad (or missing) row."""
     result = governance_store(get_settings()).verify_audit()
     if not result.ok:
         print_error(f"audit chain broken at seq {result.first_bad_seq}: {result.reason}")
         raise typer.Exit(1)
-    typer.echo(f"audit chain intact: {result.rows} rows")
+    if result.anchored_seq is not None:
+        where = f"; head seq {result.anchored_seq} recorded in {result.anchor} matches"
+    elif result.anchor:
+        where = f"; no head recorded in {result.anchor} yet"
+    else:
+        where = (
+            "; no head is recorded outside the database, so cut-off newest rows would go "
+            "unnoticed: set AURORA_AUDIT_HEAD"
+        )
+    typer.echo(f"audit chain intact: {result.rows} rows{where}")
 
 
 @app.command("show")

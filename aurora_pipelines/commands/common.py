@@ -3,28 +3,62 @@ and the one-line error format."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from aurora_pipelines.errors import PermissionDenied
 from aurora_pipelines.settings import Settings
 
 if TYPE_CHECKING:  # the store imports SQLAlchemy: only commands that use it pay for it
+    from aurora_pipelines.governance.identity import Identity
     from aurora_pipelines.governance.store import GovernanceStore
 
 console = Console(soft_wrap=True)
 
 
-def caller(settings: Settings) -> str:
-    """The acting user (AURORA_USER); without one, governed actions are refused."""
-    if not settings.user:
-        raise PermissionDenied(
-            "no caller identity: set AURORA_USER to your user name from the governance policy "
-            f"({settings.policy})"
-        )
-    return settings.user
+@contextlib.contextmanager
+def acting(settings: Settings, action: str, target: str) -> Iterator[Identity]:
+    """The authenticated caller of a privileged command (a decision, a deployment action, a
+    token operation): a valid personal token, or AURORA_USER under `identity: trust_env`.
+
+    Refused (and audited) without one. Every audit row written inside the block records how
+    the caller was established (`auth=token` with the token id, or `auth=trust_env`).
+    """
+    from aurora_pipelines.governance import audit
+    from aurora_pipelines.governance.identity import resolve_identity
+
+    identity = resolve_identity(
+        governance_store(settings), claimed_user=settings.user, action=action, target=target
+    )
+    assert identity is not None  # required=True: refused rather than None
+    with audit.authenticated_as(identity.audit_details()):
+        yield identity
+
+
+@contextlib.contextmanager
+def acting_settings(settings: Settings, action: str, target: str) -> Iterator[Settings]:
+    """`settings` whose `user` is the authenticated caller, for commands that read data or
+    launch runs. Under `identity: trust_env` without AURORA_USER they act as before (as the
+    experiment's owner or team); under a token policy a token is required."""
+    from aurora_pipelines.governance import audit
+    from aurora_pipelines.governance.identity import TRUST_ENV, resolve_identity
+
+    identity = resolve_identity(
+        governance_store(settings),
+        claimed_user=settings.user,
+        action=action,
+        target=target,
+        required=False,
+    )
+    if identity is None:
+        with audit.authenticated_as({"auth": TRUST_ENV}):
+            yield settings
+        return
+    with audit.authenticated_as(identity.audit_details()):
+        yield settings.model_copy(update={"user": identity.name})
 
 
 def governance_store(settings: Settings) -> GovernanceStore:

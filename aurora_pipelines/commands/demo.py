@@ -1,8 +1,10 @@
 """`aurora demo` (`make demo`): the whole lifecycle on fresh sample data.
 
-The two approvals are given by the DEMO identities validator_bob and mrm_carol: in real use
-each is a different person deciding with their own AURORA_USER, and the same maker-checker
-rules apply (the demo cannot approve as the requester either).
+The two approvals are given by the DEMO identities validator_bob and mrm_carol, which only a
+policy with `identity: trust_env` allows (the packaged policy; a laptop only): every audit row
+the demo writes says `auth=trust_env`. In real use each checker is a different person deciding
+with their own personal token, and the same maker-checker rules apply (the demo cannot approve
+as the requester either).
 """
 
 from __future__ import annotations
@@ -56,8 +58,35 @@ def _approve_pending(settings: Settings, gate: str, console: Console) -> None:
     )
 
 
+def _require_trust_env(settings: Settings, console: Console) -> None:
+    from aurora_pipelines.governance.policy import load_policy
+
+    if not load_policy(settings.policy).trusts_env:
+        raise AuroraError(
+            f"aurora demo approves as the demo identities {' and '.join(DEMO_APPROVERS.values())}"
+            f", which the policy {settings.policy} does not allow (it has no `identity: "
+            "trust_env`); unset AURORA_POLICY to use the packaged demo policy"
+        )
+    console.print(
+        "[magenta]identity: trust_env[/magenta] — the demo policy believes AURORA_USER and the "
+        "demo identities (laptop only); every action is audited with auth=trust_env. A shared "
+        "deployment uses personal tokens (`aurora login`)."
+    )
+
+
 def run_demo(
     settings: Settings, *, rows: int, batch_rows: int, console: Console, drift: bool = False
+) -> Stopwatch:
+    """The demo's steps, each timed; audited with `auth=trust_env`, which it requires."""
+    from aurora_pipelines.governance import audit
+
+    _require_trust_env(settings, console)
+    with audit.authenticated_as({"auth": "trust_env"}):
+        return _run_demo(settings, rows=rows, batch_rows=batch_rows, console=console, drift=drift)
+
+
+def _run_demo(
+    settings: Settings, *, rows: int, batch_rows: int, console: Console, drift: bool
 ) -> Stopwatch:
     from aurora_pipelines.commands.run import run_and_report
     from aurora_pipelines.lake.spark import get_spark

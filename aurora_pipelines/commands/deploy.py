@@ -7,16 +7,21 @@ follows without a restart), and is stored as a deployment record with its audit 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import uuid
-from typing import Annotated
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import caller, console
+from aurora_pipelines.commands.common import acting, console
 from aurora_pipelines.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from aurora_pipelines.deploy.release import ReleaseContext
 
 app = typer.Typer(
     help="Deployments: status, blue/green promote and rollback, canary, shadow.",
@@ -29,23 +34,26 @@ Version = Annotated[
 ]
 
 
-def _context(settings: Settings, name: str, action: str):
+@contextlib.contextmanager
+def _context(settings: Settings, name: str, action: str) -> Iterator[ReleaseContext]:
+    """The release context of the authenticated caller, authorized for `action`; the change is
+    made inside the block, so its audit rows record how the caller was authenticated."""
     from aurora_pipelines.deploy.artifact_store import artifact_store_from_url
     from aurora_pipelines.deploy.release import ReleaseContext, authorize
     from aurora_pipelines.governance.store import GovernanceStore
 
-    actor = caller(settings)
-    ctx = ReleaseContext(
-        tracking_uri=settings.tracking_uri,
-        governance=GovernanceStore.from_settings(settings),
-        actor=actor,
-        correlation_id=f"cli-{uuid.uuid4().hex[:16]}",
-        experiment=name,
-        model_name=name,
-        store=artifact_store_from_url(settings.artifact_store_url),
-    )
-    authorize(ctx, action)
-    return ctx
+    with acting(settings, f"deploy {action}", f"model/{name}") as me:
+        ctx = ReleaseContext(
+            tracking_uri=settings.tracking_uri,
+            governance=GovernanceStore.from_settings(settings),
+            actor=me.name,
+            correlation_id=f"cli-{uuid.uuid4().hex[:16]}",
+            experiment=name,
+            model_name=name,
+            store=artifact_store_from_url(settings.artifact_store_url),
+        )
+        authorize(ctx, action)
+        yield ctx
 
 
 def _done(record, started: float) -> None:
@@ -112,7 +120,8 @@ def promote(name: Name, version: Version = None) -> None:
     from aurora_pipelines.deploy.release import promote as do_promote
 
     started = time.perf_counter()
-    _done(do_promote(_context(get_settings(), name, "promote"), version), started)
+    with _context(get_settings(), name, "promote") as ctx:
+        _done(do_promote(ctx, version), started)
 
 
 @app.command("rollback")
@@ -124,7 +133,8 @@ def rollback(
     from aurora_pipelines.deploy.release import rollback as do_rollback
 
     started = time.perf_counter()
-    _done(do_rollback(_context(get_settings(), name, "rollback"), reason), started)
+    with _context(get_settings(), name, "rollback") as ctx:
+        _done(do_rollback(ctx, reason), started)
 
 
 @app.command("canary")
@@ -138,7 +148,8 @@ def canary(
     from aurora_pipelines.deploy.release import start_canary
 
     started = time.perf_counter()
-    _done(start_canary(_context(get_settings(), name, "canary"), share, version), started)
+    with _context(get_settings(), name, "canary") as ctx:
+        _done(start_canary(ctx, share, version), started)
 
 
 @app.command("shadow")
@@ -152,5 +163,5 @@ def shadow(
     from aurora_pipelines.deploy.release import start_shadow, stop_shadow
 
     started = time.perf_counter()
-    ctx = _context(get_settings(), name, "shadow")
-    _done(stop_shadow(ctx) if stop else start_shadow(ctx, version), started)
+    with _context(get_settings(), name, "shadow") as ctx:
+        _done(stop_shadow(ctx) if stop else start_shadow(ctx, version), started)

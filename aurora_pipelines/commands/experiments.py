@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import console
+from aurora_pipelines.commands.common import acting_settings, console
 from aurora_pipelines.settings import get_settings
 
 app = typer.Typer(help="Create and list experiment specs.", no_args_is_help=True)
@@ -26,17 +26,18 @@ def experiments_create(
     """Write experiments/NAME.yaml (and its dbt models) after checking the source and target."""
     from aurora_pipelines.experiments import create_experiment
 
-    settings = get_settings()
-    created = create_experiment(
-        settings,
-        name=name,
-        source=source,
-        target=target,
-        team=team,
-        problem_type=problem,
-        id_column=id_column,
-        time_column=time_column,
-    )
+    # Creating reads the source: a data-access request, made as the authenticated caller.
+    with acting_settings(get_settings(), "experiments create", f"experiment/{name}") as settings:
+        created = create_experiment(
+            settings,
+            name=name,
+            source=source,
+            target=target,
+            team=team,
+            problem_type=problem,
+            id_column=id_column,
+            time_column=time_column,
+        )
     console.print(f"created experiment [bold]{name}[/bold]: {created.spec_path}")
     for path in created.dbt_files:
         console.print(f"  dbt: {path}")

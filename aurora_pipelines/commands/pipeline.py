@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aurora_pipelines.commands.common import console
+from aurora_pipelines.commands.common import acting_settings, console
 from aurora_pipelines.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -55,7 +55,8 @@ def run(
     """Materialize the experiment's stages as far as its gates allow."""
     from aurora_pipelines.commands.run import run_and_report
 
-    outcome = run_and_report(get_settings(), name, full=full, console=console, partition=partition)
+    with acting_settings(get_settings(), "run", f"experiment/{name}") as settings:
+        outcome = run_and_report(settings, name, full=full, console=console, partition=partition)
     if outcome.errors:
         raise typer.Exit(1)
 
@@ -67,9 +68,13 @@ def profile(
     ] = False,
 ) -> None:
     """Profile the experiment's raw table (or its source): quality score, sampling, columns."""
+    with acting_settings(get_settings(), "profile", f"experiment/{name}") as settings:
+        _profile(settings, name, as_json)
+
+
+def _profile(settings: Settings, name: str, as_json: bool) -> None:
     from aurora_pipelines.profiling.experiment import latest_profile
 
-    settings = get_settings()
     if as_json:
         data = latest_profile(settings, name)
         if data is None:

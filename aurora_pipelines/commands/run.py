@@ -120,8 +120,8 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
             console.print(
                 f"[yellow]gate:[/yellow] {check.asset} needs a human decision: "
                 f"{check.description}\n"
-                f"  ask {approvers or 'an approver'} to decide: "
-                f"AURORA_USER={first_approver} aurora approvals approve {request_id} "
+                f"  ask {approvers or 'an approver'} to decide, logged in as themselves "
+                f"(`aurora login`; e.g. {first_approver}): aurora approvals approve {request_id} "
                 "--comment '...'\n"
                 f"  then continue with: aurora run {name}"
             )

@@ -5,16 +5,22 @@ sha256 over a canonical JSON array of (seq, ts, event, actor, target, details, c
 prev_hash). Editing a row breaks its hash; deleting or reordering rows breaks the seq sequence
 or the prev_hash links. `verify_chain` walks the chain and names the first bad seq.
 
-Limits: a chain cannot show that its newest rows were cut off, nor that someone rewrote every
-hash after an edit; anchor `audit_head()` somewhere else (run metadata, a log) to catch both.
+A chain alone cannot show that its newest rows were cut off, nor that someone rewrote every
+hash after an edit: each committed append therefore also records the head (seq, hash) outside
+the database (governance/head_anchor.py), and `verify_chain` compares with it.
+
+Rows appended inside `authenticated_as(...)` carry how the actor was authenticated
+(`auth=token` or `auth=trust_env`) in their details.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -24,6 +30,8 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
 from aurora_pipelines.errors import GovernanceError
+from aurora_pipelines.governance import head_anchor
+from aurora_pipelines.governance.head_anchor import HeadAnchor
 from aurora_pipelines.governance.models import audit_log
 
 GENESIS_HASH = "0" * 64
@@ -45,6 +53,11 @@ PG_AUDIT_LOCK_KEY = 0x4155524F5241  # "AURORA"
 
 T = TypeVar("T")
 
+# Heads (seq, hash) appended in the current transaction, kept on the connection until commit.
+_PENDING_HEADS = "aurora_audit_heads"
+# How the acting caller was authenticated; merged into the details of every row appended.
+_AUTH: ContextVar[dict[str, Any] | None] = ContextVar("aurora_audit_auth", default=None)
+
 
 @dataclass(frozen=True)
 class ChainVerification:
@@ -53,6 +66,20 @@ class ChainVerification:
     first_bad_seq: int | None
     reason: str
     head_hash: str | None = None
+    # Where the head outside the database is kept, and what it said (None: nothing recorded).
+    anchor: str | None = None
+    anchored_seq: int | None = None
+
+
+@contextlib.contextmanager
+def authenticated_as(auth: dict[str, Any]) -> Iterator[None]:
+    """Within this block, every audit row appended records `auth` (e.g. {"auth": "token",
+    "token_id": 7}) in its details: how its actor was established."""
+    reset = _AUTH.set(dict(auth))
+    try:
+        yield
+    finally:
+        _AUTH.reset(reset)
 
 
 def canonical_json(value: Any) -> str:
@@ -90,7 +117,14 @@ def transact(engine: sa.Engine, work: Callable[[sa.Connection], T]) -> T:
     for attempt in range(WRITE_ATTEMPTS):
         try:
             with engine.begin() as conn:
-                return work(conn)
+                conn.info.pop(_PENDING_HEADS, None)
+                try:
+                    result = work(conn)
+                finally:
+                    heads = conn.info.pop(_PENDING_HEADS, [])
+            # Committed: only now may the head outside the database move forward.
+            head_anchor.record_committed(engine, heads)
+            return result
         except (sa_exc.IntegrityError, sa_exc.OperationalError) as exc:
             if not _is_write_conflict(exc):
                 raise
@@ -131,12 +165,13 @@ def _append(
         "event": event,
         "actor": actor,
         "target": target,
-        "details": canonical_json(details or {}),
+        "details": canonical_json({**(_AUTH.get() or {}), **(details or {})}),
         "correlation_id": correlation_id,
         "prev_hash": prev_hash,
     }
     row["hash"] = row_hash(**row)
     result = conn.execute(sa.insert(audit_log).values(**row))
+    conn.info.setdefault(_PENDING_HEADS, []).append((seq, row["hash"]))
     return {"id": result.inserted_primary_key[0], **row}
 
 
@@ -152,7 +187,8 @@ def append_audit(
 
     With an Engine the row is written in its own transaction (retried on a concurrent append);
     with a Connection or Session it joins the caller's transaction, so a state change and its
-    audit row commit together — the caller then owns the retry (see `transact`).
+    audit row commit together — the caller then owns the retry, and runs it through `transact`,
+    which records the new head outside the database once the transaction commits.
     """
     if not event or not actor or not target:
         raise GovernanceError("an audit row needs a non-empty event, actor and target")
@@ -223,8 +259,16 @@ def audit_head(engine: sa.Engine) -> tuple[int, str] | None:
     return None if head is None else (head.seq, head.hash)
 
 
-def verify_chain(engine: sa.Engine) -> ChainVerification:
-    """Walk the chain from seq 1 and report the first row that was edited, deleted or moved."""
+def verify_chain(engine: sa.Engine, anchor: HeadAnchor | None = None) -> ChainVerification:
+    """Walk the chain from seq 1 and report the first row that was edited, deleted or moved;
+    then check it against the head recorded outside the database (`anchor`, default: the
+    anchors attached to `engine`), which shows truncated newest rows and a rewritten chain."""
+    anchors = [anchor] if anchor is not None else head_anchor.anchors_for(engine)
+    # Read before the walk: a head is recorded only after its row committed, so every head
+    # read now names a row the walk will see.
+    recorded = [(a, a.latest()) for a in anchors]
+    recorded_hash = {head[0]: head[1] for _, head in recorded if head is not None}
+    seen_hash: dict[int, str] = {}
     columns = [audit_log.c[name] for name in ("seq", "ts", "event", "actor", "target")]
     columns += [audit_log.c[name] for name in ("details", "correlation_id", "prev_hash", "hash")]
     expected_seq, prev_hash, rows = 1, GENESIS_HASH, 0
@@ -257,9 +301,50 @@ def verify_chain(engine: sa.Engine) -> ChainVerification:
                     row.seq,
                     f"row seq {row.seq} was edited: its content no longer matches its hash",
                 )
+            if row.seq in recorded_hash:
+                seen_hash[row.seq] = row.hash
             expected_seq, prev_hash, rows = expected_seq + 1, row.hash, rows + 1
     head = None if rows == 0 else prev_hash
-    return ChainVerification(True, rows, None, f"{rows} rows, chain intact", head)
+    for where, latest in recorded:
+        if latest is None:
+            continue
+        seq, anchored = latest
+        if seq > rows:
+            return ChainVerification(
+                False,
+                rows,
+                rows + 1,
+                f"the audit log ends at seq {rows}, but the head recorded outside the database "
+                f"({where.describe()}) is seq {seq}: the newest {seq - rows} row(s) were deleted",
+                head,
+                where.describe(),
+                seq,
+            )
+        if seen_hash.get(seq) != anchored:
+            return ChainVerification(
+                False,
+                rows,
+                seq,
+                f"row seq {seq} is not the row recorded outside the database "
+                f"({where.describe()}): the chain was rewritten from there on",
+                head,
+                where.describe(),
+                seq,
+            )
+    anchored_at = next(((a.describe(), h[0]) for a, h in recorded if h is not None), None)
+    if anchored_at is None:
+        where = anchors[0].describe() if anchors else None
+        return ChainVerification(True, rows, None, f"{rows} rows, chain intact", head, where)
+    return ChainVerification(
+        True,
+        rows,
+        None,
+        f"{rows} rows, chain intact; head seq {anchored_at[1]} recorded in {anchored_at[0]} "
+        "matches",
+        head,
+        anchored_at[0],
+        anchored_at[1],
+    )
 
 
 EXPORT_COLUMNS = (

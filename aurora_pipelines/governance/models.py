@@ -78,8 +78,9 @@ approval_decisions = sa.Table(
     sa.UniqueConstraint("request_id", "actor", name="uq_approval_decisions_one_per_actor"),
 )
 
-# Bearer tokens for the HTTP API. Only the sha256 of a token is stored; the token itself is shown
-# once, at creation. A revoked token stays (revoked_at set) so its use is refused and audited.
+# Personal tokens (HTTP API and CLI). Only the sha256 of a token is stored; the token itself is
+# shown once, at creation. A revoked or expired token stays (revoked_at / expires_at set) so its
+# use is refused and audited.
 api_tokens = sa.Table(
     "api_tokens",
     metadata,
@@ -92,6 +93,7 @@ api_tokens = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("revoked_by", sa.String(100)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
+    sa.Column("expires_at", sa.DateTime(timezone=True)),  # NULL: never expires
 )
 
 audit_log = sa.Table(
@@ -177,3 +179,31 @@ def create_tables(engine: sa.Engine) -> None:
     except (sa_exc.IntegrityError, sa_exc.ProgrammingError, sa_exc.OperationalError):
         # Another process created them between our existence check and CREATE; check again.
         metadata.create_all(engine)
+    add_missing_columns(engine)
+
+
+def add_missing_columns(engine: sa.Engine) -> None:
+    """Add nullable columns that newer code defines to tables an older version created.
+
+    `create_all` never alters an existing table; a database made before a column existed (e.g.
+    `api_tokens.expires_at`) would otherwise fail on every query naming it.
+    """
+    inspector = sa.inspect(engine)
+    for table in metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}'
+                    )
+            except (sa_exc.ProgrammingError, sa_exc.OperationalError):
+                # Another process added it first.
+                added = {c["name"] for c in sa.inspect(engine).get_columns(table.name)}
+                if column.name not in added:
+                    raise

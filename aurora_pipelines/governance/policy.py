@@ -8,7 +8,7 @@ or withhold an approval right.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
@@ -86,6 +86,10 @@ class Gate(_Strict):
 
 
 class Policy(_Strict):
+    # How the CLI learns who acts: `token` (a personal token, `aurora login` / AURORA_TOKEN) or
+    # `trust_env` (AURORA_USER is believed: the embedded demo's policy, for a laptop only).
+    # Absent means `token`: trusting AURORA_USER must be asked for, never a default.
+    identity: Literal["token", "trust_env"] = "token"
     teams: list[Team] = Field(min_length=1)
     users: list[User] = Field(min_length=1)
     gates: dict[str, Gate] = Field(min_length=1)
@@ -117,6 +121,11 @@ class Policy(_Strict):
         if not name:
             raise PermissionDenied(f"no identity given — set AURORA_USER to one of: {names}")
         raise PermissionDenied(f"unknown identity '{name}' — set AURORA_USER to one of: {names}")
+
+    @property
+    def trusts_env(self) -> bool:
+        """True when AURORA_USER alone identifies a CLI caller (`identity: trust_env`)."""
+        return self.identity == "trust_env"
 
     def has_user(self, name: str | None) -> bool:
         return any(u.name == name for u in self.users)

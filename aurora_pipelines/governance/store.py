@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
-from aurora_pipelines.governance import approvals, audit, candidates, tokens
+from aurora_pipelines.governance import approvals, audit, candidates, head_anchor, tokens
 from aurora_pipelines.governance.approvals import ApprovalRequest, ApprovalVerdict, Decision
 from aurora_pipelines.governance.audit import ChainVerification
 from aurora_pipelines.governance.candidates import CandidateRecord
@@ -67,16 +67,20 @@ def shared_engine(url: str) -> sa.Engine:
 class GovernanceStore:
     """Approval requests, decisions and the hash-chained audit log for one policy and database."""
 
-    def __init__(self, url: str, policy: Policy) -> None:
+    def __init__(self, url: str, policy: Policy, audit_head: Path | str | None = None) -> None:
+        """`audit_head`: the append-only file that records the audit chain's head on every
+        append (default: next to a SQLite database; none for other databases)."""
         self.url = url
         self.policy = policy
+        path = Path(audit_head) if audit_head else head_anchor.default_head_path(url)
+        self.head_anchor = None if path is None else head_anchor.FileHeadAnchor(path)
         self._ready = False
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GovernanceStore:
         """The store at `settings.governance_db_url` with the policy at `settings.policy`."""
-        return cls(settings.governance_db_url, load_policy(settings.policy))
+        return cls(settings.governance_db_url, load_policy(settings.policy), settings.audit_head)
 
     @cached_property
     def _engine(self) -> sa.Engine:
@@ -89,6 +93,8 @@ class GovernanceStore:
             with self._lock:
                 if not self._ready:
                     create_tables(self._engine)
+                    if self.head_anchor is not None:
+                        head_anchor.attach(self._engine, self.head_anchor)
                     self._ready = True
         return self._engine
 
@@ -246,10 +252,14 @@ class GovernanceStore:
     # API tokens
 
     def create_token(
-        self, user: str, created_by: str, label: str | None = None
+        self,
+        user: str,
+        created_by: str,
+        label: str | None = None,
+        expires_at: datetime | None = None,
     ) -> tuple[str, tokens.TokenInfo]:
         """(token shown once, its info); only its sha256 is stored. Audited."""
-        return tokens.create_token(self.engine, self.policy, user, created_by, label)
+        return tokens.create_token(self.engine, self.policy, user, created_by, label, expires_at)
 
     def revoke_token(self, token_id: int, actor: str) -> tokens.TokenInfo:
         return tokens.revoke_token(self.engine, self.policy, token_id, actor)
@@ -262,6 +272,15 @@ class GovernanceStore:
     ) -> str:
         """The user a bearer token stands for; refusals raise Unauthenticated and are audited."""
         return tokens.authenticate(self.engine, self.policy, token, target, correlation_id)
+
+    def authenticate_token(
+        self, token: str | None, target: str, correlation_id: str | None = None
+    ) -> tokens.TokenInfo:
+        """Like `authenticate`, returning the token's info (id, prefix, expiry)."""
+        return tokens.authenticate_token(self.engine, self.policy, token, target, correlation_id)
+
+    def token_count(self) -> int:
+        return tokens.token_count(self.engine)
 
     # Audit
 
@@ -277,7 +296,8 @@ class GovernanceStore:
         return audit.append_audit(self.engine, event, actor, target, details, correlation_id)
 
     def verify_audit(self) -> ChainVerification:
-        return audit.verify_chain(self.engine)
+        """The chain walked from seq 1 and checked against the head recorded outside it."""
+        return audit.verify_chain(self.engine, self.head_anchor)
 
     def read_audit(
         self,

@@ -1,9 +1,10 @@
-"""Bearer tokens for the governance HTTP API: only their sha256 is stored.
+"""Personal tokens for the governance HTTP API and the CLI: only their sha256 is stored.
 
 A token is shown once, when created (`aurora tokens create USER`); the database keeps its hash,
-a short prefix to recognise it by, and who created or revoked it. A token authenticates as the
-user it was made for and nobody else; a revoked token, an unknown token and a token whose user
-left the policy are refused, and every refusal is audited as `access_denied`.
+a short prefix to recognise it by, who created or revoked it and when it expires. A token
+authenticates as the user it was made for and nobody else; a revoked, expired or unknown token
+and a token whose user left the policy are refused, and every refusal is audited as
+`access_denied`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ ADMIN_ROLE = "admin"
 
 
 class Unauthenticated(PermissionDenied):
-    """No usable credential: missing, unknown or revoked token."""
+    """No usable credential: missing, unknown, revoked or expired token."""
 
 
 @dataclass(frozen=True)
@@ -38,10 +39,14 @@ class TokenInfo:
     created_at: datetime
     revoked_by: str | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
 
 def hash_token(token: str) -> str:
@@ -50,7 +55,7 @@ def hash_token(token: str) -> str:
 
 def _info(row: sa.Row) -> TokenInfo:
     data = {k: v for k, v in row._mapping.items() if k != "token_hash"}
-    for key in ("created_at", "revoked_at"):
+    for key in ("created_at", "revoked_at", "expires_at"):
         if data[key] is not None and data[key].tzinfo is None:
             data[key] = data[key].replace(tzinfo=UTC)
     return TokenInfo(**data)
@@ -61,9 +66,17 @@ def _may_manage(policy: Policy, actor: str, owner: str) -> bool:
 
 
 def create_token(
-    engine: sa.Engine, policy: Policy, user: str, created_by: str, label: str | None = None
+    engine: sa.Engine,
+    policy: Policy,
+    user: str,
+    created_by: str,
+    label: str | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[str, TokenInfo]:
-    """A new token for `user` (made by that user or an admin): (the token, shown once; info)."""
+    """A new token for `user` (made by that user or an admin): (the token, shown once; info).
+
+    `expires_at` (None: never) is when the token stops authenticating.
+    """
     target = f"user/{user}"
     try:
         policy.user(created_by)
@@ -93,6 +106,7 @@ def create_token(
                 label=label,
                 created_by=created_by,
                 created_at=datetime.now(UTC),
+                expires_at=expires_at,
             )
         ).inserted_primary_key[0]
         audit.append_audit(
@@ -100,7 +114,12 @@ def create_token(
             audit.TOKEN_CREATED,
             created_by,
             target,
-            {"token_id": token_id, "prefix": token[:12], "label": label},
+            {
+                "token_id": token_id,
+                "prefix": token[:12],
+                "label": label,
+                "expires_at": expires_at.isoformat() if expires_at else None,
+            },
         )
         row = conn.execute(sa.select(api_tokens).where(api_tokens.c.id == token_id)).one()
         return _info(row)
@@ -164,14 +183,20 @@ def list_tokens(engine: sa.Engine, user: str | None = None) -> list[TokenInfo]:
         return [_info(r) for r in conn.execute(query)]
 
 
-def authenticate(
+def token_count(engine: sa.Engine) -> int:
+    """How many tokens were ever created (revoked and expired ones included)."""
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(api_tokens)).scalar_one()
+
+
+def authenticate_token(
     engine: sa.Engine,
     policy: Policy,
     token: str | None,
     target: str,
     correlation_id: str | None = None,
-) -> str:
-    """The user name `token` stands for; Unauthenticated (audited) if it stands for nobody."""
+) -> TokenInfo:
+    """The active token `token` is; Unauthenticated (audited) if it stands for nobody."""
     info: TokenInfo | None = None
     if token:
         with engine.connect() as conn:
@@ -179,14 +204,19 @@ def authenticate(
                 sa.select(api_tokens).where(api_tokens.c.token_hash == hash_token(token))
             ).first()
         info = None if row is None else _info(row)
+    renew = "create a new one (`aurora tokens create USER`) and `aurora login` with it"
     if not token:
         reason = "no bearer token: send `Authorization: Bearer <token>` (aurora tokens create)"
     elif info is None:
         reason = "unknown bearer token; create one with `aurora tokens create USER`"
     elif not info.active:
         reason = (
-            f"token {info.prefix}… of {info.user_name} was revoked by {info.revoked_by}; "
-            "create a new one"
+            f"token {info.prefix}… of {info.user_name} was revoked by {info.revoked_by}; {renew}"
+        )
+    elif info.expired():
+        reason = (
+            f"token {info.prefix}… of {info.user_name} expired at "
+            f"{info.expires_at:%Y-%m-%d %H:%M} UTC; {renew}"
         )
     elif not policy.has_user(info.user_name):
         reason = (
@@ -194,7 +224,7 @@ def authenticate(
             "policy any more"
         )
     else:
-        return info.user_name
+        return info
     audit.append_audit(
         engine,
         audit.ACCESS_DENIED,
@@ -208,3 +238,14 @@ def authenticate(
         correlation_id,
     )
     raise Unauthenticated(reason)
+
+
+def authenticate(
+    engine: sa.Engine,
+    policy: Policy,
+    token: str | None,
+    target: str,
+    correlation_id: str | None = None,
+) -> str:
+    """The user name `token` stands for; Unauthenticated (audited) if it stands for nobody."""
+    return authenticate_token(engine, policy, token, target, correlation_id).user_name

@@ -9,6 +9,7 @@ import pytest
 
 from aurora_pipelines.cli import main
 from aurora_pipelines.settings import REPO_DIR
+from tests.factories import cli_error as _fails
 
 
 @pytest.fixture
@@ -22,15 +23,6 @@ def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aurora_home: Path
     monkeypatch.setenv("AURORA_DBT_PROJECT_DIR", str(dbt))
     monkeypatch.setenv("AURORA_USER", "ds_alice")
     return tmp_path
-
-
-def _fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
-    with pytest.raises(SystemExit) as exc:
-        main(list(argv))
-    assert exc.value.code == 1
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
-    return err
 
 
 @pytest.fixture
@@ -154,6 +146,27 @@ def test_audit_verify_fails_on_an_edited_row(workspace, capsys, monkeypatch, tmp
         main(["audit", "verify"])
     assert exc.value.code == 1
     assert "seq 1" in capsys.readouterr().err
+
+
+def test_audit_verify_fails_when_the_newest_rows_were_cut_off(
+    workspace, capsys, monkeypatch, tmp_path
+):
+    import sqlalchemy as sa
+
+    monkeypatch.setenv("AURORA_GOVERNANCE_URL", f"sqlite:///{tmp_path / 'gov.db'}")
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.settings import get_settings
+
+    store = GovernanceStore.from_settings(get_settings())
+    for i in (1, 2):
+        store.audit("run_started", "ds_alice", f"experiment/e{i}")
+    main(["audit", "verify"])
+    assert "head seq 2 recorded in" in capsys.readouterr().out
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'gov.db'}")
+    with engine.begin() as conn:  # the chain that is left is still a valid chain
+        conn.execute(sa.text("DELETE FROM audit_log WHERE seq = 2"))
+    err = _fails(capsys, "audit", "verify")
+    assert "broken at seq 2" in err and "ends at seq 1" in err and "gov.db.audit-head" in err
 
 
 def test_run_with_a_partition_outside_the_daily_range(workspace, capsys):
