@@ -124,14 +124,6 @@ class Requirements(_Strict):
         default=False, description="Production gate: the version's UAT report exists."
     )
 
-    def any(self) -> bool:
-        return bool(
-            self.card_sections
-            or self.min_disparity_ratio is not None
-            or self.holdout_cis
-            or self.uat_report
-        )
-
 
 class Tier(_Strict):
     """A risk tier: its gate chain (gates not listed use the top-level `gates`) and the
