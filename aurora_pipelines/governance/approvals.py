@@ -434,7 +434,10 @@ def request_approval(
         )
         raise
     correlation_id = correlation_id or uuid.uuid4().hex
-    details = {**(details or {}), TIER_KEY: tier} if tier is not None else details
+    # The tier comes only from `tier`: a caller's details can never choose a lighter chain.
+    details = {k: v for k, v in (details or {}).items() if k != TIER_KEY} or None
+    if tier is not None:
+        details = {**(details or {}), TIER_KEY: tier}
     t = approval_requests.c
 
     def work(conn: sa.Connection) -> ApprovalRequest:

@@ -239,3 +239,12 @@ def test_an_approval_due_for_revalidation_stops_counting(store: GovernanceStore)
     # Revalidating means a new request for the same version, decided again.
     renewal = _request(store, "production", "high")
     assert renewal.id != request.id and renewal.status == "pending"
+
+
+def test_request_details_cannot_choose_the_tier(store: GovernanceStore) -> None:
+    forged = store.request_approval(
+        "credit", "production", "m", 1, D1, "ds_alice", details={"risk_tier": "low"}
+    )
+    assert forged.tier is None  # untiered: the top-level chain (mrm), not the low tier's
+    with pytest.raises(PermissionDenied, match="mrm_carol may approve the production gate"):
+        store.decide(forged.id, "approve", "validator_bob")
