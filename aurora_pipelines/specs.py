@@ -224,8 +224,46 @@ class MonitoringSpec(_Strict):
         )
 
 
+Materiality = Literal["low", "medium", "high"]
+DecisionAutomation = Literal["advisory", "human_review", "automated"]
+RegulatoryUse = Literal[
+    "credit_decision",
+    "insurance_pricing",
+    "employment",
+    "capital_requirements",
+    "anti_money_laundering",
+    "other_regulated",
+]
+
+
+class RiskSpec(_Strict):
+    """The risk questionnaire: the governance policy's `tier_rule` maps these answers to a
+    risk tier, and the tier to its gate chain and compliance requirements. Every answer is
+    required: a half-answered questionnaire must not fall into a lighter tier."""
+
+    materiality: Materiality = Field(
+        description="Impact of a wrong output (money, customers, reputation): low|medium|high."
+    )
+    decision_automation: DecisionAutomation = Field(
+        description="advisory: a person decides, the model informs; human_review: the model "
+        "decides, a person reviews each outcome; automated: nobody reviews the outcome."
+    )
+    personal_data: bool = Field(description="Does the model use data about natural persons?")
+    regulatory_use: list[RegulatoryUse] = Field(
+        description="Regulated uses ([] for none), e.g. [credit_decision] (EU AI Act high-risk)."
+    )
+
+    @field_validator("regulatory_use", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        # `regulatory_use: credit_decision` reads as the one-element list.
+        return [value] if isinstance(value, str) else value
+
+
 class GovernanceSpec(_Strict):
-    """What the model card states for model risk review (all optional)."""
+    """What the model card states for model risk review, and the risk questionnaire that
+    decides the experiment's risk tier (all optional; no `risk` section: the policy's
+    `tier_rule.unassessed` tier)."""
 
     sensitive_attribute: str | None = Field(
         default=None,
@@ -233,6 +271,9 @@ class GovernanceSpec(_Strict):
     )
     intended_use: str = ""
     limitations: list[str] = Field(default_factory=list)
+    risk: RiskSpec | None = Field(
+        default=None, description="Risk questionnaire answers (decide the risk tier)."
+    )
 
 
 class CanarySpec(_Strict):
@@ -338,6 +379,8 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
             problems.append(f"unknown field `{where}` (remove it or fix its spelling)")
         elif err["type"] == "missing":
             problems.append(f"missing required field `{where}`")
+        elif err["type"] == "literal_error":
+            problems.append(f"`{where}`: {err['msg']}, not {err['input']!r}")
         else:
             problems.append(f"`{where}`: {err['msg']}")
     return f"experiment spec {path}: " + "; ".join(problems)

@@ -113,7 +113,7 @@ def _report(outcome: RunOutcome, name: str, console: Console) -> None:
     for key in outcome.materialized:
         console.print(f"  [green]✓[/green] {key}")
     for check in outcome.failed_checks:
-        if check.check == "approved":
+        if check.check == "approved" and "approval_request_id" in check.metadata:
             request_id = check.metadata.get("approval_request_id", "?")
             approvers = check.metadata.get("approvers", "")
             first_approver = approvers.split(",")[0].strip() or "<approver>"

@@ -11,6 +11,7 @@ from aurora_pipelines.explain.model_card import (
     DataSource,
     ModelCard,
     ModelCardFiles,
+    RiskTier,
     approval_history,
     build_model_card,
     write_model_card,
@@ -34,6 +35,24 @@ def model_card_paths(reports_dir: Path, experiment: str, version: str | int) -> 
     if not html.exists():
         return {}
     return {"model_card": str(html), "model_card_markdown": str(md)}
+
+
+def risk_tier(spec: ExperimentSpec, governance: GovernanceStore | None) -> RiskTier | None:
+    """The experiment's risk tier under the store's policy, with its chain, for the card."""
+    if governance is None:
+        return None
+    from aurora_pipelines.governance.tiers import assess_tier, describe_requirements, gate_chain
+
+    policy = governance.policy
+    risk = spec.governance.risk
+    assessed = assess_tier(policy, risk)
+    return RiskTier(
+        tier=assessed.tier,
+        reason=assessed.reason,
+        answers=None if risk is None else risk.model_dump(mode="json"),
+        chain=gate_chain(policy, assessed.tier),
+        requirements=describe_requirements(policy, assessed.tier),
+    )
 
 
 def generate_model_card(
@@ -78,6 +97,7 @@ def generate_model_card(
             data_sources=data_sources,
             quality_score=quality_score,
             history=history,
+            risk=risk_tier(spec, governance),
         )
         background = features[list(version.input_columns)].sample(
             n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
@@ -109,6 +129,7 @@ def generate_model_card(
         sensitive_attribute=spec.governance.sensitive_attribute,
         limitations=spec.governance.limitations,
         approval_history=history,
+        risk=risk_tier(spec, governance),
         seed=spec.training.seed,
     )
     inputs = list(aurora_pipeline(model).named_steps["preprocess"].feature_names_in_)
@@ -133,6 +154,7 @@ def _spark_model_card(
     data_sources: list[DataSource],
     quality_score: float | None,
     history: list[dict[str, Any]],
+    risk: RiskTier | None = None,
 ) -> ModelCard:
     """The card of a Spark MLlib model: the registered holdout metrics, lineage and history.
 
@@ -189,4 +211,7 @@ def _spark_model_card(
         explanation=explanation,
         limitations=[*spec.governance.limitations, *notes],
         approval_history=history,
+        risk=risk,
+        stated_intended_use=spec.governance.intended_use,
+        stated_limitations=list(spec.governance.limitations),
     )

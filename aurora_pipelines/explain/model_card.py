@@ -3,8 +3,10 @@
 It states intended use, data sources with versions and quality score, training method and
 search, holdout metrics with bootstrap confidence intervals, SHAP global importance (plot and
 table) with top interactions, metrics by slice of the declared sensitive attribute with a
-disparity ratio, limitations and the approval history. Every text that came from a person
-(comments, descriptions) is HTML-escaped.
+disparity ratio, limitations, the risk tier with its gate chain, and the approval history.
+Every text that came from a person (comments, descriptions) is HTML-escaped. Next to the HTML
+and Markdown, `model_card.json` holds the facts compliance requirements are checked against
+(governance/compliance.py): what the spec stated, the slices, the holdout CIs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +28,18 @@ from aurora_pipelines.explain.shap_values import GlobalExplanation, aurora_pipel
 
 FOUR_FIFTHS = 0.8
 BACKGROUND_FILE = "shap_background.parquet"
+FACTS_FILE = "model_card.json"
+
+
+@dataclass(frozen=True)
+class RiskTier:
+    """The experiment's risk tier as the policy assessed it, and the chain it implies."""
+
+    tier: str | None
+    reason: str
+    answers: dict[str, Any] | None = None
+    chain: list[tuple[str, str]] = field(default_factory=list)  # (gate, who decides it)
+    requirements: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -57,6 +73,10 @@ class ModelCard:
     generated_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
+    risk: RiskTier | None = None
+    # What a person stated in the spec (the card adds generated notes and fallbacks to these).
+    stated_intended_use: str = ""
+    stated_limitations: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-ready facts for asset metadata and the approval request."""
@@ -67,7 +87,53 @@ class ModelCard:
             "top_features": list(top["feature"]),
             "disparity_ratio": self.evaluation.disparity_ratio,
             "sensitive_attribute": self.evaluation.sensitive_attribute,
+            "risk_tier": self.risk.tier if self.risk else None,
         }
+
+    def facts(self) -> dict[str, Any]:
+        """What compliance requirements are checked against (written as model_card.json)."""
+        ev = self.evaluation
+        slices = [] if ev.slices is None or ev.slices.empty else ev.slices.to_dict("records")
+        return _finite(
+            {
+                "experiment": self.experiment,
+                "model_name": self.model_name,
+                "model_version": self.model_version,
+                "model_digest": self.model_digest,
+                "generated_at": self.generated_at,
+                "risk_tier": self.risk.tier if self.risk else None,
+                "risk_answers": self.risk.answers if self.risk else None,
+                "sections": {
+                    "intended_use": self.stated_intended_use,
+                    "limitations": list(self.stated_limitations),
+                    "data_sources": [
+                        {"name": s.name, "location": s.location, "version": s.version}
+                        for s in self.data_sources
+                    ],
+                    "slices": slices,
+                },
+                "sensitive_attribute": ev.sensitive_attribute,
+                "disparity_ratio": ev.disparity_ratio,
+                "metric_ratio": ev.metric_ratio,
+                "holdout_metrics": {
+                    name: {"value": m.value, "low": m.low, "high": m.high}
+                    for name, m in ev.metrics.items()
+                },
+            }
+        )
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities as null: JSON has no NaN, and a missing CI must read as missing."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if hasattr(value, "item") and not isinstance(value, str):  # numpy scalars
+        return _finite(value.item())
+    return value
 
 
 @dataclass(frozen=True)
@@ -76,6 +142,7 @@ class ModelCardFiles:
     markdown: Path
     plot: Path
     background: Path
+    facts: Path | None = None
 
 
 def build_model_card(
@@ -101,6 +168,7 @@ def build_model_card(
     sensitive_attribute: str | None = None,
     limitations: list[str] | None = None,
     approval_history: list[dict[str, Any]] | None = None,
+    risk: RiskTier | None = None,
     seed: int = 42,
     shap_rows: int = 200,
     max_eval_rows: int = 10_000,
@@ -158,6 +226,9 @@ def build_model_card(
         explanation=explanation,
         limitations=[*(limitations or []), *notes],
         approval_history=list(approval_history or []),
+        risk=risk,
+        stated_intended_use=intended_use,
+        stated_limitations=list(limitations or []),
     )
 
 
@@ -227,6 +298,7 @@ def _sections(card: ModelCard) -> list[tuple[str, list[tuple[str, Any]] | pd.Dat
                 ("artifact digest (sha256)", card.model_digest),
                 ("owner / team", f"{card.owner} / {card.team}"),
                 ("problem type / target", f"{card.problem_type} / {card.target}"),
+                ("risk tier", (card.risk.tier if card.risk else None) or "untiered"),
                 ("generated", card.generated_at),
             ],
         ),
@@ -247,8 +319,26 @@ def _sections(card: ModelCard) -> list[tuple[str, list[tuple[str, Any]] | pd.Dat
             slices,
         ),
         ("Limitations", "\n".join(f"- {line}" for line in card.limitations)),
+        ("Risk tier and approval chain", _risk_section(card.risk)),
         ("Approval history", history),
     ]
+
+
+def _risk_section(risk: RiskTier | None) -> list[tuple[str, Any]]:
+    if risk is None or risk.tier is None:
+        return [("tier", "untiered: the policy defines no risk tiers; the policy's gates apply")]
+    answers = risk.answers or {}
+    rows: list[tuple[str, Any]] = [("tier", risk.tier), ("why", risk.reason)]
+    rows += [(f"answer: {k}", _answer(v)) for k, v in answers.items()]
+    rows += [(f"gate: {gate}", who) for gate, who in risk.chain]
+    rows.append(("requirements", "; ".join(risk.requirements) or "none"))
+    return rows
+
+
+def _answer(value: Any) -> str:
+    if isinstance(value, list):
+        return ", ".join(map(str, value)) or "none"
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def render_markdown(card: ModelCard, plot_name: str | None = None) -> str:
@@ -320,9 +410,11 @@ def write_model_card(card: ModelCard, out_dir: Path, background: pd.DataFrame) -
     markdown.write_text(render_markdown(card, plot.name), encoding="utf-8")
     page = out_dir / "model_card.html"
     page.write_text(render_html(card, png), encoding="utf-8")
+    facts = out_dir / FACTS_FILE
+    facts.write_text(json.dumps(card.facts(), indent=2, default=str), encoding="utf-8")
     bg_path = out_dir / BACKGROUND_FILE
     background.to_parquet(bg_path, index=False)
-    return ModelCardFiles(html=page, markdown=markdown, plot=plot, background=bg_path)
+    return ModelCardFiles(html=page, markdown=markdown, plot=plot, background=bg_path, facts=facts)
 
 
 def approval_history(requests: list[Any]) -> list[dict[str, Any]]:

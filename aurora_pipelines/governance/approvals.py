@@ -4,7 +4,9 @@ A request names experiment, gate, model name, model version and the sha256 diges
 artifact. Only a `pending` request can be decided, only by someone other than the requester who
 holds a role the policy allows for that gate; every other status is final and can never be
 reused. A gate with a quorum needs one approval per listed role, each from a distinct person; a
-gate with `expires_after_hours` turns undecided requests `expired`. Nobody decides a request
+gate with `expires_after_hours` turns undecided requests `expired`. A request records the
+experiment's risk tier; its gate chain (roles, quorum, expiry, revalidation) is that tier's, and
+a tier change supersedes the model's pending requests of the old tier. Nobody decides a request
 twice (one `approval_decisions` row per person, enforced by a unique constraint). Each state
 change commits in one transaction with its audit row; every refusal is audited as
 `access_denied` in a transaction of its own.
@@ -12,6 +14,7 @@ change commits in one transaction with its audit row; every refusal is audited a
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from dataclasses import asdict, dataclass
@@ -32,8 +35,10 @@ from aurora_pipelines.governance.models import (
     SUPERSEDED,
     approval_decisions,
     approval_requests,
+    audit_log,
 )
-from aurora_pipelines.governance.policy import Policy
+from aurora_pipelines.governance.policy import Gate, Policy
+from aurora_pipelines.governance.tiers import RISK_TIER_CHANGED
 
 Decision = Literal["approve", "reject", "request_changes"]
 DECISIONS: dict[str, tuple[str, str]] = {
@@ -44,6 +49,7 @@ DECISIONS: dict[str, tuple[str, str]] = {
 }
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 SYSTEM_ACTOR = "aurora"
+TIER_KEY = "risk_tier"  # the request's risk tier, in its `details`
 
 
 @dataclass(frozen=True)
@@ -86,12 +92,18 @@ class ApprovalRequest:
     def target(self) -> str:
         return f"approval_request/{self.id}"
 
+    @property
+    def tier(self) -> str | None:
+        """The risk tier the request was filed under (None: untiered, top-level gates)."""
+        return (self.details or {}).get(TIER_KEY)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: datetimes as ISO strings."""
         data = asdict(self)
         for key in ("requested_at", "decided_at"):
             data[key] = data[key].isoformat() if data[key] else None
         data["decisions"] = [d.to_dict() for d in self.decisions]
+        data["tier"] = self.tier
         return data
 
     def approvers(self) -> dict[str, str]:
@@ -162,10 +174,35 @@ def _snapshots(conn: sa.Connection, rows: list[sa.Row]) -> list[ApprovalRequest]
     return [_snapshot(r, decisions.get(r.id, ())) for r in rows]
 
 
+def gate_of(policy: Policy, request: ApprovalRequest) -> Gate | None:
+    """The gate spec governing `request`: its gate in its tier's chain (None if the policy no
+    longer has that gate or tier)."""
+    if request.gate not in policy.gates:
+        return None
+    if request.tier is not None and request.tier not in policy.tiers:
+        return None
+    return policy.gate(request.gate, request.tier)
+
+
 def expires_at(policy: Policy, request: ApprovalRequest) -> datetime | None:
     """When `request` expires under the current policy (None: its gate has no time limit)."""
-    hours = policy.gate(request.gate).expires_after_hours if request.gate in policy.gates else None
+    gate = gate_of(policy, request)
+    hours = None if gate is None else gate.expires_after_hours
     return None if hours is None else request.requested_at + timedelta(hours=hours)
+
+
+def revalidation_due(policy: Policy, request: ApprovalRequest) -> datetime | None:
+    """When an approved `request` is due for revalidation (None: not approved, or never due)."""
+    gate = gate_of(policy, request)
+    days = None if gate is None else gate.revalidate_after_days
+    if request.status != APPROVED or days is None or request.decided_at is None:
+        return None
+    return request.decided_at + timedelta(days=days)
+
+
+def _due(policy: Policy, request: ApprovalRequest, now: datetime) -> bool:
+    deadline = revalidation_due(policy, request)
+    return deadline is not None and deadline <= now
 
 
 def _overdue(policy: Policy, request: ApprovalRequest, now: datetime) -> bool:
@@ -175,7 +212,7 @@ def _overdue(policy: Policy, request: ApprovalRequest, now: datetime) -> bool:
 
 def _expire(conn: sa.Connection, policy: Policy, request: ApprovalRequest, now: datetime) -> None:
     """Mark an overdue pending request `expired` and audit it, in the caller's transaction."""
-    hours = policy.gate(request.gate).expires_after_hours
+    hours = policy.gate(request.gate, request.tier).expires_after_hours
     conn.execute(
         sa.update(approval_requests)
         .where(approval_requests.c.id == request.id, approval_requests.c.status == PENDING)
@@ -204,7 +241,8 @@ def _expire(conn: sa.Connection, policy: Policy, request: ApprovalRequest, now: 
 
 def expire_overdue(engine: sa.Engine, policy: Policy) -> list[int]:
     """Expire every pending request older than its gate's `expires_after_hours`; their ids."""
-    gates = [g for g, spec in policy.gates.items() if spec.expires_after_hours is not None]
+    chains = [policy.gates, *(tier.gates for tier in policy.tiers.values())]
+    gates = sorted({g for c in chains for g, spec in c.items() if spec.expires_after_hours})
     if not gates:
         return []
     t = approval_requests.c
@@ -233,8 +271,13 @@ def _ask(names: list[str]) -> str:
     return ", ".join(names) if names else "nobody (add a user with the role to the policy)"
 
 
-def _eligible(policy: Policy, gate: str, requester: str) -> list[str]:
-    return [n for n in policy.approvers_for_gate(gate) if n != requester]
+def _eligible(policy: Policy, request: ApprovalRequest) -> list[str]:
+    approvers = policy.approvers_for_gate(request.gate, request.tier)
+    return [n for n in approvers if n != request.requested_by]
+
+
+def _of_tier(request: ApprovalRequest) -> str:
+    return "" if request.tier is None else f" of a {request.tier}-tier request"
 
 
 def _audit_denied(
@@ -252,6 +295,112 @@ def _audit_denied(
     )
 
 
+def _current_tier(conn: sa.Connection, model_name: str) -> tuple[bool, str | None]:
+    """(known, tier): the model's tier as last applied — the newest tier change in the audit
+    log, else the tier of its newest request; known is False for a model never requested."""
+    a = audit_log.c
+    change = conn.execute(
+        sa.select(a.details)
+        .where(a.event == RISK_TIER_CHANGED, a.target == f"model/{model_name}")
+        .order_by(a.seq.desc())
+        .limit(1)
+    ).first()
+    if change is not None:
+        return True, json.loads(change.details).get("to")
+    t = approval_requests.c
+    newest = conn.execute(
+        sa.select(approval_requests)
+        .where(t.model_name == model_name)
+        .order_by(t.id.desc())
+        .limit(1)
+    ).first()
+    if newest is None:
+        return False, None
+    return True, _snapshot(newest).tier
+
+
+def _apply_tier(
+    conn: sa.Connection,
+    experiment: str,
+    model_name: str,
+    tier: str | None,
+    actor: str,
+    correlation_id: str | None,
+    now: datetime,
+) -> list[int]:
+    """In the caller's transaction: if the model's tier changed, audit the change and
+    supersede its pending requests filed under another tier (their chain no longer applies).
+    Returns the ids superseded."""
+    known, previous = _current_tier(conn, model_name)
+    t = approval_requests.c
+    rows = conn.execute(
+        sa.select(approval_requests)
+        .where(t.model_name == model_name, t.status == PENDING)
+        .with_for_update()
+    ).all()
+    stale = [r for r in _snapshots(conn, rows) if r.tier != tier]
+    if (not known or previous == tier) and not stale:
+        return []
+    reason = f"risk tier changed from {previous or 'none'} to {tier or 'none'}"
+    for request in stale:
+        conn.execute(
+            sa.update(approval_requests)
+            .where(t.id == request.id, t.status == PENDING)
+            .values(status=SUPERSEDED, decided_at=now, comment=f"superseded: {reason}")
+        )
+        audit.append_audit(
+            conn,
+            audit.APPROVAL_SUPERSEDED,
+            actor,
+            request.target,
+            {
+                "reason": reason,
+                "from_tier": request.tier,
+                "to_tier": tier,
+                "gate": request.gate,
+                "model_name": request.model_name,
+                "model_version": request.model_version,
+                "model_digest": request.model_digest,
+                "approvals_so_far": request.approvers(),
+            },
+            correlation_id or request.correlation_id,
+        )
+    if previous != tier:
+        audit.append_audit(
+            conn,
+            RISK_TIER_CHANGED,
+            actor,
+            f"model/{model_name}",
+            {
+                "experiment": experiment,
+                "model_name": model_name,
+                "from": previous,
+                "to": tier,
+                "superseded": [r.id for r in stale],
+            },
+            correlation_id,
+        )
+    return [r.id for r in stale]
+
+
+def apply_tier(
+    engine: sa.Engine,
+    experiment: str,
+    model_name: str,
+    tier: str | None,
+    actor: str,
+    correlation_id: str | None = None,
+) -> list[int]:
+    """Record `tier` as the model's risk tier: a change is audited (`risk_tier_changed`) and
+    supersedes the model's pending requests of another tier. Returns the ids superseded."""
+    return audit.transact(
+        engine,
+        lambda conn: _apply_tier(
+            conn, experiment, model_name, tier, actor, correlation_id, datetime.now(UTC)
+        ),
+    )
+
+
 def request_approval(
     engine: sa.Engine,
     policy: Policy,
@@ -263,14 +412,17 @@ def request_approval(
     requested_by: str,
     correlation_id: str | None = None,
     details: dict[str, Any] | None = None,
+    tier: str | None = None,
 ) -> ApprovalRequest:
     """Open an approval request, or return the open/approved one for this exact target.
 
-    Idempotent: a pending or approved request for the same gate, model, version and digest is
-    returned as is (no new row, no audit). Older pending requests for the same gate and model
-    but another target are superseded, and can never be decided afterwards.
+    Idempotent: a pending or approved request for the same gate, model, version, digest and
+    risk tier is returned as is (no new row, no audit), unless the approval is due for
+    revalidation. Older pending requests for the same gate and model but another target are
+    superseded, and so are the model's pending requests of another tier (a tier change, which
+    is audited); none can be decided afterwards.
     """
-    policy.gate(gate)  # unknown gate -> GovernanceError listing the gates
+    policy.gate(gate, tier)  # unknown gate or tier -> GovernanceError listing the known ones
     version = str(model_version)
     digest = normalize_digest(model_digest)
     target_text = f"model/{model_name}/{version}@{gate}"
@@ -282,6 +434,10 @@ def request_approval(
         )
         raise
     correlation_id = correlation_id or uuid.uuid4().hex
+    # The tier comes only from `tier`: a caller's details can never choose a lighter chain.
+    details = {k: v for k, v in (details or {}).items() if k != TIER_KEY} or None
+    if tier is not None:
+        details = {**(details or {}), TIER_KEY: tier}
     t = approval_requests.c
 
     def work(conn: sa.Connection) -> ApprovalRequest:
@@ -295,6 +451,7 @@ def request_approval(
         for request in _snapshots(conn, open_rows):
             if _overdue(policy, request, now):
                 _expire(conn, policy, request, now)
+        _apply_tier(conn, experiment, model_name, tier, requested_by, correlation_id, now)
         same_target = conn.execute(
             sa.select(approval_requests)
             .where(
@@ -305,11 +462,12 @@ def request_approval(
                 t.status.in_((PENDING, APPROVED)),
             )
             .order_by(t.id.desc())
-            .limit(1)
             .with_for_update()
-        ).first()
-        if same_target is not None:
-            return _snapshots(conn, [same_target])[0]
+        ).all()
+        for request in _snapshots(conn, same_target):
+            # An approval of another tier, or one due for revalidation, is history: file anew.
+            if request.tier == tier and not _due(policy, request, now):
+                return request
         # Supersede before inserting: the one-pending-per-gate-and-model index would otherwise
         # reject the new row.
         stale = conn.execute(
@@ -392,7 +550,9 @@ def _quorum_role(
 ) -> tuple[str | None, list[str]]:
     """(the quorum role `actor` approves in, or None; the roles still outstanding before)."""
     covered = request.approvers()
-    outstanding = [r for r in policy.quorum_for_gate(request.gate) if r not in covered]
+    outstanding = [
+        r for r in policy.quorum_for_gate(request.gate, request.tier) if r not in covered
+    ]
     held = policy.user(actor).roles
     role = next((r for r in outstanding if r in held), None)
     return role, outstanding
@@ -414,11 +574,17 @@ def _refusal(
 ) -> GovernanceError | None:
     """Why `actor` may not take `decision` on `request`, or None if they may."""
     gate = request.gate
-    eligible = _eligible(policy, gate, request.requested_by)
     try:
         policy.user(actor)
     except PermissionDenied as exc:
         return exc
+    if gate_of(policy, request) is None:
+        return GovernanceError(
+            f"approval request #{request.id} was filed for the {gate} gate under risk tier "
+            f"'{request.tier}', which the current policy does not define; it cannot be "
+            "decided — submit a new request"
+        )
+    eligible = _eligible(policy, request)
     if request.status != PENDING:
         by = f" by {request.decided_by}" if request.decided_by else ""
         return GovernanceError(
@@ -432,12 +598,13 @@ def _refusal(
             f"the requester cannot {verb} their own request #{request.id} (maker-checker); "
             f"ask one of: {_ask(eligible)}"
         )
-    if not policy.may_approve(actor, gate):
-        roles = " or ".join(policy.roles_for_gate(gate))
+    if not policy.may_approve(actor, gate, request.tier):
+        roles = " or ".join(policy.roles_for_gate(gate, request.tier))
         who = " or ".join(eligible) or "nobody (add a user with the role to the policy)"
+        held = ", ".join(policy.user(actor).roles)
         return PermissionDenied(
-            f"{actor} does not hold a role allowed for the {gate} gate ({roles}); "
-            f"{who} may approve the {gate} gate"
+            f"{actor} ({held}) does not hold a role allowed for the {gate} gate"
+            f"{_of_tier(request)} ({roles}); {who} may approve the {gate} gate{_of_tier(request)}"
         )
     earlier = [d for d in request.decisions if d.actor == actor]
     if earlier:
@@ -445,7 +612,7 @@ def _refusal(
             f"{actor} already decided approval request #{request.id} ({earlier[0].decision} as "
             f"{earlier[0].role}); nobody decides a request twice — the quorum needs another person"
         )
-    if decision == "approve" and policy.quorum_for_gate(gate):
+    if decision == "approve" and policy.quorum_for_gate(gate, request.tier):
         role, outstanding = _quorum_role(policy, request, actor)
         if role is None:
             done = ", ".join(f"{r} by {a}" for r, a in request.approvers().items())
@@ -514,7 +681,7 @@ def decide(
         refusal = _refusal(policy, request, decision_key, actor, comment, current_digest, version)
         if refusal is not None:
             return refusal  # nothing written; the refusal is audited after this rolls back
-        quorum = policy.quorum_for_gate(request.gate)
+        quorum = policy.quorum_for_gate(request.gate, request.tier)
         status, audit_event, outstanding = final_status, event, []
         if decision_key == "approve" and quorum:
             role, missing = _quorum_role(policy, request, actor)
@@ -523,7 +690,7 @@ def decide(
                 status, audit_event = PENDING, audit.APPROVAL_PARTIALLY_APPROVED
         else:
             held = policy.user(actor).roles
-            role = next(r for r in policy.roles_for_gate(request.gate) if r in held)
+            role = next(r for r in policy.roles_for_gate(request.gate, request.tier) if r in held)
         entry = audit.append_audit(
             conn,
             audit_event,
@@ -538,6 +705,7 @@ def decide(
                 "model_version": request.model_version,
                 "model_digest": request.model_digest,
                 "requested_by": request.requested_by,
+                **({"tier": request.tier} if request.tier is not None else {}),
                 **({"quorum": quorum, "outstanding": outstanding} if quorum else {}),
             },
             correlation_id or request.correlation_id,
@@ -653,7 +821,7 @@ def decisions_after(engine: sa.Engine, cursor_id: int) -> list[ApprovalRequest]:
 
 def _why_not_quorum(policy: Policy, request: ApprovalRequest) -> str | None:
     """For a quorum gate: does every required role have a distinct, still-entitled approver?"""
-    quorum = policy.quorum_for_gate(request.gate)
+    quorum = policy.quorum_for_gate(request.gate, request.tier)
     approvals = [d for d in request.decisions if d.decision == "approve"]
     if not quorum:
         return None
@@ -683,11 +851,21 @@ def _why_not_quorum(policy: Policy, request: ApprovalRequest) -> str | None:
 
 def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | None:
     """Why `request` does not approve `digest` under the current policy, or None if it does."""
-    eligible = _eligible(policy, request.gate, request.requested_by)
-    if _overdue(policy, request, datetime.now(UTC)) or request.status == EXPIRED:
+    gate = gate_of(policy, request)
+    if gate is None:
         return (
-            f"request #{request.id} expired without a decision (the {request.gate} gate allows "
-            f"{policy.gate(request.gate).expires_after_hours:g} h); submit a new request"
+            f"request #{request.id} was filed under risk tier '{request.tier}', which the "
+            "current policy does not define; submit a new request"
+        )
+    eligible = _eligible(policy, request)
+    now = datetime.now(UTC)
+    if _overdue(policy, request, now) or request.status == EXPIRED:
+        allows = (
+            f"allows {gate.expires_after_hours:g} h" if gate.expires_after_hours else "expired it"
+        )
+        return (
+            f"request #{request.id} expired without a decision (the {request.gate} gate "
+            f"{allows}); submit a new request"
         )
     if request.status == PENDING:
         wrong = (
@@ -695,7 +873,11 @@ def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | Non
             if request.model_digest != digest
             else ""
         )
-        missing = [r for r in policy.quorum_for_gate(request.gate) if r not in request.approvers()]
+        missing = [
+            r
+            for r in policy.quorum_for_gate(request.gate, request.tier)
+            if r not in request.approvers()
+        ]
         if missing:
             ask = _who_holds(policy, missing, request.requested_by)
             return (
@@ -727,12 +909,20 @@ def _why_not(policy: Policy, request: ApprovalRequest, digest: str) -> str | Non
             f"request #{request.id} was approved by its own requester {request.decided_by}, "
             f"which maker-checker forbids; ask {_ask(eligible)} to approve a new request"
         )
-    if not policy.may_approve(request.decided_by, request.gate):
-        roles = " or ".join(policy.roles_for_gate(request.gate))
+    if not policy.may_approve(request.decided_by, request.gate, request.tier):
+        roles = " or ".join(policy.roles_for_gate(request.gate, request.tier))
         return (
             f"request #{request.id} was approved by {request.decided_by}, who no longer holds a "
             f"role allowed for the {request.gate} gate ({roles}) in the current policy; ask "
             f"{_ask(eligible)} to approve a new request"
+        )
+    due = revalidation_due(policy, request)
+    if due is not None and due <= now:
+        return (
+            f"request #{request.id} was approved on {request.decided_at:%Y-%m-%d} and is due for "
+            f"revalidation since {due:%Y-%m-%d} (the {request.gate} gate{_of_tier(request)} "
+            f"revalidates every {gate.revalidate_after_days:g} days); revalidate the model: "
+            "submit a new request and have it decided again"
         )
     return _why_not_quorum(policy, request)
 
@@ -744,14 +934,17 @@ def verify_approval(
     model_name: str,
     model_version: str | int,
     model_digest: str,
+    tier: str | None = None,
 ) -> ApprovalVerdict:
     """Is this exact model version and digest approved for `gate` under the current policy?
 
     ok only for an approved request with the same version and digest, decided by someone other
-    than the requester who still holds a role allowed for the gate. Otherwise the reason names
-    what is missing and who can fix it.
+    than the requester who still holds a role allowed for the gate in the request's tier chain,
+    and not due for revalidation. With `tier` (the model's current risk tier) a request filed
+    under another tier does not count. Otherwise the reason names what is missing and who can
+    fix it.
     """
-    policy.gate(gate)
+    policy.gate(gate, tier)
     version = str(model_version)
     digest = normalize_digest(model_digest)
     t = approval_requests.c
@@ -771,6 +964,19 @@ def verify_approval(
         )
     # An approval for exactly this artifact wins over anything requested after it.
     exact = [r for r in requests if r.status == APPROVED and r.model_digest == digest]
+    if tier is not None:
+        other = [r for r in exact if r.tier != tier]
+        exact = [r for r in exact if r.tier == tier]
+        if not exact and other:
+            was = other[0]
+            return ApprovalVerdict(
+                False,
+                f"request #{was.id} was approved under risk tier {was.tier or 'none'}, but the "
+                f"model is now tier {tier}, whose {gate} chain "
+                f"({', '.join(policy.roles_for_gate(gate, tier))}) it has not passed; submit a "
+                "new request",
+                was,
+            )
     for request in exact:
         if _why_not(policy, request, digest) is None:
             return ApprovalVerdict(

@@ -1,4 +1,6 @@
-"""The governance policy: identities, their roles and teams, and which roles may approve which gate.
+"""The governance policy: identities, their roles and teams, which roles may approve which gate,
+and the risk tiers: the rule that maps an experiment's risk answers to a tier, and per tier its
+gate chain and the compliance requirements a version must meet before a request is filed.
 
 The policy is a YAML file (default `governance/policy.yaml`, overridable with AURORA_POLICY),
 validated strictly: a typo in a role or field name must fail loudly rather than silently grant
@@ -21,8 +23,17 @@ from pydantic import (
 )
 
 from aurora_pipelines.errors import GovernanceError, PermissionDenied
+from aurora_pipelines.specs import DecisionAutomation, Materiality, RegulatoryUse, RiskSpec
 
-ROLES: tuple[str, ...] = ("data_scientist", "model_validator", "mrm", "release_manager", "admin")
+ROLES: tuple[str, ...] = (
+    "data_scientist",
+    "model_validator",
+    "mrm",
+    "second_line_reviewer",
+    "release_manager",
+    "admin",
+)
+CardSection = Literal["intended_use", "limitations", "data_sources", "slices"]
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$"
 
 
@@ -62,12 +73,16 @@ class Gate(_Strict):
 
     With `quorum` (e.g. [mrm, release_manager]) a request is approved only once a distinct
     approver holding each listed role has approved it. With `expires_after_hours` a request
-    nobody decided in time becomes `expired` and can never be decided.
+    nobody decided in time becomes `expired` and can never be decided. With
+    `revalidate_after_days` an approval is due for revalidation that long after its decision.
     """
 
     roles: list[str] = Field(min_length=1)
     quorum: list[str] = Field(default_factory=list)
     expires_after_hours: float | None = Field(default=None, gt=0)
+    # An approval of this gate stops counting this many days after its decision: the model
+    # must be revalidated (a new request, decided again) before the gate passes again.
+    revalidate_after_days: float | None = Field(default=None, gt=0)
     description: str = ""
 
     _known_roles = field_validator("roles", "quorum")(_check_roles)
@@ -85,6 +100,103 @@ class Gate(_Strict):
         return self
 
 
+def _listed(value: Any) -> Any:
+    # `materiality: high` reads as `materiality: [high]`.
+    return [value] if isinstance(value, str) else value
+
+
+class Requirements(_Strict):
+    """What a model version must show before an approval request for it can be filed."""
+
+    card_sections: list[CardSection] = Field(
+        default_factory=list, description="Model card sections that must be present, non-empty."
+    )
+    min_disparity_ratio: float | None = Field(
+        default=None,
+        gt=0,
+        le=1,
+        description="The card's disparity ratio on the sensitive attribute must be at least this.",
+    )
+    holdout_cis: bool = Field(
+        default=False, description="Every holdout metric has a bootstrap confidence interval."
+    )
+    uat_report: bool = Field(
+        default=False, description="Production gate: the version's UAT report exists."
+    )
+
+
+class Tier(_Strict):
+    """A risk tier: its gate chain (gates not listed use the top-level `gates`) and the
+    compliance requirements checked before a request is filed."""
+
+    description: str = ""
+    gates: dict[str, Gate] = Field(default_factory=dict)
+    requirements: Requirements = Requirements()
+
+
+class TierCondition(_Strict):
+    """Risk answers a rule matches: every listed field must match (an answer among the listed
+    values; for `regulatory_use`, any of the experiment's uses listed)."""
+
+    materiality: list[Materiality] | None = None
+    decision_automation: list[DecisionAutomation] | None = None
+    personal_data: bool | None = None
+    regulatory_use: list[RegulatoryUse] | None = None
+
+    _one_or_many = field_validator(
+        "materiality", "decision_automation", "regulatory_use", mode="before"
+    )(_listed)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TierCondition:
+        if not self.model_fields_set:
+            raise ValueError(
+                "a rule needs at least one condition (materiality, decision_automation, "
+                "personal_data, regulatory_use)"
+            )
+        return self
+
+    def matches(self, risk: RiskSpec) -> bool:
+        """True if `risk` meets every condition listed."""
+        checks = [
+            self.materiality is None or risk.materiality in self.materiality,
+            self.decision_automation is None
+            or risk.decision_automation in self.decision_automation,
+            self.personal_data is None or risk.personal_data == self.personal_data,
+            self.regulatory_use is None
+            or bool(set(risk.regulatory_use) & set(self.regulatory_use)),
+        ]
+        return all(checks)
+
+    def describe(self) -> str:
+        """`materiality in [high] and personal_data = true`."""
+        parts = []
+        for name in ("materiality", "decision_automation", "personal_data", "regulatory_use"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                parts.append(f"{name} = {str(value).lower()}")
+            else:
+                parts.append(f"{name} in [{', '.join(value)}]")
+        return " and ".join(parts)
+
+
+class TierRuleEntry(_Strict):
+    tier: str
+    when: TierCondition
+
+
+class TierRule(_Strict):
+    """Maps risk answers to a tier: the highest tier (in the order `tiers` lists them, lowest
+    first) among the rules that match; `otherwise` if none does; `unassessed` for a spec with
+    no `governance.risk` section (so leaving the questionnaire out never lowers the tier)."""
+
+    unassessed: str
+    otherwise: str
+    rules: list[TierRuleEntry] = Field(default_factory=list)
+
+
 class Policy(_Strict):
     # How the CLI learns who acts: `token` (a personal token, `aurora login` / AURORA_TOKEN) or
     # `trust_env` (AURORA_USER is believed: the embedded demo's policy, for a laptop only).
@@ -93,6 +205,9 @@ class Policy(_Strict):
     teams: list[Team] = Field(min_length=1)
     users: list[User] = Field(min_length=1)
     gates: dict[str, Gate] = Field(min_length=1)
+    # Risk tiers, lowest first, and the rule that assigns them (both or neither).
+    tiers: dict[str, Tier] = Field(default_factory=dict)
+    tier_rule: TierRule | None = None
     # Team read grants and PII columns; validated by aurora_pipelines.sources.access.
     data_access: dict[str, Any] | None = None
 
@@ -110,7 +225,33 @@ class Policy(_Strict):
                     f"user `{user.name}` is in team `{user.team}`, which is not under `teams` "
                     f"(teams: {', '.join(team_names)})"
                 )
+        self._check_tiers()
         return self
+
+    def _check_tiers(self) -> None:
+        if bool(self.tiers) != (self.tier_rule is not None):
+            raise ValueError(
+                "`tiers` and `tier_rule` go together: define both (risk tiers and the rule that "
+                "assigns them) or neither"
+            )
+        if self.tier_rule is None:
+            return
+        known = ", ".join(self.tiers)
+        rule = self.tier_rule
+        named = [("tier_rule.unassessed", rule.unassessed), ("tier_rule.otherwise", rule.otherwise)]
+        named += [(f"tier_rule.rules[{i}].tier", r.tier) for i, r in enumerate(rule.rules)]
+        for where, tier in named:
+            if tier not in self.tiers:
+                raise ValueError(
+                    f"`{where}` names tier `{tier}`, which is not under `tiers` ({known})"
+                )
+        for name, tier in self.tiers.items():
+            unknown = [g for g in tier.gates if g not in self.gates]
+            if unknown:
+                raise ValueError(
+                    f"tier `{name}` defines gate(s) {unknown} that are not under `gates` "
+                    f"({', '.join(self.gates)}); a tier sets who decides the policy's gates"
+                )
 
     def user(self, name: str | None) -> User:
         """The identity called `name`; PermissionDenied (with the valid names) if there is none."""
@@ -130,31 +271,50 @@ class Policy(_Strict):
     def has_user(self, name: str | None) -> bool:
         return any(u.name == name for u in self.users)
 
-    def gate(self, gate: str) -> Gate:
-        """The gate called `gate`; GovernanceError listing the defined gates if there is none."""
+    def gate(self, gate: str, tier: str | None = None) -> Gate:
+        """The gate called `gate` in `tier`'s chain (None: the top-level `gates`).
+
+        GovernanceError listing the defined gates (or tiers) if there is none.
+        """
         try:
-            return self.gates[gate]
+            default = self.gates[gate]
         except KeyError:
             raise GovernanceError(
                 f"unknown gate '{gate}'; the policy defines: {', '.join(self.gates)}"
             ) from None
+        return default if tier is None else self.tier(tier).gates.get(gate, default)
 
-    def roles_for_gate(self, gate: str) -> list[str]:
-        """Roles whose holders may approve `gate`."""
-        return list(self.gate(gate).roles)
+    def tier(self, name: str) -> Tier:
+        """The risk tier called `name`; GovernanceError listing the tiers if there is none."""
+        try:
+            return self.tiers[name]
+        except KeyError:
+            known = ", ".join(self.tiers) or "none (the policy has no `tiers`)"
+            raise GovernanceError(
+                f"unknown risk tier '{name}'; the policy defines: {known} — a request filed "
+                "under a tier the policy no longer has cannot be decided; submit a new request"
+            ) from None
 
-    def approvers_for_gate(self, gate: str) -> list[str]:
+    def requirements(self, tier: str | None) -> Requirements:
+        """Compliance requirements of `tier` (none without a tier)."""
+        return Requirements() if tier is None else self.tier(tier).requirements
+
+    def roles_for_gate(self, gate: str, tier: str | None = None) -> list[str]:
+        """Roles whose holders may approve `gate` (in `tier`'s chain)."""
+        return list(self.gate(gate, tier).roles)
+
+    def approvers_for_gate(self, gate: str, tier: str | None = None) -> list[str]:
         """Names of the users who may approve `gate` (before excluding the requester)."""
-        roles = self.roles_for_gate(gate)
+        roles = self.roles_for_gate(gate, tier)
         return [u.name for u in self.users if u.has_any_role(roles)]
 
-    def quorum_for_gate(self, gate: str) -> list[str]:
+    def quorum_for_gate(self, gate: str, tier: str | None = None) -> list[str]:
         """Roles that must each approve `gate` (empty: any one allowed role decides)."""
-        return list(self.gate(gate).quorum)
+        return list(self.gate(gate, tier).quorum)
 
-    def may_approve(self, name: str | None, gate: str) -> bool:
-        """True if `name` is a known user holding a role allowed for `gate`."""
-        roles = self.roles_for_gate(gate)
+    def may_approve(self, name: str | None, gate: str, tier: str | None = None) -> bool:
+        """True if `name` is a known user holding a role allowed for `gate` (in `tier`)."""
+        roles = self.roles_for_gate(gate, tier)
         return any(u.name == name and u.has_any_role(roles) for u in self.users)
 
 

@@ -115,8 +115,9 @@ class GovernanceStore:
         requested_by: str,
         correlation_id: str | None = None,
         details: dict[str, Any] | None = None,
+        tier: str | None = None,
     ) -> ApprovalRequest:
-        """Open (or return the open/approved) request for this exact model target."""
+        """Open (or return the open/approved) request for this exact model target and tier."""
         return approvals.request_approval(
             self.engine,
             self.policy,
@@ -128,6 +129,21 @@ class GovernanceStore:
             requested_by,
             correlation_id,
             details,
+            tier,
+        )
+
+    def apply_tier(
+        self,
+        experiment: str,
+        model_name: str,
+        tier: str | None,
+        actor: str,
+        correlation_id: str | None = None,
+    ) -> list[int]:
+        """Record the model's risk tier; a change is audited and supersedes pending requests
+        of another tier (their ids are returned)."""
+        return approvals.apply_tier(
+            self.engine, experiment, model_name, tier, actor, correlation_id
         )
 
     def decide(
@@ -172,6 +188,10 @@ class GovernanceStore:
         """When `request` expires under this store's policy (None: no time limit)."""
         return approvals.expires_at(self.policy, request)
 
+    def revalidation_due(self, request: ApprovalRequest) -> datetime | None:
+        """When an approved `request` is due for revalidation (None: never)."""
+        return approvals.revalidation_due(self.policy, request)
+
     def latest_request(
         self, experiment: str, gate: str, model_name: str, model_version: str | int
     ) -> ApprovalRequest | None:
@@ -184,10 +204,12 @@ class GovernanceStore:
         model_version: str | int,
         model_digest: str,
         policy: Policy | None = None,
+        tier: str | None = None,
     ) -> ApprovalVerdict:
-        """Checked against the store's policy unless another (e.g. freshly reloaded) is given."""
+        """Checked against the store's policy unless another (e.g. freshly reloaded) is given;
+        with `tier`, only a request filed under that risk tier counts."""
         return approvals.verify_approval(
-            self.engine, policy or self.policy, gate, model_name, model_version, model_digest
+            self.engine, policy or self.policy, gate, model_name, model_version, model_digest, tier
         )
 
     def decisions_after(self, cursor_id: int) -> list[ApprovalRequest]:

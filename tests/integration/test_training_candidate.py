@@ -47,6 +47,16 @@ def _spec(name: str) -> ExperimentSpec:
                 "max_train_rows": 500,
                 "hpo": {"n_trials": 1},
             },
+            # Low risk tier: no compliance requirements, so the staging gate files its request
+            # without a model card (unassessed would be the high tier).
+            "governance": {
+                "risk": {
+                    "materiality": "low",
+                    "decision_automation": "advisory",
+                    "personal_data": False,
+                    "regulatory_use": [],
+                }
+            },
         }
     )
 
@@ -186,6 +196,14 @@ def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registratio
     assert event.materialization.metadata["model_version"].value == produced
     (request,) = trained.governance.list_requests(trained.spec.name, gate="staging")
     assert request.model_version == produced
+    # The risk tier is on the request, the MLflow version and the gate's metadata.
+    assert request.tier == "low"
+    assert (
+        mlflow_registry.version_tags(uri, trained.spec.name, produced)["aurora.risk_tier"] == "low"
+    )
+    assert event.materialization.metadata["risk_tier"].value == "low"
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"compliance": True, "approved": False}
 
 
 def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(trained: Trained):

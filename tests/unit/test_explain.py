@@ -189,3 +189,64 @@ def test_model_card_files_state_what_the_checker_needs(forest, data, tmp_path: P
     # A comment from the approval history is shown as text, never as markup.
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert len(pd.read_parquet(files.background)) == 50
+
+
+def test_model_card_shows_the_risk_tier_and_writes_the_facts_compliance_reads(
+    linear, data, tmp_path: Path
+) -> None:
+    from aurora_pipelines.explain.model_card import RiskTier
+    from aurora_pipelines.governance import load_policy
+    from aurora_pipelines.governance.compliance import evaluate_compliance, read_card_facts
+    from aurora_pipelines.settings import DEFAULT_POLICY
+
+    risk = RiskTier(
+        tier="high",
+        reason="materiality in [high]",
+        answers={"materiality": "high", "personal_data": True, "regulatory_use": []},
+        chain=[("staging", "model_validator"), ("production", "quorum of mrm + reviewer")],
+        requirements=["UAT report (production gate)"],
+    )
+    card = build_model_card(
+        linear.model,
+        data,
+        experiment="credit",
+        model_name="credit",
+        model_version="5",
+        model_digest="cd" * 32,
+        owner="ds_alice",
+        team="risk",
+        problem_type="classification",
+        target="default_flag",
+        primary_metric="roc_auc",
+        description="Default risk.",
+        data_sources=[DataSource("features", "/lake/credit/features", "7")],
+        sensitive_attribute="region",
+        risk=risk,
+        shap_rows=50,
+        max_eval_rows=1500,
+    )
+    files = write_model_card(card, tmp_path / "card", data[linear.feature_columns].head(20))
+    md = files.markdown.read_text()
+    assert "- **risk tier**: high" in md
+    assert "## Risk tier and approval chain" in md
+    assert "- **gate: production**: quorum of mrm + reviewer" in md
+    assert "- **answer: personal_data**: true" in md
+    facts = read_card_facts(files.html.parent)
+    assert facts is not None and facts["risk_tier"] == "high"
+    assert facts["model_digest"] == "cd" * 32 and facts["sensitive_attribute"] == "region"
+    # Only what the spec stated counts: the description fills the card's intended use for
+    # display, and the generated notes fill limitations, but neither is a stated section.
+    assert facts["sections"]["intended_use"] == "" and facts["sections"]["limitations"] == []
+    assert all(m["low"] is not None for m in facts["holdout_metrics"].values())
+    report = evaluate_compliance(
+        load_policy(DEFAULT_POLICY).requirements("high"),
+        tier="high",
+        gate="staging",
+        experiment="credit",
+        model_version="5",
+        model_digest="cd" * 32,
+        card=facts,
+    )
+    failing = {f.requirement for f in report.failures}
+    assert {"card_section:intended_use", "card_section:limitations"} <= failing
+    assert "card_section:slices" not in failing and "holdout_cis" not in failing

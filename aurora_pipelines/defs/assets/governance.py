@@ -1,8 +1,11 @@
-"""governance/*_approval: maker-checker gates as assets with a blocking verification check.
+"""governance/*_approval: maker-checker gates as assets with two blocking checks.
 
-Materializing the asset files (or finds) the approval request for the exact model version
-and artifact digest; its check passes only when an allowed role who is not the requester
-approved exactly that. Nothing downstream (deployment) can run until it passes.
+Materializing the asset assesses the experiment's risk tier, checks the tier's compliance
+requirements (`compliance`: card sections, disparity bound, holdout CIs, UAT report) and, only
+if they are met, files (or finds) the approval request for the exact model version and
+artifact digest; `approved` passes only when the tier's chain for the gate (allowed roles,
+quorum, not the requester) approved exactly that. Nothing downstream (deployment) can run
+until both pass.
 """
 
 import dagster as dg
@@ -15,7 +18,7 @@ from aurora_pipelines.defs.assets.metadata import (
     to_metadata,
 )
 from aurora_pipelines.defs.resources import GovernanceResource, LakeResource, MlflowRegistryResource
-from aurora_pipelines.deploy.gates import APPROVED_CHECK
+from aurora_pipelines.deploy.gates import APPROVED_CHECK, COMPLIANCE_CHECK
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -34,12 +37,20 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
         tags={"aurora/gate": gate.value},
         check_specs=[
             dg.AssetCheckSpec(
+                COMPLIANCE_CHECK,
+                asset=key,
+                blocking=True,
+                description="The version meets its risk tier's compliance requirements (model "
+                "card sections, disparity bound, holdout CIs, UAT report); no request is filed "
+                "until it does.",
+            ),
+            dg.AssetCheckSpec(
                 APPROVED_CHECK,
                 asset=key,
                 blocking=True,
-                description=f"An allowed {gate.value} approver (not the requester) approved "
-                "exactly this model version and digest.",
-            )
+                description=f"The risk tier's {gate.value} chain (allowed roles, quorum; never "
+                "the requester) approved exactly this model version and digest.",
+            ),
         ],
     )
     def _asset(
@@ -55,6 +66,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             governance.store(),
             gate=gate,
             experiment=spec.name,
+            risk=spec.governance.risk,
             tracking_uri=registry.tracking_uri,
             reports_dir=lake.layout.reports_dir,
             requested_by=actor_of(context) or spec.owner,
