@@ -13,7 +13,16 @@ from typing import Any
 
 import typer
 
-from aurora_pipelines.commands import approvals, audit, deploy, drift, experiments, pipeline, serve
+from aurora_pipelines.commands import (
+    approvals,
+    audit,
+    deploy,
+    drift,
+    experiments,
+    governance_report,
+    pipeline,
+    serve,
+)
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
 from aurora_pipelines.errors import AuroraError
@@ -29,6 +38,7 @@ app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
+governance_app.command("report")(governance_report.report)
 app.add_typer(deploy.app, name="deploy")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)

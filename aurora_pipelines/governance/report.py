@@ -15,10 +15,12 @@ produced), the approval requests with their decisions, the production deployment
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -31,6 +33,7 @@ from aurora_pipelines.governance.models import (
     REJECTED,
     training_candidates,
 )
+from aurora_pipelines.results import JsonValue, Markdown, MetadataDict
 
 if TYPE_CHECKING:
     from aurora_pipelines.governance.approvals import ApprovalRequest
@@ -120,11 +123,29 @@ class GovernanceReport:
     denials_per_week: list[tuple[str, int]]
     pending_total: int
     revalidation_days: int = DEFAULT_REVALIDATION_DAYS
-    notes: list[str] = field(default_factory=list)
 
     @property
     def overdue(self) -> list[InventoryRow]:
         return [row for row in self.inventory if row.revalidation_overdue]
+
+    def as_metadata(self, files: dict[str, Path] | None = None) -> MetadataDict:
+        """Headline numbers, the inventory as a table and the written files (asset metadata)."""
+        lines = [
+            "| model | tier | owner | champion | last validation | next revalidation | findings |",
+            "|---|---|---|---|---|---|---|",
+            *(_markdown_row(m) for m in self.inventory),
+        ]
+        return {
+            "models": len(self.inventory),
+            "pending_requests": self.pending_total,
+            "overdue_revalidations": len(self.overdue),
+            "open_findings": sum(m.open_findings for m in self.inventory),
+            "access_denial_weeks": len(self.denials_per_week),
+            "access_denials": sum(n for _, n in self.denials_per_week),
+            "inventory": Markdown("\n".join(lines)),
+            "decision_times": JsonValue({"rows": self.to_dict()["decision_times"]}),
+            **{f"report_{kind}": path for kind, path in (files or {}).items()},
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (datetimes as ISO strings, rates as fractions)."""
@@ -154,8 +175,20 @@ class GovernanceReport:
                 for r in self.overdue
             ],
             "access_denials_per_week": [{"week": w, "count": n} for w, n in self.denials_per_week],
-            "notes": self.notes,
         }
+
+
+def _day(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d}" if value else "—"
+
+
+def _markdown_row(m: InventoryRow) -> str:
+    champion = f"v{m.champion_version}" if m.champion_version else "—"
+    due = _day(m.next_revalidation) + (" **overdue**" if m.revalidation_overdue else "")
+    return (
+        f"| {m.model_name} | {m.tier or '—'} | {m.owner or '—'} | {champion} | "
+        f"{_day(m.last_validation)} | {due} | {m.open_findings} |"
+    )
 
 
 def _iso_week(ts: str) -> str:
@@ -300,3 +333,24 @@ def render_report_html(report: GovernanceReport) -> str:
     from aurora_pipelines.governance.web.templating import render_html
 
     return render_html("report.html", report=report, user=None)
+
+
+def spec_owners(experiments_dir: Path) -> dict[str, str]:
+    """experiment -> owner, from the experiment specs (the inventory's owner column)."""
+    from aurora_pipelines.specs import load_specs
+
+    return {spec.name: spec.owner for spec in load_specs(experiments_dir)}
+
+
+def write_report(report: GovernanceReport, out_dir: Path) -> dict[str, Path]:
+    """report.html and report.json in `out_dir` (replaced atomically); their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {
+        "html": (out_dir / "report.html", render_report_html(report)),
+        "json": (out_dir / "report.json", json.dumps(report.to_dict(), indent=2)),
+    }
+    for path, text in files.values():
+        partial = path.with_suffix(path.suffix + ".partial")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    return {kind: path for kind, (path, _) in files.items()}

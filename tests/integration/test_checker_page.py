@@ -41,7 +41,9 @@ def _register_versions(tracking_uri: str) -> None:
         client.log_param(run.info.run_id, "max_depth", depth)
         client.log_param(run.info.run_id, "algorithm", "hist_gradient_boosting")
         client.set_terminated(run.info.run_id)
-        client.create_model_version("credit_model", f"runs:/{run.info.run_id}/model", run.info.run_id)
+        client.create_model_version(
+            "credit_model", f"runs:/{run.info.run_id}/model", run.info.run_id
+        )
     client.set_registered_model_alias("credit_model", "champion", "1")
 
 

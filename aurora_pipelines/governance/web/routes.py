@@ -43,6 +43,7 @@ from aurora_pipelines.governance.web.sessions import (
     session_key,
 )
 from aurora_pipelines.governance.web.templating import UI_PREFIX, render_html
+
 MAX_FORM_BYTES = 64 * 1024
 DECISION_LABELS = {
     "approve": "Approve",
@@ -111,16 +112,16 @@ def mount_checker_page(
         return request.headers.get("x-correlation-id", "")[:200] or uuid.uuid4().hex
 
     def deny(
-        actor: str | None,
-        target: str,
-        action: str,
         reason: str,
         correlation_id: str,
-        session: WebSession | None = None,
+        session: WebSession | None,
+        target: str,
+        action: str = "web_decision",
     ) -> HTMLResponse:
+        """A 403 page for a refused post, audited as access_denied (channel web)."""
         store.audit(
             audit.ACCESS_DENIED,
-            actor or "<anonymous>",
+            session.user if session else "<anonymous>",
             target,
             {"action": action, "reason": reason, "channel": "web"},
             correlation_id,
@@ -148,6 +149,18 @@ def mount_checker_page(
             "csrf": book.signer.csrf_token(session.sid),
         }
 
+    def set_cookie(response: Response, name: str, value: str, max_age: int) -> None:
+        # Strict: a browser sends neither cookie with a request started by another site.
+        response.set_cookie(
+            name,
+            value,
+            max_age=max_age,
+            path=UI_PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies,
+        )
+
     def login_redirect() -> RedirectResponse:
         return RedirectResponse(f"{UI_PREFIX}/login", status_code=303)
 
@@ -162,10 +175,7 @@ def mount_checker_page(
         nonce = uuid.uuid4().hex
         response = render_page("login.html", login_nonce=nonce, error=None)
         # Double-submit: a login form posted from another site lacks the matching cookie.
-        response.set_cookie(
-            LOGIN_COOKIE, nonce, httponly=True, samesite="strict", secure=secure_cookies,
-            path=UI_PREFIX, max_age=600,
-        )
+        set_cookie(response, LOGIN_COOKIE, nonce, 600)
         return response
 
     @router.post("/login", response_class=HTMLResponse)
@@ -177,11 +187,8 @@ def mount_checker_page(
         corr = correlation(request)
         nonce = fields.get("login_nonce", "")
         if not aurora_login or not nonce or nonce != aurora_login:
-            return deny(
-                None, "web/login", "web_login",
-                "login form not issued by this server (cross-site or stale); open the login "
-                "page and sign in again", corr,
-            )
+            reason = "login form not issued by this server (cross-site or stale); sign in again"
+            return deny(reason, corr, None, "web/login", "web_login")
         token = fields.get("token", "").strip()
         try:
             user = store.authenticate(token, "web:POST /ui/login", corr)
@@ -192,10 +199,7 @@ def mount_checker_page(
             "web_login", user, f"user/{user}", {"session_id": session.id, "channel": "web"}, corr
         )
         response = RedirectResponse(f"{UI_PREFIX}/queue", status_code=303)
-        response.set_cookie(
-            SESSION_COOKIE, cookie, httponly=True, samesite="strict", secure=secure_cookies,
-            path=UI_PREFIX, max_age=SESSION_HOURS * 3600,
-        )
+        set_cookie(response, SESSION_COOKIE, cookie, SESSION_HOURS * 3600)
         response.delete_cookie(LOGIN_COOKIE, path=UI_PREFIX)
         return response
 
@@ -208,14 +212,15 @@ def mount_checker_page(
         if session is None:
             return login_redirect()
         if not book.csrf_ok(session, fields.get("csrf")):
-            return deny(
-                session.user, "web/logout", "web_logout",
-                "logout form without this session's CSRF token", correlation(request), session,
-            )
+            reason = "logout form without this session's CSRF token"
+            return deny(reason, correlation(request), session, "web/logout", "web_logout")
         book.end(session)
         store.audit(
-            "web_logout", session.user, f"user/{session.user}",
-            {"session_id": session.id, "channel": "web"}, correlation(request),
+            "web_logout",
+            session.user,
+            f"user/{session.user}",
+            {"session_id": session.id, "channel": "web"},
+            correlation(request),
         )
         response = login_redirect()
         response.delete_cookie(SESSION_COOKIE, path=UI_PREFIX)
@@ -231,6 +236,7 @@ def mount_checker_page(
             QueueRow(r, request_tier(r))
             for r in pending
             if r.requested_by != session.user
+            and r.gate in policy.gates
             and decision_refusal(policy, r, session.user) is None
         ]
         return render_page(
@@ -267,9 +273,7 @@ def mount_checker_page(
             "uat_rows": details.get("uat_rows"),
             "uat_selection": details.get("uat_selection"),
             "other_details": {
-                k: v
-                for k, v in details.items()
-                if k not in shown and not k.startswith("uat_")
+                k: v for k, v in details.items() if k not in shown and not k.startswith("uat_")
             },
         }
 
@@ -285,10 +289,20 @@ def mount_checker_page(
             approval = store.get_request(request_id)
         except NotFound as exc:
             return render_page(
-                "message.html", status=404, **chrome(session), title="Not found",
-                message=str(exc), back=f"{UI_PREFIX}/queue",
+                "message.html",
+                status=404,
+                **chrome(session),
+                title="Not found",
+                message=str(exc),
+                back=f"{UI_PREFIX}/queue",
             )
-        refusal = decision_refusal(policy, approval, session.user)
+        # A gate the current policy no longer defines can be read but never decided.
+        known, r_by = approval.gate in policy.gates, approval.requested_by
+        refusal = (
+            decision_refusal(policy, approval, session.user)
+            if known
+            else f"the {approval.gate} gate is not in the governance policy any more"
+        )
         form_token = (
             book.form_token(session, approval.id, approval.model_version, approval.model_digest)
             if refusal is None
@@ -300,9 +314,10 @@ def mount_checker_page(
             r=approval,
             tier=request_tier(approval),
             expires=store.expires_at(approval),
-            approvers=[n for n in policy.approvers_for_gate(approval.gate)
-                       if n != approval.requested_by] if approval.gate in policy.gates else [],
-            quorum=policy.quorum_for_gate(approval.gate) if approval.gate in policy.gates else [],
+            approvers=[n for n in policy.approvers_for_gate(approval.gate) if n != r_by]
+            if known
+            else [],
+            quorum=policy.quorum_for_gate(approval.gate) if known else [],
             refusal=refusal,
             form_token=form_token,
             decisions=DECISION_LABELS,
@@ -324,7 +339,10 @@ def mount_checker_page(
         path = Path(value) if value else None
         if path is None or path.name != EVIDENCE_FILES[kind] or not path.is_file():
             return render_page(
-                "message.html", status=404, **chrome(session), title="No such document",
+                "message.html",
+                status=404,
+                **chrome(session),
+                title="No such document",
                 message=f"request #{request_id} carries no {kind.replace('_', ' ')} file",
                 back=f"{UI_PREFIX}/requests/{request_id}",
             )
@@ -350,46 +368,40 @@ def mount_checker_page(
         target = f"approval_request/{request_id}"
         decision = fields.get("decision", "")
         if session is None:
-            return deny(
-                None, target, "web_decision",
+            reason = (
                 "decision posted without a valid session (not signed in, logged out, expired "
-                "or its token revoked); sign in at /ui/login", corr,
+                "or its token revoked); sign in at /ui/login"
             )
+            return deny(reason, corr, None, target)
         if not book.csrf_ok(session, fields.get("csrf")):
-            return deny(
-                session.user, target, "web_decision",
+            reason = (
                 "forged decision post: it lacks this session's CSRF token; decide from the "
-                "request page", corr, session,
+                "request page"
             )
+            return deny(reason, corr, session, target)
         try:
             grant = book.form_grant(session, request_id, fields.get("form_token"))
         except ValueError as exc:
-            return deny(
-                session.user, target, "web_decision", f"forged decision post: {exc}", corr,
-                session,
-            )
+            return deny(f"forged decision post: {exc}", corr, session, target)
         if not book.spend(session, grant):
-            return deny(
-                session.user, target, "web_decision",
+            reason = (
                 "replayed decision post: this form was already used once; reload the request "
-                "page to decide again", corr, session,
+                "page to decide again"
             )
+            return deny(reason, corr, session, target)
         posted_digest = fields.get("model_digest", "").strip().lower()
         posted_version = fields.get("model_version", "").strip()
         if (posted_digest, posted_version) != (grant.model_digest, grant.model_version):
-            return deny(
-                session.user, target, "web_decision",
+            reason = (
                 f"the decision names version {posted_version or '?'} digest "
                 f"{_short(posted_digest or '?')}, but the checker was shown version "
                 f"{grant.model_version} digest {_short(grant.model_digest)}; decide what you "
-                "reviewed, from the request page", corr, session,
+                "reviewed, from the request page"
             )
+            return deny(reason, corr, session, target)
         if decision not in DECISION_LABELS:
-            return deny(
-                session.user, target, "web_decision",
-                f"unknown decision '{decision}'; use one of: {', '.join(DECISION_LABELS)}",
-                corr, session,
-            )
+            reason = f"unknown decision '{decision}'; use one of: {', '.join(DECISION_LABELS)}"
+            return deny(reason, corr, session, target)
         try:
             store.decide(
                 request_id,
@@ -402,8 +414,11 @@ def mount_checker_page(
             )
         except AuroraError as exc:  # audited as access_denied by the engine
             return render_page(
-                "message.html", status=403 if isinstance(exc, PermissionDenied) else 409,
-                **chrome(session), title="Refused", message=str(exc),
+                "message.html",
+                status=403 if isinstance(exc, PermissionDenied) else 409,
+                **chrome(session),
+                title="Refused",
+                message=str(exc),
                 back=f"{UI_PREFIX}/requests/{request_id}",
             )
         return RedirectResponse(
