@@ -5,7 +5,9 @@ forged, cross-site, replayed and wrong-digest posts are refused with 403 and aud
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,8 +56,8 @@ def _evidence(home: Path) -> dict[str, str]:
     return {"model_card": str(card), "dagster_run_id": "run-123"}
 
 
-@pytest.fixture()
-def site(tmp_path: Path) -> Iterator[Site]:
+@contextmanager
+def _serve(tmp_path: Path, *, registry: bool) -> Iterator[Site]:
     home = tmp_path / "home"
     tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
     env = {
@@ -65,7 +67,8 @@ def site(tmp_path: Path) -> Iterator[Site]:
         "AURORA_MLFLOW_TRACKING_URI": tracking,
     }
     store = GovernanceStore(env["AURORA_GOVERNANCE_URL"], load_policy(DEFAULT_POLICY))
-    _register_versions(tracking)
+    if registry:
+        _register_versions(tracking)
     store.request_approval(
         "credit", "staging", "credit_model", 2, D2, "ds_alice", details=_evidence(home)
     )
@@ -73,6 +76,20 @@ def site(tmp_path: Path) -> Iterator[Site]:
     with governance_server(env) as url:
         yield Site(url, store, tokens, home)
     store.dispose()
+
+
+@pytest.fixture()
+def site(tmp_path: Path) -> Iterator[Site]:
+    """The server over a governance DB with one pending request and a real MLflow registry."""
+    with _serve(tmp_path, registry=True) as served:
+        yield served
+
+
+@pytest.fixture()
+def plain_site(tmp_path: Path) -> Iterator[Site]:
+    """The same without registry runs (the page then shows the request's own evidence)."""
+    with _serve(tmp_path, registry=False) as served:
+        yield served
 
 
 def _sign_in(browser, site: Site, user: str):  # noqa: F811 — the fixture
@@ -204,3 +221,68 @@ def test_replayed_and_wrong_digest_posts_are_refused(browser, site: Site) -> Non
     assert "replayed" in replay.text
     assert "replayed" in _denials(site.store, "web_decision")[-1]["details"]["reason"]
     context.close()
+
+
+def _http_sign_in(site: Site, user: str) -> httpx.Client:
+    """Sign in over plain HTTP as a browser would: login page, then the form post."""
+    client = httpx.Client(base_url=site.url, timeout=30)
+    page = client.get("/ui/login")
+    nonce = re.search(r'name="login_nonce" value="([0-9a-f]+)"', page.text).group(1)
+    response = client.post("/ui/login", data={"login_nonce": nonce, "token": site.tokens[user]})
+    assert response.status_code == 303 and response.headers["location"] == "/ui/queue"
+    return client
+
+
+def test_revoking_the_token_ends_its_page_session(plain_site: Site) -> None:
+    client = _http_sign_in(plain_site, "validator_bob")
+    assert client.get("/ui/queue").status_code == 200
+    token_id = plain_site.store.list_tokens("validator_bob")[0].id
+    plain_site.store.revoke_token(token_id, "validator_bob")
+    response = client.get("/ui/queue")
+    assert (response.status_code, response.headers["location"]) == (303, "/ui/login")
+
+
+def test_tampered_session_cookie_is_not_a_session(plain_site: Site) -> None:
+    client = _http_sign_in(plain_site, "ds_alice")
+    body, mac = client.cookies["aurora_session"].split(".")
+    forged = httpx.get(f"{plain_site.url}/ui/queue", cookies={"aurora_session": f"{body}x.{mac}"})
+    assert forged.status_code == 303  # back to the login page
+
+
+def test_login_with_an_unknown_token_is_refused_and_audited(plain_site: Site) -> None:
+    client = httpx.Client(base_url=plain_site.url, timeout=30)
+    page = client.get("/ui/login")
+    nonce = re.search(r'name="login_nonce" value="([0-9a-f]+)"', page.text).group(1)
+    response = client.post("/ui/login", data={"login_nonce": nonce, "token": "aur_guess"})
+    assert response.status_code == 401 and "unknown bearer token" in response.text
+    denial = plain_site.store.read_audit(event="access_denied")[-1]
+    assert denial["target"] == "web:POST /ui/login"
+    assert "aurora_session" not in client.cookies
+
+
+def test_logged_out_session_cookie_cannot_decide(plain_site: Site) -> None:
+    client = _http_sign_in(plain_site, "validator_bob")
+    request_id = plain_site.store.list_requests()[0].id
+    page = client.get(f"/ui/requests/{request_id}").text
+    fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', page))
+    cookie = client.cookies["aurora_session"]
+    client.post("/ui/logout", data={"csrf": fields["csrf"]})
+    response = httpx.post(
+        f"{plain_site.url}/ui/requests/{request_id}/decision",
+        data={**fields, "decision": "approve"},
+        cookies={"aurora_session": cookie},
+    )
+    assert response.status_code == 403 and "without a valid session" in response.text
+    assert plain_site.store.get_request(request_id).status == "pending"
+
+
+def test_page_without_registry_shows_the_request_evidence(plain_site: Site) -> None:
+    client = _http_sign_in(plain_site, "validator_bob")
+    request_id = plain_site.store.list_requests()[0].id
+    page = client.get(f"/ui/requests/{request_id}")
+    assert page.status_code == 200 and "no champion yet" in page.text
+    assert "script-src" not in page.headers["content-security-policy"]  # no script may run
+    card = client.get(f"/ui/requests/{request_id}/evidence/model_card")
+    assert "Model card of credit_model v2" in card.text
+    assert card.headers["content-security-policy"].startswith("sandbox")
+    assert client.get(f"/ui/requests/{request_id}/evidence/uat_report").status_code == 404
