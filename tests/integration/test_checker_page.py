@@ -286,3 +286,14 @@ def test_page_without_registry_shows_the_request_evidence(plain_site: Site) -> N
     assert "Model card of credit_model v2" in card.text
     assert card.headers["content-security-policy"].startswith("sandbox")
     assert client.get(f"/ui/requests/{request_id}/evidence/uat_report").status_code == 404
+
+
+def test_queue_lists_only_what_the_caller_may_decide(plain_site: Site) -> None:
+    carol = plain_site.store.create_token("mrm_carol", "mrm_carol")[0]
+    plain_site.tokens["mrm_carol"] = carol
+    production = plain_site.store.request_approval(
+        "credit", "production", "credit_model", 2, D2, "ds_alice"
+    )
+    page = _http_sign_in(plain_site, "mrm_carol").get("/ui/queue").text
+    listed = re.findall(r'<tr data-request="(\d+)">', page)
+    assert listed == [str(production.id)]  # the staging request is for model validators
