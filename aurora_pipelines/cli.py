@@ -20,6 +20,7 @@ from aurora_pipelines.commands import (
     deploy,
     drift,
     experiments,
+    governance_report,
     login,
     pipeline,
     serve,
@@ -42,6 +43,7 @@ app.add_typer(approvals.app, name="approvals")
 app.add_typer(audit.app, name="audit")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
+governance_app.command("report")(governance_report.report)
 app.add_typer(deploy.app, name="deploy")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)

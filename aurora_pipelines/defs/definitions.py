@@ -19,6 +19,7 @@ from aurora_pipelines.defs.assets.eda import build_eda_assets
 from aurora_pipelines.defs.assets.explain import build_explain_assets
 from aurora_pipelines.defs.assets.features import build_dbt_assets, dbt_project
 from aurora_pipelines.defs.assets.governance import build_governance_assets
+from aurora_pipelines.defs.assets.governance_report import governance_report_definitions
 from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
 from aurora_pipelines.defs.assets.raw import build_raw_assets
 from aurora_pipelines.defs.assets.serving import build_serving_assets
@@ -140,6 +141,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     jobs = {spec.name: build_experiment_jobs(spec) for spec in specs}
     return dg.Definitions.merge(
         dg.Definitions(assets=[dbt]),
+        # Platform-wide governance stage: the inventory and approval analytics, daily.
+        governance_report_definitions(settings.experiments_dir),
         *(experiment_definitions(spec, jobs[spec.name]) for spec in specs),
         dg.Definitions(
             sensors=[

@@ -6,7 +6,8 @@ unknown fields). Every refusal — missing, unknown or revoked token, a role not
 self-approval, a decided or expired request, a digest or version mismatch — is audited as
 `access_denied` by the engine underneath. The schema is at /openapi.json, docs at /docs.
 
-Serve it with `aurora governance serve` (uvicorn).
+Serve it with `aurora governance serve` (uvicorn). The same server carries the checker's web
+page under /ui (governance/web/): token login, queue, request page, decision forms.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the closures' Annotated dependencies
@@ -25,6 +26,8 @@ from aurora_pipelines.governance.approvals import ApprovalRequest
 from aurora_pipelines.governance.models import STATUSES
 from aurora_pipelines.governance.store import GovernanceStore
 from aurora_pipelines.governance.tokens import Unauthenticated
+from aurora_pipelines.governance.web.evidence import RegistryFacts
+from aurora_pipelines.governance.web.routes import mount_checker_page
 
 API_PREFIX = "/api/v1"
 CORRELATION_HEADER = "X-Correlation-ID"
@@ -106,8 +109,17 @@ def _status_for(exc: AuroraError) -> int:
     return 400
 
 
-def create_app(store: GovernanceStore) -> FastAPI:
-    """The API over one governance store (its policy and database)."""
+def create_app(
+    store: GovernanceStore,
+    *,
+    registry: RegistryFacts | None = None,
+    session_key: bytes | None = None,
+) -> FastAPI:
+    """The API over one governance store (its policy and database), with the checker's page.
+
+    `registry`: where the page reads a version's metrics and the champion (MlflowFacts);
+    `session_key`: signs the page's cookies (default AURORA_WEB_SESSION_KEY, else random).
+    """
     app = FastAPI(
         title="Aurora governance API",
         version="1",
@@ -223,4 +235,5 @@ def create_app(store: GovernanceStore) -> FastAPI:
         )
         return render(decided)
 
+    mount_checker_page(app, store, registry=registry, key=session_key)
     return app

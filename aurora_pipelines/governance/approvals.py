@@ -641,6 +641,18 @@ def _refusal(
     return None
 
 
+def decision_refusal(
+    policy: Policy, request: ApprovalRequest, actor: str | None, decision: str = "approve"
+) -> str | None:
+    """Why `actor` may not take `decision` on `request` now, or None if they may.
+
+    Reads only (no audit): the checker's page uses it to list what a caller may decide and to
+    show decision forms only to them. `decide` re-checks everything when the decision comes.
+    """
+    refusal = _refusal(policy, request, decision, actor, "(comment given with the decision)", None)
+    return None if refusal is None else str(refusal)
+
+
 def decide(
     engine: sa.Engine,
     policy: Policy,

@@ -3,11 +3,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +13,7 @@ import pytest
 from aurora_pipelines.cli import main
 from aurora_pipelines.governance import GovernanceStore, load_policy
 from aurora_pipelines.settings import DEFAULT_POLICY
+from tests.governance_server import governance_server
 
 D1 = "1" * 64
 D2 = "2" * 64
@@ -34,12 +30,6 @@ class Api:
         return httpx.Client(base_url=self.url, headers=headers, timeout=30)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture()
 def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
     env = {
@@ -51,29 +41,10 @@ def api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Api]:
         monkeypatch.setenv(key, value)
     store = GovernanceStore(env["AURORA_GOVERNANCE_URL"], load_policy(DEFAULT_POLICY))
     store.engine  # noqa: B018 — create the tables before the server starts
-    port = _free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "aurora_pipelines.cli", "governance", "serve", "--port", str(port)],
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(300):
-            if server.poll() is not None:
-                raise AssertionError(f"server exited: {server.stdout.read().decode()}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError("server did not start")
-        yield Api(url, store, env)
+        with governance_server(env) as url:
+            yield Api(url, store, env)
     finally:
-        server.terminate()
-        server.wait(timeout=30)
         store.dispose()
 
 
