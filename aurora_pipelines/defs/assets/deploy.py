@@ -11,6 +11,7 @@ from aurora_pipelines.defs.assets.metadata import (
     correlation_id,
     to_metadata,
 )
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     ArtifactStoreResource,
     GovernanceResource,
@@ -26,14 +27,13 @@ from aurora_pipelines.specs import ExperimentSpec
 def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
     stages = GATES[gate]
 
-    @dg.asset(
-        key=spec.key(*stages.deployment),
-        deps=[spec.key(*stages.approval)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        stages.deployment,
+        deps=[stages.approval],
         kinds={"mlflow"},
         description=f"Deployment bundle in the artifact store; MLflow alias `{stages.alias}`"
         + (f" (strategy: {spec.deployment.strategy})." if gate == Gate.production else "."),
-        owners=[f"team:{spec.team}"],
         tags={"aurora/gate": gate.value},
     )
     def _asset(
@@ -84,14 +84,13 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
 def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
     key = dg.AssetKey(spec.key(*lifecycle.UAT_SCORES))
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.STAGING), spec.key(*lifecycle.FEATURES)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.UAT_SCORES,
+        deps=[lifecycle.STAGING, lifecycle.FEATURES],
         kinds={"spark", "delta", "html"},
         description="UAT: the `staging` model scores the UAT set on Spark; the report (metrics "
         "vs. training, score distribution) goes to the production approval request.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 UAT_CHECK,

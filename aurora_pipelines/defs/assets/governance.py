@@ -9,6 +9,7 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import actor_of, correlation_id
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import GovernanceResource, LakeResource, MlflowRegistryResource
 from aurora_pipelines.lifecycle import GATES, Gate
 from aurora_pipelines.specs import ExperimentSpec
@@ -19,14 +20,13 @@ APPROVED_CHECK = "approved"
 def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage):
     key = dg.AssetKey(spec.key(*GATES[gate].approval))
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*stage) for stage in upstream],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        GATES[gate].approval,
+        deps=upstream,
         kinds={"sqlite"},
         description=f"Approval request for the {gate.value} gate, bound to model name, version "
         "and artifact digest (maker-checker).",
-        owners=[f"team:{spec.team}"],
         tags={"aurora/gate": gate.value},
         check_specs=[
             dg.AssetCheckSpec(

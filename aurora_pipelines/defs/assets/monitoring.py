@@ -13,6 +13,7 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import check_result, commit_info, to_metadata
 from aurora_pipelines.defs.assets.partitions import daily_partitions
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.monitoring.stage import (
@@ -83,20 +84,19 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         ),
     ]
 
-    @dg.asset(
-        key=drift_key,
+    @stage_asset(
+        spec,
+        lifecycle.DRIFT,
         deps=[
-            spec.key(*lifecycle.BATCH_SCORES),
-            spec.key(*lifecycle.FEATURES),
-            spec.key(*lifecycle.SCORING_FEATURES),
+            lifecycle.BATCH_SCORES,
+            lifecycle.FEATURES,
+            lifecycle.SCORING_FEATURES,
         ],
         partitions_def=daily_partitions(),
-        group_name=spec.name,
         kinds={"spark", "delta", "html"},
         description="Drift of one day's batch scores and logged predictions vs. the training "
         "reference: PSI, KS / chi-squared, Jensen-Shannon per feature, prediction drift, "
         "drift share; Evidently HTML report.",
-        owners=[f"team:{spec.team}"],
         check_specs=drift_checks,
     )
     def drift(
@@ -132,16 +132,15 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
     m = spec.monitoring
     key = dg.AssetKey(spec.key(*lifecycle.PERFORMANCE))
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.BATCH_SCORES)],
+    @stage_asset(
+        spec,
+        lifecycle.PERFORMANCE,
+        deps=[lifecycle.BATCH_SCORES],
         partitions_def=daily_partitions(),
-        group_name=spec.name,
         kinds={"spark", "delta"},
         description="The metric the champion was trained on (for versions registered without "
         f"it: {spec.training.primary_metric}) over one day's scores once labels arrive "
         f"({m.labels.display if m.labels else ''}), vs. training.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 PERFORMANCE_CHECK,
