@@ -6,10 +6,9 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import (
     actor_of,
-    check_result,
     commit_info,
     correlation_id,
-    to_metadata,
+    materialize,
 )
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
@@ -127,10 +126,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             # A uat_source is read as the experiment's team: grants and PII rules apply.
             access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(run.as_metadata()),
-            check_results=[check_result(v) for v in run.checks()],
-        )
+        return materialize(run)
 
     return uat_scores
 

@@ -7,11 +7,12 @@ and a failed one is also an alert (JSON log line + optional webhook).
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import check_result, commit_info, to_metadata
+from aurora_pipelines.defs.assets.metadata import commit_info, materialize
 from aurora_pipelines.defs.assets.partitions import daily_partitions
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
@@ -34,6 +35,27 @@ def window_of(context: dg.AssetExecutionContext) -> str:
     if context.has_partition_key:
         return context.partition_key
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _window_inputs(
+    spec: ExperimentSpec,
+    context: dg.AssetExecutionContext,
+    spark: SparkResource,
+    lake: LakeResource,
+    registry: MlflowRegistryResource,
+) -> dict[str, Any]:
+    """Arguments `run_drift_window` and `run_performance_window` take alike: one day's window
+    of `spec` against its champion."""
+    return {
+        "spark": spark.spark_session,
+        "paths": MonitoringPaths.of(lake.layout, spec.name),
+        "monitoring": spec.monitoring,
+        "experiment": spec.name,
+        "day": window_of(context),
+        "champion": _champion(registry, spec),
+        "id_column": spec.id_column,
+        "commit_info": commit_info(context),
+    }
 
 
 def _champion(registry: MlflowRegistryResource, spec: ExperimentSpec) -> ModelVersion:
@@ -107,20 +129,8 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         from aurora_pipelines.monitoring.stage import run_drift_window
 
-        result = run_drift_window(
-            spark.spark_session,
-            MonitoringPaths.of(lake.layout, spec.name),
-            m,
-            experiment=spec.name,
-            day=window_of(context),
-            champion=_champion(registry, spec),
-            id_column=spec.id_column,
-            commit_info=commit_info(context),
-        )
-        return dg.MaterializeResult(
-            metadata=to_metadata(result.as_metadata()),
-            check_results=[check_result(v) for v in result.checks()],
-        )
+        result = run_drift_window(**_window_inputs(spec, context, spark, lake, registry))
+        return materialize(result)
 
     assets = [drift]
     if m.labels is not None:
@@ -159,19 +169,8 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         from aurora_pipelines.monitoring.stage import run_performance_window
 
         result = run_performance_window(
-            spark.spark_session,
-            MonitoringPaths.of(lake.layout, spec.name),
-            m,
-            experiment=spec.name,
-            day=window_of(context),
-            champion=_champion(registry, spec),
-            id_column=spec.id_column,
-            target=spec.target,
-            commit_info=commit_info(context),
+            **_window_inputs(spec, context, spark, lake, registry), target=spec.target
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(result.as_metadata()),
-            check_results=[check_result(v) for v in result.checks()],
-        )
+        return materialize(result)
 
     return performance

@@ -11,9 +11,8 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import (
     actor_of,
-    check_result,
     correlation_id,
-    to_metadata,
+    materialize,
 )
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
@@ -137,9 +136,6 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             correlation_id=correlation_id(context),
             run_id=context.run_id,
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(outcome.as_metadata()),
-            check_results=[check_result(v) for v in outcome.checks()],
-        )
+        return materialize(outcome)
 
     return [recommendations, model]
