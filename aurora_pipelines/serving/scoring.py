@@ -396,31 +396,15 @@ class ScoringService:
             return
         indices = list(range(len(records)))
         started = time.perf_counter()
+        error: str | None = None
+        scores = labels = None
         try:
             validate_records(records, model.schema)
             _, scores, labels = model.score(to_frame(records, model.schema))
         except Exception as exc:
-            latency = (time.perf_counter() - started) * 1000
             error = (
                 exc.reason if isinstance(exc, RequestInvalid) else f"{type(exc).__name__}: {exc}"
             )
-            self.writer.put(
-                self._rows(
-                    experiment,
-                    model,
-                    SHADOW,
-                    False,
-                    records,
-                    indices,
-                    None,
-                    None,
-                    latency,
-                    request_id,
-                    ts,
-                    error=error,
-                )
-            )
-            return
         latency = (time.perf_counter() - started) * 1000
         self.writer.put(
             self._rows(
@@ -435,8 +419,11 @@ class ScoringService:
                 latency,
                 request_id,
                 ts,
+                error=error,
             )
         )
+        if error is not None:
+            return
         self.metrics.predictions.labels(experiment, SHADOW, version, "false").inc(len(records))
 
     def _fallback_event(
