@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 
 class Markdown(str):
@@ -39,3 +39,11 @@ class CheckVerdict:
 # A stage result's `as_metadata()`: str/int/float/bool, Markdown, JsonValue or pathlib.Path
 # values (shown as a path); None values are left out by the adapter.
 MetadataDict = dict[str, Any]
+
+
+class StageResult(Protocol):
+    """What an engine stage function returns: its metadata and the verdicts of its checks."""
+
+    def as_metadata(self) -> MetadataDict: ...
+
+    def checks(self) -> list[CheckVerdict]: ...

@@ -40,36 +40,19 @@ DAY = "2026-11-27"
 
 def prepare(home: Path, rows: int) -> tuple[str, list[str]]:
     """Train + register the model and write the N-row input table; returns (version, columns)."""
+    from credit_model import register_credit_model
+
     from aurora_pipelines.lake import delta
-    from aurora_pipelines.registry.mlflow_registry import log_and_register
-    from aurora_pipelines.sources.sample_data import (
-        ID_COLUMN,
-        TARGET,
-        TIME_COLUMN,
-        generate_credit_data,
-    )
-    from aurora_pipelines.training import train_experiment
+    from aurora_pipelines.sources.sample_data import TARGET, generate_credit_data
 
     train = generate_credit_data(20_000, seed=3)
-    result = train_experiment(
+    result, registered = register_credit_model(
         train,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=2,
-        seed=1,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
-    registered = log_and_register(
-        result,
         tracking_uri=tracking_uri(home),
         artifact_root=home / "mlartifacts",
-        experiment_name=MODEL,
-        registered_model_name=MODEL,
-        sample_input=train.head(20),
-        feature_table="bench",
+        name=MODEL,
+        cv_folds=2,
+        seed=1,
         feature_table_version=0,
         tags={"experiment": MODEL},
     )

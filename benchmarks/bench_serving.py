@@ -45,36 +45,19 @@ def free_port() -> int:
 
 def register_model(home: Path) -> tuple[str, list[dict[str, Any]]]:
     """Train and register the model; returns (tracking URI, JSON-ready records)."""
-    from aurora_pipelines.registry.mlflow_registry import log_and_register, set_alias
-    from aurora_pipelines.sources.sample_data import (
-        ID_COLUMN,
-        TARGET,
-        TIME_COLUMN,
-        generate_credit_data,
-    )
-    from aurora_pipelines.training import train_experiment
+    from aurora_pipelines.registry.mlflow_registry import set_alias
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from benchmarks.credit_model import register_credit_model
 
     tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     data = generate_credit_data(2000, seed=5)
-    result = train_experiment(
+    result, registered = register_credit_model(
         data,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=3,
-        seed=11,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
-    registered = log_and_register(
-        result,
         tracking_uri=tracking_uri,
         artifact_root=home / "mlartifacts",
-        experiment_name=MODEL,
-        registered_model_name=MODEL,
-        sample_input=data.head(20),
-        feature_table="bench",
+        name=MODEL,
+        cv_folds=3,
+        seed=11,
         feature_table_version=1,
         tags={},
         training_data=data,

@@ -8,7 +8,7 @@ what the scoring service reads; these rows are the history behind them.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from aurora_pipelines.errors import SpecError
 from aurora_pipelines.governance import audit
 from aurora_pipelines.governance.models import STRATEGIES, deployments
+from aurora_pipelines.governance.rows import insert_audited, row_data
 
 # Audit events of deployment changes (the row's `action` is the event without the prefix).
 EVENT_PREFIX = "deployment_"
@@ -64,10 +65,7 @@ class DeploymentRecord:
 
 
 def _record(row: sa.Row) -> DeploymentRecord:
-    data = dict(row._mapping)
-    if data["deployed_at"].tzinfo is None:  # SQLite returns naive datetimes; we store UTC
-        data["deployed_at"] = data["deployed_at"].replace(tzinfo=UTC)
-    return DeploymentRecord(**data)
+    return DeploymentRecord(**row_data(row, "deployed_at"))
 
 
 def record_deployment(
@@ -113,20 +111,15 @@ def record_deployment(
     }
 
     def work(conn: sa.Connection) -> DeploymentRecord:
-        entry = audit.append_audit(
+        row = insert_audited(
             conn,
-            EVENT_PREFIX + action,
-            deployed_by,
-            f"model/{model_name}@{environment}",
-            {k: v for k, v in values.items() if k not in ("deployed_by", "correlation_id")},
-            correlation_id,
+            deployments,
+            values,
+            event=EVENT_PREFIX + action,
+            actor_column="deployed_by",
+            time_column="deployed_at",
+            target=f"model/{model_name}@{environment}",
         )
-        new_id = conn.execute(
-            sa.insert(deployments).values(
-                **values, deployed_at=datetime.now(UTC), audit_seq=entry["seq"]
-            )
-        ).inserted_primary_key[0]
-        row = conn.execute(sa.select(deployments).where(deployments.c.id == new_id)).one()
         return _record(row)
 
     return audit.transact(engine, work)

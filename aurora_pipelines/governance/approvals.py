@@ -38,6 +38,7 @@ from aurora_pipelines.governance.models import (
     audit_log,
 )
 from aurora_pipelines.governance.policy import Gate, Policy
+from aurora_pipelines.governance.rows import row_data, utc
 from aurora_pipelines.governance.tiers import RISK_TIER_CHANGED
 
 Decision = Literal["approve", "reject", "request_changes"]
@@ -129,18 +130,8 @@ def normalize_digest(digest: str) -> str:
     return value
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
-
-
 def _snapshot(row: sa.Row, decisions: tuple[DecisionRecord, ...] = ()) -> ApprovalRequest:
-    data = dict(row._mapping)
-    data["requested_at"] = _utc(data["requested_at"])
-    data["decided_at"] = _utc(data["decided_at"])
-    return ApprovalRequest(**data, decisions=decisions)
+    return ApprovalRequest(**row_data(row, "requested_at", "decided_at"), decisions=decisions)
 
 
 def _decisions(
@@ -162,7 +153,7 @@ def _decisions(
                 role=r.role,
                 decision=r.decision,
                 comment=r.comment,
-                decided_at=_utc(r.decided_at),
+                decided_at=utc(r.decided_at),
                 audit_seq=r.audit_seq,
             )
         )

@@ -10,13 +10,14 @@ the same transaction as its audit row (`candidate_recorded`), so neither exists 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from aurora_pipelines.governance import audit
 from aurora_pipelines.governance.models import training_candidates
+from aurora_pipelines.governance.rows import insert_audited, row_data
 
 CANDIDATE_RECORDED = "candidate_recorded"
 
@@ -46,10 +47,7 @@ class CandidateRecord:
 
 
 def _record(row: sa.Row) -> CandidateRecord:
-    data = dict(row._mapping)
-    if data["created_at"].tzinfo is None:  # SQLite returns naive datetimes; we store UTC
-        data["created_at"] = data["created_at"].replace(tzinfo=UTC)
-    return CandidateRecord(**data)
+    return CandidateRecord(**row_data(row, "created_at"))
 
 
 def record_candidate(
@@ -81,22 +79,15 @@ def record_candidate(
     }
 
     def work(conn: sa.Connection) -> CandidateRecord:
-        entry = audit.append_audit(
+        row = insert_audited(
             conn,
-            CANDIDATE_RECORDED,
-            created_by,
-            f"model/{model_name}/{model_version}",
-            {k: v for k, v in values.items() if k not in ("created_by", "correlation_id")},
-            correlation_id,
+            training_candidates,
+            values,
+            event=CANDIDATE_RECORDED,
+            actor_column="created_by",
+            time_column="created_at",
+            target=f"model/{model_name}/{model_version}",
         )
-        new_id = conn.execute(
-            sa.insert(training_candidates).values(
-                **values, created_at=datetime.now(UTC), audit_seq=entry["seq"]
-            )
-        ).inserted_primary_key[0]
-        row = conn.execute(
-            sa.select(training_candidates).where(training_candidates.c.id == new_id)
-        ).one()
         return _record(row)
 
     return audit.transact(engine, work)

@@ -20,6 +20,7 @@ from aurora_pipelines.errors import NotFound, PermissionDenied
 from aurora_pipelines.governance import audit
 from aurora_pipelines.governance.models import api_tokens
 from aurora_pipelines.governance.policy import Policy
+from aurora_pipelines.governance.rows import row_data
 
 TOKEN_PREFIX = "aur_"
 ADMIN_ROLE = "admin"
@@ -54,10 +55,8 @@ def hash_token(token: str) -> str:
 
 
 def _info(row: sa.Row) -> TokenInfo:
-    data = {k: v for k, v in row._mapping.items() if k != "token_hash"}
-    for key in ("created_at", "revoked_at", "expires_at"):
-        if data[key] is not None and data[key].tzinfo is None:
-            data[key] = data[key].replace(tzinfo=UTC)
+    data = row_data(row, "created_at", "revoked_at", "expires_at")
+    del data["token_hash"]  # the hash stays in the database
     return TokenInfo(**data)
 
 

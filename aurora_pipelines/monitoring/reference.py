@@ -15,6 +15,7 @@ others count in `__unseen__`. Missing values are their own bucket either way.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -132,6 +133,21 @@ def pandas_kind(series: pd.Series) -> str | None:
     return "numeric" if is_numeric(series) else "categorical"
 
 
+def _kinds(
+    columns: list[str], kind_of: Callable[[str], str | None]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(column -> "numeric" | "categorical", column -> why it has no reference bins)."""
+    kinds: dict[str, str] = {}
+    skipped: dict[str, str] = {}
+    for column in columns:
+        kind = kind_of(column)
+        if kind is None:
+            skipped[column] = "date/time column"
+        else:
+            kinds[column] = kind
+    return kinds, skipped
+
+
 def build_reference_spark(
     df: DataFrame, columns: list[str], *, source: str = "", model_version: str | None = None
 ) -> ReferenceProfile:
@@ -139,14 +155,7 @@ def build_reference_spark(
     from aurora_pipelines.monitoring.binning import count_spark
 
     types = dict((f.name, f.dataType.simpleString()) for f in df.schema.fields)
-    kinds: dict[str, str] = {}
-    skipped: dict[str, str] = {}
-    for column in columns:
-        kind = spark_kind(types[column])
-        if kind is None:
-            skipped[column] = "date/time column"
-        else:
-            kinds[column] = kind
+    kinds, skipped = _kinds(columns, lambda column: spark_kind(types[column]))
     numeric = [c for c, k in kinds.items() if k == "numeric"]
     from pyspark.sql import functions as F
 
@@ -203,14 +212,7 @@ def build_reference_pandas(
     """Reference bins from a pandas frame (exact quantiles, as `psi.numeric_edges`)."""
     from aurora_pipelines.monitoring.binning import count_pandas
 
-    kinds: dict[str, str] = {}
-    skipped: dict[str, str] = {}
-    for column in columns:
-        kind = pandas_kind(frame[column])
-        if kind is None:
-            skipped[column] = "date/time column"
-        else:
-            kinds[column] = kind
+    kinds, skipped = _kinds(columns, lambda column: pandas_kind(frame[column]))
     quantiles: dict[str, list[float]] = {}
     top: dict[str, list[str]] = {}
     from aurora_pipelines.monitoring.binning import as_category_text

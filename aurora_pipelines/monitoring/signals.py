@@ -13,6 +13,7 @@ version has left the Delta log (log retention), and for cursors of earlier senso
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,11 +46,13 @@ def latest_signals(
         # A series absent at the last tick is new since: all of it counts.
         after = None if versions is None else versions.get(kind, -1)
         commits, latest = appended_commits(Path(path), after)
+        columns, judge = _JUDGES[kind]
         for version, run_id, rows in commits:
-            if kind == DRIFT:
-                signals.extend(_drift_signals(path, rows, version, run_id, monitoring))
-            else:
-                signals.extend(_performance_signals(path, rows, version, run_id, monitoring))
+            _require(path, rows, columns)
+            signals.extend(
+                signal.model_copy(update={"series_version": version, "run_id": run_id})
+                for signal in judge(rows, monitoring)
+            )
         if latest is not None:
             cursor[kind] = latest
     return signals, {CURSOR_KEY: cursor}
@@ -105,38 +108,32 @@ def _require(path: Path, rows: pd.DataFrame, columns: tuple[str, ...]) -> None:
         )
 
 
-def _drift_signals(
-    path: Path,
-    rows: pd.DataFrame,
-    version: int,
-    run_id: str | None,
-    monitoring: MonitoringSpec,
-) -> list[Signal]:
-    _require(path, rows, DRIFT_COLUMNS)
+def _drift_signals(rows: pd.DataFrame, monitoring: MonitoringSpec) -> list[Signal]:
     signals = []
     # One row per feature; a window's rows share its window-level values.
     for (window, _), group in rows.groupby(["window", "computed_at"], sort=True):
         first = group.iloc[0]
-        signal = drift_signal(
-            str(window), float(first["drift_share"]), int(first["rows"]), monitoring
+        signals.append(
+            drift_signal(str(window), float(first["drift_share"]), int(first["rows"]), monitoring)
         )
-        signals.append(signal.model_copy(update={"series_version": version, "run_id": run_id}))
     return signals
 
 
-def _performance_signals(
-    path: Path,
-    rows: pd.DataFrame,
-    version: int,
-    run_id: str | None,
-    monitoring: MonitoringSpec,
-) -> list[Signal]:
-    _require(path, rows, PERFORMANCE_COLUMNS)
+def _performance_signals(rows: pd.DataFrame, monitoring: MonitoringSpec) -> list[Signal]:
     signals = []
     for row in rows.sort_values("computed_at").to_dict("records"):
         drop = None if pd.isna(row["drop"]) else float(row["drop"])
-        signal = performance_signal(
-            str(row["window"]), str(row["metric"]), drop, int(row["labelled_rows"]), monitoring
+        signals.append(
+            performance_signal(
+                str(row["window"]), str(row["metric"]), drop, int(row["labelled_rows"]), monitoring
+            )
         )
-        signals.append(signal.model_copy(update={"series_version": version, "run_id": run_id}))
     return signals
+
+
+# Per series: the columns its rows must carry, and its windows' signals (oldest first).
+_Judge = Callable[[pd.DataFrame, MonitoringSpec], list[Signal]]
+_JUDGES: dict[str, tuple[tuple[str, ...], _Judge]] = {
+    DRIFT: (DRIFT_COLUMNS, _drift_signals),
+    PERFORMANCE: (PERFORMANCE_COLUMNS, _performance_signals),
+}

@@ -180,21 +180,30 @@ def _random(
     return exact.toPandas(), {"notes": ["exactly n rows: the n smallest seeded random keys"]}
 
 
+def _named_column(df: DataFrame, setting: str, column: str | None, unnamed: str) -> str:
+    """The column a sampling method works on (`profiling.sampling.<setting>` or its default);
+    `unnamed` is the error when neither names one."""
+    if not column:
+        raise DataError(unnamed)
+    if column not in df.columns:
+        raise DataError(
+            f"profiling.sampling.{setting} '{column}' is not a column of the table; fix it"
+        )
+    return column
+
+
 def _stratified(
     df: DataFrame, plan: SamplingSpec, fraction: float, seed: int, target: str | None
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     from pyspark.sql import functions as F
 
-    column = plan.stratify_by or target
-    if not column:
-        raise DataError(
-            "stratified sampling needs a column: set profiling.sampling.stratify_by "
-            "(or give the experiment a target)"
-        )
-    if column not in df.columns:
-        raise DataError(
-            f"profiling.sampling.stratify_by '{column}' is not a column of the table; fix it"
-        )
+    column = _named_column(
+        df,
+        "stratify_by",
+        plan.stratify_by or target,
+        "stratified sampling needs a column: set profiling.sampling.stratify_by "
+        "(or give the experiment a target)",
+    )
     key = "__aurora_stratum"
     keyed = df.withColumn(key, F.coalesce(_col(column).cast("string"), F.lit(_NULL)))
     counts_rows = keyed.groupBy(key).count().limit(MAX_STRATA + 1).collect()
@@ -235,16 +244,13 @@ def _systematic(
 
     from pyspark.sql import functions as F
 
-    order = plan.order_by or id_column
-    if not order:
-        raise DataError(
-            "systematic sampling needs an ordering column: set profiling.sampling.order_by "
-            "(or the experiment's id_column)"
-        )
-    if order not in df.columns:
-        raise DataError(
-            f"profiling.sampling.order_by '{order}' is not a column of the table; fix it"
-        )
+    order = _named_column(
+        df,
+        "order_by",
+        plan.order_by or id_column,
+        "systematic sampling needs an ordering column: set profiling.sampling.order_by "
+        "(or the experiment's id_column)",
+    )
     step = max(1, table_rows // n)
     start = random.Random(seed).randrange(step)
     pid, pos = "__aurora_pid", "__aurora_pos"

@@ -183,6 +183,26 @@ def _kind_tags(result: Any, problem_type: str | None, primary_metric: str | None
     }
 
 
+def _create_version(
+    client: MlflowClient,
+    name: str,
+    info: Any,
+    run_id: str,
+    tags: dict[str, str],
+    description: str,
+) -> Any:
+    """The logged model `info` (a ModelInfo) as a new version of `name`, created if missing."""
+    _ensure_registered_model(client, name)
+    return client.create_model_version(
+        name=name,
+        source=info.model_uri,
+        run_id=run_id,
+        tags=tags,
+        description=description,
+        model_id=info.model_id,
+    )
+
+
 def _ensure_registered_model(client: MlflowClient, name: str) -> None:
     """Create the registered model on its first version; later versions reuse it."""
     try:
@@ -300,14 +320,13 @@ def log_and_register(
 
         # The registry resolves a `models:/<model_id>` source through MLflow's global
         # tracking URI, so registration stays inside `_tracking` too.
-        _ensure_registered_model(client, registered_model_name)
-        version = client.create_model_version(
-            name=registered_model_name,
-            source=info.model_uri,
-            run_id=run_id,
-            tags=version_tags,
-            description=_description(result, feature_table, feature_table_version),
-            model_id=info.model_id,
+        version = _create_version(
+            client,
+            registered_model_name,
+            info,
+            run_id,
+            version_tags,
+            _description(result, feature_table, feature_table_version),
         )
     return _stamp_digest(
         client, tracking_uri, registered_model_name, version.version, run_id, dict(result.metrics)
@@ -449,13 +468,13 @@ def log_and_register_spark(
                     f"mlflow=={_version('mlflow')}",
                 ],
             )
-        _ensure_registered_model(client, registered_model_name)
-        version = client.create_model_version(
-            name=registered_model_name,
-            source=info.model_uri,
-            run_id=run_id,
-            tags=version_tags,
-            description=(
+        version = _create_version(
+            client,
+            registered_model_name,
+            info,
+            run_id,
+            version_tags,
+            (
                 f"{result.best_algorithm} (Spark MLlib) chosen for the best holdout "
                 f"{result.primary_metric} ({result.metrics[result.primary_metric]:.4f}) on "
                 f"{result.n_holdout_rows} held-out rows, among: "
@@ -463,7 +482,6 @@ def log_and_register_spark(
                     f"{r['algorithm']} {r[result.primary_metric]:.4f}" for r in result.leaderboard
                 )
             ),
-            model_id=info.model_id,
         )
     return _stamp_digest(
         client,

@@ -137,42 +137,45 @@ def score_batch(
             "rebuild the scoring features with the same dbt model as training"
         )
     schema = scores_schema(version, id_column, with_label=bool(label_column))
-    scored_at = datetime.now(UTC).replace(tzinfo=None)
-    rows = df.select(id_column, *feature_columns, *carried)
-    if is_spark_model(version.model):
-        return _score_with_spark_model(
-            rows,
-            version,
-            id_column=id_column,
-            schema=schema,
-            scored_at=scored_at,
-            role=role,
-            label_column=label_column,
-        )
-    return _score_in_process(rows, version, id_column, schema, scored_at, role, label_column)
+    target = _ScoresTarget(
+        id_column=id_column,
+        schema=schema,
+        scored_at=datetime.now(UTC).replace(tzinfo=None),
+        role=role,
+        label_column=label_column,
+    )
+    score = _score_with_spark_model if is_spark_model(version.model) else _score_in_process
+    return score(df.select(id_column, *feature_columns, *carried), version, target)
 
 
-def _score_in_process(
-    rows: DataFrame,
-    version: ModelVersion,
-    id_column: str,
-    schema: Any,
-    scored_at: datetime,
-    role: str,
-    label_column: str | None,
-) -> DataFrame:
+@dataclass(frozen=True)
+class _ScoresTarget:
+    """What both scoring paths write besides the model's answers: the scores schema and the
+    values stamped on every row."""
+
+    id_column: str
+    schema: Any  # pyspark StructType (scores_schema)
+    scored_at: datetime
+    role: str
+    label_column: str | None
+
+
+def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTarget) -> DataFrame:
     """The in-process model inside `mapInPandas`. Class probabilities leave pandas as plain
     double columns and become the map on Spark: no Python object per row."""
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
+    # Plain values for the closure shipped to the executors.
+    id_column, label_column = target.id_column, target.label_column
+    role, scored_at = target.role, target.scored_at
     model = version.model
     feature_columns = list(version.input_columns)
     keys = list(version.class_keys)
     key_array = np.asarray(keys, dtype=object)
     multiclass = version.is_multiclass
     proba_columns = [f"__p{i}" for i in range(len(keys))]
-    fields = [f for f in schema.fields if f.name != CLASS_PROBABILITIES]
+    fields = [f for f in target.schema.fields if f.name != CLASS_PROBABILITIES]
     inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
 
     def _score(batches):
@@ -207,7 +210,7 @@ def _score_in_process(
     return scored.select(
         *[
             probabilities.alias(f.name) if f.name == CLASS_PROBABILITIES else F.col(f.name)
-            for f in schema.fields
+            for f in target.schema.fields
         ]
     )
 
@@ -225,14 +228,7 @@ def is_spark_model(model: Any) -> bool:
 
 
 def _score_with_spark_model(
-    rows: DataFrame,
-    version: ModelVersion,
-    *,
-    id_column: str,
-    schema: Any,
-    scored_at: datetime,
-    role: str,
-    label_column: str | None,
+    rows: DataFrame, version: ModelVersion, target: _ScoresTarget
 ) -> DataFrame:
     """`PipelineModel.transform` on the batch, with the same score, prediction and class
     probabilities as the in-process path (regression: the value)."""
@@ -240,6 +236,7 @@ def _score_with_spark_model(
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, MapType, StringType
 
+    id_column, label_column = target.id_column, target.label_column
     predicted = version.model.transform(rows)
     if not version.is_classifier:
         score = F.col("prediction").cast("double")
@@ -264,10 +261,10 @@ def _score_with_spark_model(
         probabilities.alias(CLASS_PROBABILITIES),
         F.lit(version.name).alias("model_name"),
         F.lit(version.version).alias("model_version"),
-        F.lit(role).alias("role"),
-        F.lit(scored_at).cast("timestamp").alias("scored_at"),
+        F.lit(target.role).alias("role"),
+        F.lit(target.scored_at).cast("timestamp").alias("scored_at"),
         *label,
-    ).select(*[field.name for field in schema.fields])
+    ).select(*[field.name for field in target.schema.fields])
 
 
 def _spark_label(rows: DataFrame, column: str, multiclass: bool) -> Any:

@@ -293,36 +293,15 @@ class ScoringService:
             validate_records(subset, model.schema)  # a client error: no fallback for it
             frame = to_frame(subset, model.schema)
             started = time.perf_counter()
+            error: Exception | None = None
             try:
                 out, scores, labels = model.score(frame)
             except Exception as exc:
-                latency = (time.perf_counter() - started) * 1000
-                role = group.answered_by or group.role
-                # served=True: the role was on the live path (only shadow rows are False), so
-                # the canary controller counts this error against the role's error rate.
-                rows.extend(
-                    self._rows(
-                        experiment,
-                        model,
-                        role,
-                        True,
-                        subset,
-                        group.indices,
-                        None,
-                        None,
-                        latency,
-                        request_id,
-                        ts,
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
-                )
-                self._fallback_event(experiment, role, model.version, "error", str(exc))
-                tried.add(role)
-                continue
+                out, scores, labels, error = [], None, None, exc
             latency = (time.perf_counter() - started) * 1000
             role = group.answered_by or group.role
-            for k, index in enumerate(group.indices):
-                predictions[index] = out[k]
+            # served=True: the role was on the live path (only shadow rows are False), so
+            # the canary controller counts an error against the role's error rate.
             rows.extend(
                 self._rows(
                     experiment,
@@ -336,8 +315,15 @@ class ScoringService:
                     latency,
                     request_id,
                     ts,
+                    error=None if error is None else f"{type(error).__name__}: {error}",
                 )
             )
+            if error is not None:
+                self._fallback_event(experiment, role, model.version, "error", str(error))
+                tried.add(role)
+                continue
+            for k, index in enumerate(group.indices):
+                predictions[index] = out[k]
             self.metrics.predictions.labels(experiment, role, model.version, "true").inc(
                 len(subset)
             )
@@ -410,31 +396,15 @@ class ScoringService:
             return
         indices = list(range(len(records)))
         started = time.perf_counter()
+        error: str | None = None
+        scores = labels = None
         try:
             validate_records(records, model.schema)
             _, scores, labels = model.score(to_frame(records, model.schema))
         except Exception as exc:
-            latency = (time.perf_counter() - started) * 1000
             error = (
                 exc.reason if isinstance(exc, RequestInvalid) else f"{type(exc).__name__}: {exc}"
             )
-            self.writer.put(
-                self._rows(
-                    experiment,
-                    model,
-                    SHADOW,
-                    False,
-                    records,
-                    indices,
-                    None,
-                    None,
-                    latency,
-                    request_id,
-                    ts,
-                    error=error,
-                )
-            )
-            return
         latency = (time.perf_counter() - started) * 1000
         self.writer.put(
             self._rows(
@@ -449,8 +419,11 @@ class ScoringService:
                 latency,
                 request_id,
                 ts,
+                error=error,
             )
         )
+        if error is not None:
+            return
         self.metrics.predictions.labels(experiment, SHADOW, version, "false").inc(len(records))
 
     def _fallback_event(

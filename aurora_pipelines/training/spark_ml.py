@@ -14,7 +14,9 @@ weights, no pickle); `save_spark_model` / `load_spark_model` are the registry's 
 
 from __future__ import annotations
 
+import importlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,37 +38,26 @@ SPARK_METRICS = {
 }
 
 
+def _mllib(path: str, *, seeded: bool = True, **params: Any) -> Callable[[int], Any]:
+    """A factory of the pyspark.ml estimator at `path` (e.g. "classification.GBTClassifier")
+    with `params` (and the seed, when `seeded`). pyspark is imported on call, so registering
+    costs nothing at import time."""
+    module, name = path.rsplit(".", 1)
+
+    def make(seed: int) -> Any:
+        estimator = getattr(importlib.import_module(f"pyspark.ml.{module}"), name)
+        return estimator(**params, **({"seed": seed} if seeded else {}))
+
+    return make
+
+
 def _register() -> None:
-    # Factories import pyspark on call, so registering costs nothing at import time.
-    def lr(seed: int) -> Any:
-        from pyspark.ml.classification import LogisticRegression
-
-        return LogisticRegression(maxIter=100, regParam=0.0)
-
-    def linreg(seed: int) -> Any:
-        from pyspark.ml.regression import LinearRegression
-
-        return LinearRegression(maxIter=100, regParam=0.0)
-
-    def rf_c(seed: int) -> Any:
-        from pyspark.ml.classification import RandomForestClassifier
-
-        return RandomForestClassifier(numTrees=50, maxDepth=8, seed=seed)
-
-    def rf_r(seed: int) -> Any:
-        from pyspark.ml.regression import RandomForestRegressor
-
-        return RandomForestRegressor(numTrees=50, maxDepth=8, seed=seed)
-
-    def gbt_c(seed: int) -> Any:
-        from pyspark.ml.classification import GBTClassifier
-
-        return GBTClassifier(maxIter=50, maxDepth=5, seed=seed)
-
-    def gbt_r(seed: int) -> Any:
-        from pyspark.ml.regression import GBTRegressor
-
-        return GBTRegressor(maxIter=50, maxDepth=5, seed=seed)
+    lr = _mllib("classification.LogisticRegression", seeded=False, maxIter=100, regParam=0.0)
+    linreg = _mllib("regression.LinearRegression", seeded=False, maxIter=100, regParam=0.0)
+    rf_c = _mllib("classification.RandomForestClassifier", numTrees=50, maxDepth=8)
+    rf_r = _mllib("regression.RandomForestRegressor", numTrees=50, maxDepth=8)
+    gbt_c = _mllib("classification.GBTClassifier", maxIter=50, maxDepth=5)
+    gbt_r = _mllib("regression.GBTRegressor", maxIter=50, maxDepth=5)
 
     for spec in (
         AlgorithmSpec(

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -132,18 +132,17 @@ def train_and_register(
     `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
     """
     features_version = delta.version(features_path)
-    tags = run_tags(spec, plan, correlation_id, run_id)
-    train = _train_on_spark if plan.family == "spark" else _train_in_process
-    registered, score_basis, score, details = train(
-        spec,
-        plan,
+    inputs = _TrainingInputs(
+        spec=spec,
+        plan=plan,
         features_path=features_path,
         features_version=features_version,
         tracking_uri=tracking_uri,
         artifact_root=artifact_root,
-        tags=tags,
-        spark=spark,
+        tags=run_tags(spec, plan, correlation_id, run_id),
     )
+    train = _train_on_spark if plan.family == "spark" else _train_in_process
+    registered, score_basis, score, details = train(inputs, spark)
     metric = plan.primary_metric
     candidate = governance.record_candidate(
         experiment=spec.name,
@@ -172,49 +171,68 @@ def train_and_register(
     )
 
 
+@dataclass(frozen=True)
+class _TrainingInputs:
+    """What both families train from and register to; one place for the rules they share."""
+
+    spec: ExperimentSpec
+    plan: TrainingPlan
+    features_path: Path
+    features_version: int
+    tracking_uri: str
+    artifact_root: Path
+    tags: dict[str, str]
+
+    def sample_rule(self) -> dict[str, Any]:
+        """Arguments of `sample_pandas` / `sample_spark`: both keep the same rows."""
+        training = self.spec.training
+        return {
+            "limit": training.max_train_rows,
+            "id_column": self.spec.id_column,
+            "seed": training.seed,
+            "experiment": self.spec.name,
+        }
+
+    def columns(self) -> dict[str, Any]:
+        """Arguments of `train_experiment` / `train_spark` that name the table's roles."""
+        spec = self.spec
+        return {
+            "target": spec.target,
+            "problem_type": spec.problem_type.value,
+            "id_column": spec.id_column,
+            "time_column": spec.time_column,
+        }
+
+    def registration(self) -> dict[str, Any]:
+        """Arguments of `log_and_register` / `log_and_register_spark` both families pass alike."""
+        return {
+            "tracking_uri": self.tracking_uri,
+            "artifact_root": self.artifact_root,
+            "experiment_name": self.spec.name,
+            "registered_model_name": self.spec.name,
+            "feature_table": str(self.features_path),
+            "feature_table_version": self.features_version,
+            "tags": self.tags,
+            "problem_type": self.spec.problem_type.value,
+            "primary_metric": self.plan.primary_metric,
+        }
+
+
 def _train_in_process(
-    spec: ExperimentSpec,
-    plan: TrainingPlan,
-    *,
-    features_path: Path,
-    features_version: int,
-    tracking_uri: str,
-    artifact_root: Path,
-    tags: dict[str, str],
-    spark: Callable[[], SparkSession],
+    inputs: _TrainingInputs, spark: Callable[[], SparkSession]
 ) -> tuple[RegisteredModel, str, float, MetadataDict]:
     """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register
     from aurora_pipelines.training.trainer import train_experiment
 
-    frame = sample_pandas(
-        delta.read_pandas(features_path),
-        limit=spec.training.max_train_rows,
-        id_column=spec.id_column,
-        seed=spec.training.seed,
-        experiment=spec.name,
-    )
-    result = train_experiment(
-        frame,
-        target=spec.target,
-        problem_type=spec.problem_type.value,
-        id_column=spec.id_column,
-        time_column=spec.time_column,
-        **plan.train_kwargs(),
-    )
+    plan = inputs.plan
+    frame = sample_pandas(delta.read_pandas(inputs.features_path), **inputs.sample_rule())
+    result = train_experiment(frame, **inputs.columns(), **plan.train_kwargs())
     registered = log_and_register(
         result,
-        tracking_uri=tracking_uri,
-        artifact_root=artifact_root,
-        experiment_name=spec.name,
-        registered_model_name=spec.name,
         sample_input=frame[result.feature_columns].head(5),
         training_data=frame,
-        feature_table=str(features_path),
-        feature_table_version=features_version,
-        tags=tags,
-        problem_type=spec.problem_type.value,
-        primary_metric=plan.primary_metric,
+        **inputs.registration(),
     )
     leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
     details: MetadataDict = {
@@ -236,51 +254,27 @@ def _train_in_process(
 
 
 def _train_on_spark(
-    spec: ExperimentSpec,
-    plan: TrainingPlan,
-    *,
-    features_path: Path,
-    features_version: int,
-    tracking_uri: str,
-    artifact_root: Path,
-    tags: dict[str, str],
-    spark: Callable[[], SparkSession],
+    inputs: _TrainingInputs, spark: Callable[[], SparkSession]
 ) -> tuple[RegisteredModel, str, float, MetadataDict]:
     """Spark MLlib: the feature table is read and trained on Spark, scored on the holdout."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register_spark
     from aurora_pipelines.training.spark_ml import train_spark
 
-    frame = sample_spark(
-        delta.read_spark(spark(), features_path),
-        limit=spec.training.max_train_rows,
-        id_column=spec.id_column,
-        seed=spec.training.seed,
-        experiment=spec.name,
-    )
+    plan = inputs.plan
+    frame = sample_spark(delta.read_spark(spark(), inputs.features_path), **inputs.sample_rule())
     result = train_spark(
         frame,
-        target=spec.target,
-        problem_type=spec.problem_type.value,
+        **inputs.columns(),
         algorithms=plan.algorithms,
         primary_metric=plan.primary_metric,
         seed=plan.seed,
-        id_column=spec.id_column,
-        time_column=spec.time_column,
         holdout_fraction=plan.holdout_fraction or 0.2,
     )
     registered = log_and_register_spark(
         result,
-        tracking_uri=tracking_uri,
-        artifact_root=artifact_root,
-        experiment_name=spec.name,
-        registered_model_name=spec.name,
-        tags=tags,
         training_data=frame,
-        feature_table=str(features_path),
-        feature_table_version=features_version,
         decision_threshold=plan.threshold,
-        problem_type=spec.problem_type.value,
-        primary_metric=plan.primary_metric,
+        **inputs.registration(),
     )
     details: MetadataDict = {
         "family": "spark",

@@ -6,6 +6,7 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import to_metadata
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     GovernanceResource,
     LakeResource,
@@ -16,15 +17,14 @@ from aurora_pipelines.specs import ExperimentSpec
 
 
 def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        key=spec.key(*lifecycle.CHAMPION_COMPARISON),
-        deps=[spec.key(*lifecycle.MODEL)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.CHAMPION_COMPARISON,
+        deps=[lifecycle.MODEL],
         kinds={"mlflow", "spark"},
         description="The version train/model produced (its candidate record) vs the champion "
         "on the same recent labelled rows, with the interval of the improvement; the candidate "
         "still needs the staging and production approvals.",
-        owners=[f"team:{spec.team}"],
     )
     def champion_comparison(
         context: dg.AssetExecutionContext,

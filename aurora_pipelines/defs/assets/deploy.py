@@ -6,11 +6,11 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import (
     actor_of,
-    check_result,
     commit_info,
     correlation_id,
-    to_metadata,
+    materialize,
 )
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     ArtifactStoreResource,
     GovernanceResource,
@@ -25,14 +25,13 @@ from aurora_pipelines.specs import ExperimentSpec
 def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
     stages = GATES[gate]
 
-    @dg.asset(
-        key=spec.key(*stages.deployment),
-        deps=[spec.key(*stages.approval)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        stages.deployment,
+        deps=[stages.approval],
         kinds={"mlflow"},
         description=f"Deployment bundle in the artifact store; MLflow alias `{stages.alias}`"
         + (f" (strategy: {spec.deployment.strategy})." if gate == Gate.production else "."),
-        owners=[f"team:{spec.team}"],
         tags={"aurora/gate": gate.value},
     )
     def _asset(
@@ -83,14 +82,13 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
 def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
     key = dg.AssetKey(spec.key(*lifecycle.UAT_SCORES))
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.STAGING), spec.key(*lifecycle.FEATURES)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.UAT_SCORES,
+        deps=[lifecycle.STAGING, lifecycle.FEATURES],
         kinds={"spark", "delta", "html"},
         description="UAT: the `staging` model scores the UAT set on Spark; the report (metrics "
         "vs. training, score distribution) goes to the production approval request.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 UAT_CHECK,
@@ -127,10 +125,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             # A uat_source is read as the experiment's team: grants and PII rules apply.
             access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(run.as_metadata()),
-            check_results=[check_result(v) for v in run.checks()],
-        )
+        return materialize(run)
 
     return uat_scores
 

@@ -4,6 +4,7 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, SparkResource
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -14,14 +15,13 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     key = dg.AssetKey(spec.key(*lifecycle.PROFILE))
     minimum = spec.profiling.quality_min
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.RAW)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.PROFILE,
+        deps=[lifecycle.RAW],
         kinds={"spark", "delta", "html"},
         description="Sampled profile of the raw table: types, missingness, distributions, "
         "outliers, target associations and a 0-100 data-quality score.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 QUALITY_CHECK,

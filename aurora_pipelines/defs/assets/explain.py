@@ -5,6 +5,7 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import path_url
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     GovernanceResource,
     LakeResource,
@@ -15,15 +16,14 @@ from aurora_pipelines.specs import ExperimentSpec
 
 
 def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
-    @dg.asset(
-        key=spec.key(*lifecycle.MODEL_CARD),
-        deps=[spec.key(*lifecycle.MODEL)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.MODEL_CARD,
+        deps=[lifecycle.MODEL],
         kinds={"shap", "html"},
         description="Model card of the training candidate (HTML + Markdown): SHAP global "
         "importance and interactions, holdout metrics with bootstrap CIs, metrics by slice of "
         "the sensitive attribute, data lineage, limitations, approval history.",
-        owners=[f"team:{spec.team}"],
     )
     def model_card(
         context: dg.AssetExecutionContext,

@@ -5,7 +5,7 @@ from typing import Any
 
 import dagster as dg
 
-from aurora_pipelines.results import CheckVerdict, JsonValue, Markdown
+from aurora_pipelines.results import CheckVerdict, JsonValue, Markdown, StageResult
 
 
 def table_schema(columns: list[tuple[str, str]]) -> dg.TableSchema:
@@ -63,4 +63,12 @@ def check_result(verdict: CheckVerdict) -> dg.AssetCheckResult:
         severity=dg.AssetCheckSeverity(verdict.severity.value),
         description=None if verdict.passed else (verdict.description or None),
         metadata=to_metadata(verdict.metadata),
+    )
+
+
+def materialize(result: StageResult) -> dg.MaterializeResult:
+    """An engine stage result as the materialization Dagster records: metadata and checks."""
+    return dg.MaterializeResult(
+        metadata=to_metadata(result.as_metadata()),
+        check_results=[check_result(v) for v in result.checks()],
     )

@@ -7,12 +7,14 @@ and a failed one is also an alert (JSON log line + optional webhook).
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import check_result, commit_info, to_metadata
+from aurora_pipelines.defs.assets.metadata import commit_info, materialize
 from aurora_pipelines.defs.assets.partitions import daily_partitions
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
 from aurora_pipelines.errors import NotFound
 from aurora_pipelines.monitoring.stage import (
@@ -33,6 +35,27 @@ def window_of(context: dg.AssetExecutionContext) -> str:
     if context.has_partition_key:
         return context.partition_key
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _window_inputs(
+    spec: ExperimentSpec,
+    context: dg.AssetExecutionContext,
+    spark: SparkResource,
+    lake: LakeResource,
+    registry: MlflowRegistryResource,
+) -> dict[str, Any]:
+    """Arguments `run_drift_window` and `run_performance_window` take alike: one day's window
+    of `spec` against its champion."""
+    return {
+        "spark": spark.spark_session,
+        "paths": MonitoringPaths.of(lake.layout, spec.name),
+        "monitoring": spec.monitoring,
+        "experiment": spec.name,
+        "day": window_of(context),
+        "champion": _champion(registry, spec),
+        "id_column": spec.id_column,
+        "commit_info": commit_info(context),
+    }
 
 
 def _champion(registry: MlflowRegistryResource, spec: ExperimentSpec) -> ModelVersion:
@@ -83,20 +106,19 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         ),
     ]
 
-    @dg.asset(
-        key=drift_key,
+    @stage_asset(
+        spec,
+        lifecycle.DRIFT,
         deps=[
-            spec.key(*lifecycle.BATCH_SCORES),
-            spec.key(*lifecycle.FEATURES),
-            spec.key(*lifecycle.SCORING_FEATURES),
+            lifecycle.BATCH_SCORES,
+            lifecycle.FEATURES,
+            lifecycle.SCORING_FEATURES,
         ],
         partitions_def=daily_partitions(),
-        group_name=spec.name,
         kinds={"spark", "delta", "html"},
         description="Drift of one day's batch scores and logged predictions vs. the training "
         "reference: PSI, KS / chi-squared, Jensen-Shannon per feature, prediction drift, "
         "drift share; Evidently HTML report.",
-        owners=[f"team:{spec.team}"],
         check_specs=drift_checks,
     )
     def drift(
@@ -107,20 +129,8 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     ) -> dg.MaterializeResult:
         from aurora_pipelines.monitoring.stage import run_drift_window
 
-        result = run_drift_window(
-            spark.spark_session,
-            MonitoringPaths.of(lake.layout, spec.name),
-            m,
-            experiment=spec.name,
-            day=window_of(context),
-            champion=_champion(registry, spec),
-            id_column=spec.id_column,
-            commit_info=commit_info(context),
-        )
-        return dg.MaterializeResult(
-            metadata=to_metadata(result.as_metadata()),
-            check_results=[check_result(v) for v in result.checks()],
-        )
+        result = run_drift_window(**_window_inputs(spec, context, spark, lake, registry))
+        return materialize(result)
 
     assets = [drift]
     if m.labels is not None:
@@ -132,16 +142,15 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
     m = spec.monitoring
     key = dg.AssetKey(spec.key(*lifecycle.PERFORMANCE))
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.BATCH_SCORES)],
+    @stage_asset(
+        spec,
+        lifecycle.PERFORMANCE,
+        deps=[lifecycle.BATCH_SCORES],
         partitions_def=daily_partitions(),
-        group_name=spec.name,
         kinds={"spark", "delta"},
         description="The metric the champion was trained on (for versions registered without "
         f"it: {spec.training.primary_metric}) over one day's scores once labels arrive "
         f"({m.labels.display if m.labels else ''}), vs. training.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 PERFORMANCE_CHECK,
@@ -160,19 +169,8 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         from aurora_pipelines.monitoring.stage import run_performance_window
 
         result = run_performance_window(
-            spark.spark_session,
-            MonitoringPaths.of(lake.layout, spec.name),
-            m,
-            experiment=spec.name,
-            day=window_of(context),
-            champion=_champion(registry, spec),
-            id_column=spec.id_column,
-            target=spec.target,
-            commit_info=commit_info(context),
+            **_window_inputs(spec, context, spark, lake, registry), target=spec.target
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(result.as_metadata()),
-            check_results=[check_result(v) for v in result.checks()],
-        )
+        return materialize(result)
 
     return performance

@@ -6,6 +6,7 @@ import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url, table_schema
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, SparkResource
 from aurora_pipelines.specs import ExperimentSpec, SourceSpec
 
@@ -25,12 +26,11 @@ def _ingest_asset(
 ) -> dg.AssetsDefinition:
     key = dg.AssetKey(spec.key(*stage))
 
-    @dg.asset(
-        key=key,
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        stage,
         kinds={"spark", "delta"},
         description=description,
-        owners=[f"team:{spec.team}"],
         tags={"aurora/stage": "raw"},
         check_specs=[
             dg.AssetCheckSpec(

@@ -11,6 +11,7 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import commit_info, path_url, to_metadata
 from aurora_pipelines.defs.assets.partitions import daily_partitions
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
 from aurora_pipelines.specs import ExperimentSpec
 
@@ -19,11 +20,11 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
     partitions = daily_partitions()
     time_column = spec.scoring.time_column
 
-    @dg.asset(
-        key=spec.key(*lifecycle.BATCH_SCORES),
-        deps=[spec.key(*lifecycle.SCORING_FEATURES), spec.key(*lifecycle.PRODUCTION)],
+    @stage_asset(
+        spec,
+        lifecycle.BATCH_SCORES,
+        deps=[lifecycle.SCORING_FEATURES, lifecycle.PRODUCTION],
         partitions_def=partitions,
-        group_name=spec.name,
         kinds={"spark", "delta"},
         description="The day's scores of the champion (and challenger, if deployed), computed "
         "on Spark; "
@@ -32,7 +33,6 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             if time_column
             else "a day scores the whole current batch."
         ),
-        owners=[f"team:{spec.team}"],
     )
     def batch_scores(
         context: dg.AssetExecutionContext,
@@ -55,15 +55,14 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         )
         return dg.MaterializeResult(metadata=to_metadata(result.as_metadata()))
 
-    @dg.asset(
-        key=spec.key(*lifecycle.AB_COMPARISON),
-        deps=[spec.key(*lifecycle.BATCH_SCORES)],
+    @stage_asset(
+        spec,
+        lifecycle.AB_COMPARISON,
+        deps=[lifecycle.BATCH_SCORES],
         partitions_def=partitions,
-        group_name=spec.name,
         kinds={"spark", "delta"},
         description="Champion vs. challenger on the same day's batch: score PSI, label "
         "agreement, mean score difference, and metrics where the batch has labels.",
-        owners=[f"team:{spec.team}"],
     )
     def ab_comparison(
         context: dg.AssetExecutionContext, spark: SparkResource, lake: LakeResource

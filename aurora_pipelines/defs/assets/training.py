@@ -11,10 +11,10 @@ import dagster as dg
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.assets.metadata import (
     actor_of,
-    check_result,
     correlation_id,
-    to_metadata,
+    materialize,
 )
+from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     GovernanceResource,
     LakeResource,
@@ -45,14 +45,13 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         else f"the top {spec.training.max_algorithms} recommended algorithms"
     )
 
-    @dg.asset(
-        key=spec.key(*lifecycle.RECOMMENDATIONS),
-        deps=[spec.key(*lifecycle.FEATURES)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.RECOMMENDATIONS,
+        deps=[lifecycle.FEATURES],
         kinds={"python", "json"},
         description="Ranked algorithms with reasons, the recommended metric, validation "
         "scheme and search spaces, from the feature table's characteristics.",
-        owners=[f"team:{spec.team}"],
     )
     def recommendations(
         context: dg.AssetExecutionContext, lake: LakeResource
@@ -90,15 +89,14 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             }
         )
 
-    @dg.asset(
-        key=key,
-        deps=[spec.key(*lifecycle.FEATURES), spec.key(*lifecycle.RECOMMENDATIONS)],
-        group_name=spec.name,
+    @stage_asset(
+        spec,
+        lifecycle.MODEL,
+        deps=[lifecycle.FEATURES, lifecycle.RECOMMENDATIONS],
         kinds={"sklearn", "optuna", "mlflow"},
         description=f"{spec.training.cv_folds}-fold CV with Optuna tuning over {candidates}; "
         "the best by the primary metric is calibrated, given a decision threshold, scored on "
         "the holdout and registered in MLflow.",
-        owners=[f"team:{spec.team}"],
         check_specs=[
             dg.AssetCheckSpec(
                 METRIC_CHECK,
@@ -138,9 +136,6 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             correlation_id=correlation_id(context),
             run_id=context.run_id,
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(outcome.as_metadata()),
-            check_results=[check_result(v) for v in outcome.checks()],
-        )
+        return materialize(outcome)
 
     return [recommendations, model]
