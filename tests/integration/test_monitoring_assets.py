@@ -16,6 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
+from pyspark.sql import functions as F
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
@@ -134,12 +135,12 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
     batch = generate_credit_data(2000, seed=22, drift=True)
     delta.write_table(local.lake_dir.joinpath(NAME, *lifecycle.SCORING_FEATURES), batch)
     model = handle.model
-    scored = score_batch(spark.createDataFrame(batch), handle, id_column=ID_COLUMN).toPandas()
-    scored["date"] = DAY
-    # As serve/batch_scores is written once daily-partitioned: one `date` partition per day.
+    scored = score_batch(spark.createDataFrame(batch), handle, id_column=ID_COLUMN)
+    # As serve/batch_scores is written (through Arrow, so `class_probabilities` stays a map),
+    # daily-partitioned: one `date` partition per day.
     write_deltalake(
         str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)),
-        pa.Table.from_pandas(scored, preserve_index=False),
+        scored.withColumn("date", F.lit(DAY)).toArrow(),
         partition_by=["date"],
     )
 
