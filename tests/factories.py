@@ -47,11 +47,18 @@ BASE_SPEC: dict[str, Any] = {
 def _merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
     merged = copy.deepcopy(base)
     for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
+        current = merged.get(key)
+        if isinstance(value, Mapping) and isinstance(current, dict) and _same_kind(current, value):
+            merged[key] = _merge(current, value)
         else:
             merged[key] = value
     return merged
+
+
+def _same_kind(base: Mapping[str, Any], override: Mapping[str, Any]) -> bool:
+    # A source of another kind (a table for a CSV) shares no fields with the base's: the
+    # override replaces it instead of keeping the base's `path`.
+    return "kind" not in override or override["kind"] == base.get("kind")
 
 
 def make_spec(
