@@ -88,6 +88,20 @@ def export_home(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
     monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(settings.experiments_dir))
 
 
+def cli_workspace(root: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An experiments folder and a private dbt project under `root`, exported for the CLI
+    (acting as ds_alice), so scaffolding an experiment writes nothing into the repository."""
+    from tests.dbt_support import copy_project
+
+    experiments = root / "experiments"
+    experiments.mkdir()
+    dbt = copy_project(root / "dbt_project")
+    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(experiments))
+    monkeypatch.setenv("AURORA_DBT_PROJECT_DIR", str(dbt))
+    monkeypatch.setenv("AURORA_USER", "ds_alice")
+    return root
+
+
 class DagsterHome(NamedTuple):
     """A test home with the Dagster instance and the resources sensors and runs are given."""
 

@@ -29,7 +29,14 @@ from aurora_pipelines.sources.sample_data import (
     generate_credit_data,
 )
 from aurora_pipelines.specs import write_spec
-from tests.factories import export_home, make_spec, materialize, register_model, train_model
+from tests.factories import (
+    asset_metadata,
+    export_home,
+    make_spec,
+    materialize,
+    register_model,
+    train_model,
+)
 
 NAME = "drift_assets"
 DAY = "2026-11-20"
@@ -191,16 +198,9 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def _metadata(result, stage) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key == dg.AssetKey([NAME, *stage]):
-            return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
-    raise AssertionError(f"{stage} not materialized")
-
-
 def test_drift_window_reads_batch_scores_and_the_prediction_log(materialized, world):
     assert materialized.success
-    metadata = _metadata(materialized, lifecycle.DRIFT)
+    metadata = asset_metadata(materialized, [NAME, *lifecycle.DRIFT])
     assert metadata["window"] == DAY
     assert metadata["rows"] == world["rows"]
     assert metadata["sources"] == "batch_scores, prediction_log"
@@ -233,7 +233,7 @@ def test_drift_results_are_appended_to_the_delta_series(materialized, world):
 
 
 def test_performance_drop_beyond_tolerance_fails_the_error_check(materialized):
-    metadata = _metadata(materialized, lifecycle.PERFORMANCE)
+    metadata = asset_metadata(materialized, [NAME, *lifecycle.PERFORMANCE])
     assert metadata["labelled_rows"] == 2300
     assert metadata["value"] < 0.5 < metadata["training_value"]
     assert metadata["degraded"] is True
@@ -287,7 +287,7 @@ def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
     result = materialize(
         world["settings"], build_comparison_assets(world["spec"]), raise_on_error=True
     )
-    metadata = _metadata(result, lifecycle.CHAMPION_COMPARISON)
+    metadata = asset_metadata(result, [NAME, *lifecycle.CHAMPION_COMPARISON])
     assert metadata["compared"] is True
     assert metadata["candidate_version"] == candidate.version != world["version"]
     assert metadata["method"] == "delong" and metadata["metric"] == "roc_auc"

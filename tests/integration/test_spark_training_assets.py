@@ -15,7 +15,7 @@ from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import write_spec
-from tests.factories import make_spec, materialize
+from tests.factories import asset_metadata, make_spec, materialize
 
 SPARK_ALGORITHMS = ["spark_logistic_regression"]
 # What every spec of this file starts from: pinned to Spark MLlib.
@@ -44,12 +44,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
 
     result = materialize(home, build_training_assets(spec))
     assert result.success
-    (event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(spec.key(*lifecycle.MODEL))
-    ]
-    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL))
     assert metadata["family"] == "spark"
     assert metadata["best_algorithm"] in SPARK_ALGORITHMS
     assert metadata["training_rows"] + metadata["holdout_rows"] == 2500

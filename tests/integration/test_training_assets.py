@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pytest
 from mlflow import MlflowClient
@@ -19,7 +18,7 @@ from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec, write_spec
-from tests.factories import make_spec, materialize
+from tests.factories import asset_metadata, make_spec, materialize
 
 # A small search, so each spec of this file trains in seconds.
 SMALL_SPEC = {
@@ -57,15 +56,10 @@ def test_recommendations_drive_training_and_the_model_is_registered_with_its_evi
     assert plan["primary_metric"] == recommendations["primary_metric"] == "average_precision"
     assert plan["validation"] == "time"
 
-    (model_event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(spec.key(*lifecycle.MODEL))
-    ]
-    metadata = model_event.materialization.metadata
-    assert metadata["best_algorithm"].value in plan["algorithms"]
-    assert metadata["primary_metric"].value == "average_precision"
-    assert metadata["validation"].value == "time"
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL))
+    assert metadata["best_algorithm"] in plan["algorithms"]
+    assert metadata["primary_metric"] == "average_precision"
+    assert metadata["validation"] == "time"
 
     uri = home.tracking_uri
     latest = mlflow_registry.latest_version(uri, spec.name)
