@@ -84,7 +84,7 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
     """A champion trained on stable data; a drifted day of batch scores and logged predictions;
     labels for that day that contradict the model (so its AUC collapses)."""
     from aurora_pipelines.registry.model_version import load_model_version
-    from aurora_pipelines.serving.batch import score_batch
+    from aurora_pipelines.serving.batch import ScoringModel, score_day, write_day
 
     tmp = tmp_path_factory.mktemp("monitoring")
     # The session home (its Spark session), with this module's own experiment specs.
@@ -105,14 +105,16 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
     batch = generate_credit_data(2000, seed=22, drift=True)
     delta.write_table(local.lake_dir.joinpath(NAME, *lifecycle.SCORING_FEATURES), batch)
     model = handle.model
-    scored = score_batch(spark.createDataFrame(batch), handle, id_column=ID_COLUMN).toPandas()
-    scored["date"] = DAY
-    # As serve/batch_scores is written once daily-partitioned: one `date` partition per day.
-    write_deltalake(
-        str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)),
-        pa.Table.from_pandas(scored, preserve_index=False),
-        partition_by=["date"],
+    # The day's scores written as serve/batch_scores writes them (one `date` partition, the
+    # class probabilities a map): a pandas round trip would turn the map into a struct.
+    scored = score_day(
+        spark.createDataFrame(batch),
+        [ScoringModel("champion", handle)],
+        day=DAY,
+        time_column=None,
+        id_column=ID_COLUMN,
     )
+    write_day(scored, str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)), DAY)
 
     logged = generate_credit_data(300, seed=23, drift=True)
     probabilities = model.predict_proba(logged[columns])[:, 1]
