@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-import dagster as dg
-
 from aurora_pipelines.registry.model_version import (
     ModelVersion,
     metric_direction,
@@ -26,6 +24,8 @@ from aurora_pipelines.sources.sample_data import ID_COLUMN, TARGET, TIME_COLUMN
 from aurora_pipelines.specs import ExperimentSpec
 
 if TYPE_CHECKING:
+    # Dagster is imported where it is used: unit tests that only build specs stay light.
+    import dagster as dg
     import pandas as pd
     import pytest
 
@@ -112,6 +112,8 @@ class DagsterHome(NamedTuple):
 
 def dagster_home(settings: Settings) -> DagsterHome:
     """An ephemeral Dagster instance and the code location's resources for `settings`."""
+    import dagster as dg
+
     return DagsterHome(settings, dg.DagsterInstance.ephemeral(), resources_for(settings))
 
 
@@ -133,6 +135,8 @@ def materialize(
     raise_on_error: bool = False,
 ) -> dg.ExecuteInProcessResult:
     """Materialize `assets` in process with the real resources; failures are returned."""
+    import dagster as dg
+
     return dg.materialize(
         list(assets),
         selection=list(selection) if selection is not None else None,
@@ -146,6 +150,8 @@ def materialize(
 
 def asset_metadata(result: dg.ExecuteInProcessResult, key: Sequence[str]) -> dict[str, Any]:
     """The metadata values of the one materialization of asset `key` in `result`."""
+    import dagster as dg
+
     (event,) = [
         e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(key)
     ]
@@ -155,35 +161,26 @@ def asset_metadata(result: dg.ExecuteInProcessResult, key: Sequence[str]) -> dic
 # --- model versions ---------------------------------------------------------------------
 
 
-def train_model(
-    frame: pd.DataFrame,
-    *,
-    target: str = TARGET,
-    problem_type: str = "classification",
-    algorithms: Sequence[str] = ("logistic_regression",),
-    cv_folds: int = 3,
-    seed: int = 1,
-    primary_metric: str = "roc_auc",
-    id_column: str | None = ID_COLUMN,
-    time_column: str | None = TIME_COLUMN,
-    **options: Any,
-) -> TrainingResult:
-    """`train_experiment` with the credit sample's columns and a small, seeded search;
-    `options` are its other keywords (validation, holdout_fraction, calibration, ...)."""
+# What `train_model` trains unless a test says otherwise: the credit sample's columns and a
+# small, seeded search.
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "target": TARGET,
+    "problem_type": "classification",
+    "algorithms": ["logistic_regression"],
+    "cv_folds": 3,
+    "seed": 1,
+    "primary_metric": "roc_auc",
+    "id_column": ID_COLUMN,
+    "time_column": TIME_COLUMN,
+}
+
+
+def train_model(frame: pd.DataFrame, **options: Any) -> TrainingResult:
+    """`train_experiment` on `frame` with `TRAINING_DEFAULTS`; `options` replace them or add
+    its other keywords (validation, holdout_fraction, calibration, ...)."""
     from aurora_pipelines.training import train_experiment
 
-    return train_experiment(
-        frame,
-        target=target,
-        problem_type=problem_type,
-        algorithms=list(algorithms),
-        cv_folds=cv_folds,
-        seed=seed,
-        primary_metric=primary_metric,
-        id_column=id_column,
-        time_column=time_column,
-        **options,
-    )
+    return train_experiment(frame, **{**TRAINING_DEFAULTS, **options})
 
 
 def _artifact_root(tracking_uri: str) -> Path:
