@@ -72,6 +72,17 @@ def spark(settings):
     stop_spark()
 
 
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A fresh AURORA_HOME for one test, exported to the environment the CLI and the
+    resources read (monkeypatch restores the session's values after)."""
+    from tests.factories import export_home, home_settings
+
+    settings = home_settings(tmp_path)
+    export_home(monkeypatch, settings)
+    return settings
+
+
 @pytest.fixture(scope="session")
 def postgres_admin_url() -> Iterator[str]:
     """A running PostgreSQL (from .ci/run, or a throwaway cluster); skipped if none can be had."""

@@ -16,7 +16,7 @@ from aurora_pipelines.lake import delta
 from aurora_pipelines.monitoring.psi import population_stability_index
 from aurora_pipelines.serving.ab_comparison import compare_scores
 from aurora_pipelines.serving.batch import ScoringModel, partition_rows, score_day, write_day
-from tests.model_versions import in_memory_version
+from tests.factories import in_memory_version
 
 FEATURES = ["x1", "x2"]
 DAYS = ["2026-03-01", "2026-03-02", "2026-03-03"]

@@ -4,17 +4,13 @@ and passing a partition key for a mix of partitioned and unpartitioned assets.""
 
 from __future__ import annotations
 
-import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
-import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
-from mlflow.models import infer_signature
-from sklearn.linear_model import LogisticRegression
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION
@@ -22,52 +18,13 @@ from aurora_pipelines.errors import NotFound
 from aurora_pipelines.lake import delta
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import ExperimentSpec
-from tests.integration.test_batch_scoring import DAYS, FEATURES, _frame
+from tests.factories import make_spec, materialize, register_model, resources_for, train_model
+from tests.integration.test_batch_scoring import DAYS, _frame
 
 NAME = "batch_assets"
 
 
-def _spec(name: str, time_column: str | None = "event_time") -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": name,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": "y",
-            "id_column": "id",
-            "features": {"dbt_model": f"{name}_features"},
-            "scoring": {"time_column": time_column},
-        }
-    )
-
-
-def _register(settings: Settings, name: str, model: LogisticRegression, frame) -> str:
-    """Log and register an sklearn model as the registry does (skops, signature)."""
-    uri = settings.tracking_uri
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(uri, uri)
-    if not client.search_registered_models(filter_string=f"name = '{name}'"):
-        client.create_registered_model(name)
-    # Artifacts under the test home, never the working directory's ./mlruns.
-    experiment = client.get_experiment_by_name(name)
-    experiment_id = (
-        experiment.experiment_id
-        if experiment
-        else client.create_experiment(
-            name, artifact_location=(settings.root / "mlartifacts").as_uri()
-        )
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        with mlflow.start_run(experiment_id=experiment_id):
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=infer_signature(frame[FEATURES], model.predict_proba(frame[FEATURES])),
-                serialization_format="skops",
-            )
-    return str(client.create_model_version(name, info.model_uri, model_id=info.model_id).version)
+BATCH_SPEC = {"target": "y", "id_column": "id", "scoring": {"time_column": "event_time"}}
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +34,13 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def versions(settings: Settings, frame: pd.DataFrame) -> tuple[str, str]:
-    good = LogisticRegression().fit(frame[FEATURES], frame["y"])
-    weak = LogisticRegression(C=1e-3).fit(frame[["x2"]].assign(x1=0.0)[FEATURES], frame["y"])
-    return _register(settings, NAME, good, frame), _register(settings, NAME, weak, frame)
+    """A champion trained on both features and a weaker challenger that only sees x2."""
+    features = settings.lake_dir.joinpath(NAME, *lifecycle.FEATURES)
+    registered = []
+    for data in (frame, frame.assign(x1=0.0)):
+        result = train_model(data, target="y", id_column="id", time_column="event_time")
+        registered.append(register_model(settings, NAME, result, data, features).version)
+    return registered[0], registered[1]
 
 
 def _write_features(settings: Settings, spec: ExperimentSpec, frame: pd.DataFrame) -> Path:
@@ -90,14 +51,8 @@ def _write_features(settings: Settings, spec: ExperimentSpec, frame: pd.DataFram
 
 def _materialize(settings: Settings, spec: ExperimentSpec, day: str):
     from aurora_pipelines.defs.assets.serving import build_serving_assets
-    from tests.factories import resources_for
 
-    return dg.materialize(
-        build_serving_assets(spec),
-        partition_key=day,
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-    )
+    return materialize(settings, build_serving_assets(spec), partition=day, raise_on_error=True)
 
 
 def _metadata(result, stage) -> dict:
@@ -111,7 +66,7 @@ def _metadata(result, stage) -> dict:
 def test_a_day_is_scored_by_champion_and_challenger_and_compared(
     settings: Settings, spark, frame, versions
 ):
-    spec = _spec(NAME)
+    spec = make_spec(NAME, BATCH_SPEC)
     _write_features(settings, spec, frame)
     uri = settings.tracking_uri
     client = MlflowClient(uri, uri)
@@ -159,7 +114,7 @@ def test_a_day_is_scored_by_champion_and_challenger_and_compared(
 def test_without_a_time_column_the_day_scores_the_snapshot(
     settings: Settings, spark, frame, versions
 ):
-    spec = _spec(f"{NAME}_snap", time_column=None)
+    spec = make_spec(f"{NAME}_snap", BATCH_SPEC, scoring={"time_column": None})
     features = _write_features(settings, spec, frame)
     # Same registered model under this experiment's name.
     MlflowClient(settings.tracking_uri).copy_model_version(
@@ -179,7 +134,6 @@ def _runner_defs(
 ) -> dg.Definitions:
     """The experiment's serving assets behind two real unpartitioned upstream assets."""
     from aurora_pipelines.defs.assets.serving import build_serving_assets
-    from tests.factories import resources_for
 
     @dg.asset(key=spec.key(*lifecycle.SCORING_FEATURES), group_name=spec.name)
     def scoring_features() -> None:
@@ -200,7 +154,7 @@ def test_runner_plans_and_passes_the_partition_of_a_mixed_selection(
 ):
     from aurora_pipelines.defs.runner import plan_selection, run_experiment, today_partition
 
-    spec = _spec(f"{NAME}_run")
+    spec = make_spec(f"{NAME}_run", BATCH_SPEC)
     MlflowClient(settings.tracking_uri).copy_model_version(
         f"models:/{NAME}/{versions[0]}", spec.name
     )
@@ -258,7 +212,7 @@ def test_runner_plans_and_passes_the_partition_of_a_mixed_selection(
 def test_a_partition_outside_the_daily_range_names_the_fix(settings: Settings, frame, versions):
     from aurora_pipelines.defs.runner import plan_selection
 
-    spec = _spec(f"{NAME}_bad")
+    spec = make_spec(f"{NAME}_bad", BATCH_SPEC)
     defs = _runner_defs(settings, spec, frame, "1")
     for bad in ("1999-01-01", "27/11/2026"):
         with pytest.raises(NotFound, match="--partition"):

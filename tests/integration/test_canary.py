@@ -24,7 +24,7 @@ from aurora_pipelines.serving.prediction_log import (
     prediction_log_path,
 )
 from aurora_pipelines.specs import CanarySpec
-from tests.integration.test_deploy_release import approve, register_versions
+from tests.factories import approve, dagster_home, release_world
 
 SPEC = CanarySpec(steps=[0.1, 0.5, 1.0], min_requests=150, window_minutes=30)
 
@@ -125,26 +125,20 @@ def test_accuracy_is_compared_where_labels_exist():
 
 @pytest.fixture
 def canary_world(tmp_path: Path, governance_url: str):
-    from aurora_pipelines.governance.policy import load_policy
-    from aurora_pipelines.governance.store import GovernanceStore
-    from aurora_pipelines.settings import DEFAULT_POLICY
-
-    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    v1, v2 = register_versions(tracking_uri, tmp_path, "credit_canary", 2)
-    store = GovernanceStore(governance_url, load_policy(DEFAULT_POLICY))
-    for v in (v1, v2):
-        approve(store, tracking_uri, "credit_canary", v)
-    manager = ReleaseContext(
-        tracking_uri, store, "release_manager_dave", "c", "credit_canary", "credit_canary"
-    )
-    release.promote(manager, v1)
-    release.start_canary(manager, SPEC.steps[0], v2)
-    controller = ReleaseContext(
-        tracking_uri, store, "canary_controller", "t", "credit_canary", "credit_canary"
-    )
-    log = prediction_log_path(tmp_path / "lake", "credit_canary")
-    yield controller, store, log, v1, v2
-    store.dispose()
+    with release_world(tmp_path, governance_url, "credit_canary", 2) as world:
+        tracking_uri, store, (v1, v2) = world
+        for v in (v1, v2):
+            approve(store, tracking_uri, "credit_canary", v)
+        manager = ReleaseContext(
+            tracking_uri, store, "release_manager_dave", "c", "credit_canary", "credit_canary"
+        )
+        release.promote(manager, v1)
+        release.start_canary(manager, SPEC.steps[0], v2)
+        controller = ReleaseContext(
+            tracking_uri, store, "canary_controller", "t", "credit_canary", "credit_canary"
+        )
+        log = prediction_log_path(tmp_path / "lake", "credit_canary")
+        yield controller, store, log, v1, v2
 
 
 def test_a_good_challenger_is_stepped_up_then_promoted(canary_world):
@@ -194,7 +188,6 @@ def test_canary_sensor_launches_a_step_run_that_applies_the_decision(canary_worl
     from aurora_pipelines.defs.sensors.canary import build_canary_job, build_canary_sensor
     from aurora_pipelines.settings import Settings
     from aurora_pipelines.specs import load_spec
-    from tests.factories import resources_for
 
     ctx, store, _, v1, v2 = canary_world
     home = tmp_path / "home"
@@ -211,8 +204,7 @@ def test_canary_sensor_launches_a_step_run_that_applies_the_decision(canary_worl
     append_log(log, answers("challenger", v2, 200, seed=2))
     job = build_canary_job(spec)
     sensor = build_canary_sensor(spec, job)
-    resources = resources_for(settings)
-    instance = dg.DagsterInstance.ephemeral()
+    _, instance, resources = dagster_home(settings)
     before = routing.read_routing(ctx.tracking_uri, "credit_canary").challenger_share
     with dg.build_sensor_context(instance=instance, resources=resources) as context:
         request = sensor(context)

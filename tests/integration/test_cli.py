@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -10,19 +9,13 @@ import pytest
 from aurora_pipelines.cli import main
 from aurora_pipelines.settings import REPO_DIR
 from tests.factories import cli_error as _fails
+from tests.factories import cli_workspace
 
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aurora_home: Path) -> Path:
     """An experiments dir and a copy of the dbt project, so scaffolding stays in tmp."""
-    experiments = tmp_path / "experiments"
-    experiments.mkdir()
-    dbt = tmp_path / "dbt_project"
-    shutil.copytree(REPO_DIR / "dbt_project", dbt, ignore=shutil.ignore_patterns("target", "logs"))
-    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(experiments))
-    monkeypatch.setenv("AURORA_DBT_PROJECT_DIR", str(dbt))
-    monkeypatch.setenv("AURORA_USER", "ds_alice")
-    return tmp_path
+    return cli_workspace(tmp_path, monkeypatch)
 
 
 @pytest.fixture

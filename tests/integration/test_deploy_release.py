@@ -4,57 +4,19 @@ MLflow SQLite registry and the governance database (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
-import mlflow
 import pytest
-from mlflow import MlflowClient
 
 from aurora_pipelines.deploy import release, routing
 from aurora_pipelines.deploy.release import ReleaseContext
 from aurora_pipelines.errors import GovernanceError, NotFound, PermissionDenied
-from aurora_pipelines.governance.policy import load_policy
 from aurora_pipelines.governance.store import GovernanceStore
 from aurora_pipelines.registry.digest import model_version_digest
-from aurora_pipelines.settings import DEFAULT_POLICY
+from tests.factories import ReleaseWorld, approve, governance_store, release_world
 
 MODEL = "credit_release"
-
-
-def register_versions(tracking_uri: str, root: Path, name: str, count: int) -> list[str]:
-    """`count` registered versions of `name`, each a directory with distinct bytes."""
-    client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
-    client.create_registered_model(name)
-    mlflow.set_tracking_uri(tracking_uri)
-    experiment = client.create_experiment(name, artifact_location=(root / "art").as_uri())
-    versions = []
-    for i in range(count):
-        src = root / f"model{i}"
-        src.mkdir(parents=True)
-        (src / "MLmodel").write_text(f"flavors: {{}}\nversion_marker: {i}\n")
-        run = client.create_run(experiment)
-        client.log_artifacts(run.info.run_id, str(src), "model")
-        client.set_terminated(run.info.run_id)
-        mv = client.create_model_version(
-            name, f"{run.info.artifact_uri}/model", run_id=run.info.run_id
-        )
-        versions.append(str(mv.version))
-    mlflow.set_tracking_uri(None)
-    return versions
-
-
-def approve(
-    store: GovernanceStore,
-    tracking_uri: str,
-    name: str,
-    version: str,
-    gates=("staging", "production"),
-) -> None:
-    digest = model_version_digest(tracking_uri, name, version)
-    approvers = {"staging": "validator_bob", "production": "mrm_carol"}
-    for gate in gates:
-        request = store.request_approval(name, gate, name, version, digest, "ds_alice")
-        store.decide(request.id, "approve", approvers[gate], comment="ok")
 
 
 def bundle(
@@ -94,12 +56,9 @@ def bundle(
 
 
 @pytest.fixture
-def world(tmp_path: Path, governance_url: str):
-    tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    versions = register_versions(tracking_uri, tmp_path, MODEL, 3)
-    store = GovernanceStore(governance_url, load_policy(DEFAULT_POLICY))
-    yield tracking_uri, store, versions
-    store.dispose()
+def world(tmp_path: Path, governance_url: str) -> Iterator[ReleaseWorld]:
+    with release_world(tmp_path, governance_url, MODEL, 3) as world:
+        yield world
 
 
 def ctx(world, actor: str = "release_manager_dave") -> ReleaseContext:
@@ -108,7 +67,7 @@ def ctx(world, actor: str = "release_manager_dave") -> ReleaseContext:
 
 
 def test_deployment_records_are_stored_with_their_audit_row(governance_url):
-    store = GovernanceStore(governance_url, load_policy(DEFAULT_POLICY))
+    store = governance_store(governance_url)
     record = store.record_deployment(
         experiment="e",
         model_name="m",
@@ -308,7 +267,7 @@ def test_approvals_show_prints_the_uat_evidence_for_the_approver(
 ):
     from aurora_pipelines.cli import main
 
-    store = GovernanceStore(governance_url, load_policy(DEFAULT_POLICY))
+    store = governance_store(governance_url)
     evidence = {"uat_report": "/r/uat_report.html", "uat_metrics": {"roc_auc": 0.81}}
     request = store.request_approval(
         "e", "production", "m", "3", "a" * 64, "ds_alice", details=evidence

@@ -15,33 +15,17 @@ import pytest
 from aurora_pipelines import lifecycle
 from aurora_pipelines.errors import DataError
 from aurora_pipelines.settings import Settings
-from aurora_pipelines.specs import ExperimentSpec
+from tests.factories import DagsterHome, dagster_home, home_settings, make_spec
 
 NAME = "sensor_exp"
 
 
-def _spec(**monitoring) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": NAME,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": "default_flag",
-            "id_column": "application_id",
-            "features": {"dbt_model": f"{NAME}_features"},
-            "monitoring": {"min_new_rows": 1000, "retrain_cooldown_hours": 24, **monitoring},
-        }
-    )
+SENSOR_SPEC = {"monitoring": {"min_new_rows": 1000, "retrain_cooldown_hours": 24}}
 
 
 @pytest.fixture
-def world(tmp_path: Path):
-    from tests.factories import resources_for
-
-    settings = Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
-    instance = dg.DagsterInstance.ephemeral()
-    return settings, instance, resources_for(settings)
+def world(tmp_path: Path) -> DagsterHome:
+    return dagster_home(home_settings(tmp_path))
 
 
 def _drift_window(
@@ -102,7 +86,7 @@ def _audit(settings: Settings) -> list[dict]:
 
 def test_drift_triggers_once_then_cooldown_skips_with_an_audited_reason(world):
     settings, instance, resources = world
-    spec = _spec()
+    spec = make_spec(NAME, SENSOR_SPEC)
     _drift_window(settings, instance, "2026-11-20", 0.5, 5000)
     first, cursor = _evaluate(spec, instance, resources)
     assert isinstance(first, dg.RunRequest)
@@ -122,19 +106,16 @@ def test_drift_triggers_once_then_cooldown_skips_with_an_audited_reason(world):
 
 def test_performance_drop_triggers_and_small_windows_skip(world):
     settings, instance, resources = world
-    spec = _spec(performance_tolerance=0.05)
+    spec = make_spec(NAME, SENSOR_SPEC, monitoring={"performance_tolerance": 0.05})
     _drift_window(settings, instance, "2026-11-20", 0.05, 5000)
     _performance_window(settings, instance, "2026-11-20", 0.12, 3000)
     result, _ = _evaluate(spec, instance, resources)
     assert isinstance(result, dg.RunRequest)
     assert result.tags["aurora/trigger"] == "performance"
 
-    other = Settings(home=settings.root / "other")
-    from tests.factories import resources_for
-
-    fresh = dg.DagsterInstance.ephemeral()
+    other, fresh, other_resources = dagster_home(home_settings(settings.root / "other"))
     _drift_window(other, fresh, "2026-11-20", 0.9, 300)
-    skipped, _ = _evaluate(spec, fresh, resources_for(other))
+    skipped, _ = _evaluate(spec, fresh, other_resources)
     assert isinstance(skipped, dg.SkipReason)
     assert "not enough new data: 300 rows" in skipped.skip_message
     assert _audit(other)[-1]["event"] == "retrain_skipped"
@@ -142,7 +123,7 @@ def test_performance_drop_triggers_and_small_windows_skip(world):
 
 def test_every_window_appended_between_two_ticks_is_judged(world):
     settings, instance, resources = world
-    spec = _spec()
+    spec = make_spec(NAME, SENSOR_SPEC)
     _drift_window(settings, instance, "2026-11-20", 0.05, 5000)
     quiet, cursor = _evaluate(spec, instance, resources)
     assert isinstance(quiet, dg.SkipReason) and "within thresholds" in quiet.skip_message
@@ -160,7 +141,7 @@ def test_a_renamed_metadata_key_does_not_switch_retraining_off(world):
     settings, instance, resources = world
     renamed = {"window": "2026-11-20", "share": 0.6, "row_count": 5000}
     _drift_window(settings, instance, "2026-11-20", 0.6, 5000, metadata=renamed)
-    result, _ = _evaluate(_spec(), instance, resources)
+    result, _ = _evaluate(make_spec(NAME, SENSOR_SPEC), instance, resources)
     assert isinstance(result, dg.RunRequest)
     assert result.tags["aurora/drift_share"] == "0.600"
 
@@ -175,4 +156,4 @@ def test_a_series_without_the_drift_share_is_an_error_not_a_zero(world):
         dg.AssetMaterialization(asset_key=[NAME, *lifecycle.DRIFT], metadata={"rows": 5000})
     )
     with pytest.raises(DataError, match="lacks column\\(s\\) drift_share"):
-        _evaluate(_spec(), instance, resources)
+        _evaluate(make_spec(NAME, SENSOR_SPEC), instance, resources)

@@ -12,8 +12,8 @@ import pytest
 from aurora_pipelines.cli import main
 from aurora_pipelines.profiling import profile_table
 from aurora_pipelines.profiling.expectations import build_suite, validate_frame
-from aurora_pipelines.settings import REPO_DIR
 from aurora_pipelines.sources.sample_data import generate_credit_data
+from tests.factories import cli_workspace
 
 
 @pytest.fixture(scope="module")
@@ -87,13 +87,7 @@ def test_scoring_batch_without_the_target_skips_target_expectations(credit_profi
 
 @pytest.fixture
 def loans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, aurora_home: Path, spark):
-    experiments = tmp_path / "experiments"
-    experiments.mkdir()
-    dbt = tmp_path / "dbt_project"
-    shutil.copytree(REPO_DIR / "dbt_project", dbt, ignore=shutil.ignore_patterns("target", "logs"))
-    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(experiments))
-    monkeypatch.setenv("AURORA_DBT_PROJECT_DIR", str(dbt))
-    monkeypatch.setenv("AURORA_USER", "ds_alice")
+    cli_workspace(tmp_path, monkeypatch)
     csv = tmp_path / "loans_eda.csv"
     generate_credit_data(1200, seed=31).to_csv(csv, index=False)
     main(

@@ -16,11 +16,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
-from pyspark.sql import functions as F
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.lake import delta
-from aurora_pipelines.registry import mlflow_registry
+from aurora_pipelines.registry.mlflow_registry import RegisteredModel
 from aurora_pipelines.serving.prediction_log import PREDICTION_LOG_SCHEMA, prediction_log_path
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import (
@@ -29,7 +28,15 @@ from aurora_pipelines.sources.sample_data import (
     TIME_COLUMN,
     generate_credit_data,
 )
-from aurora_pipelines.specs import ExperimentSpec, write_spec
+from aurora_pipelines.specs import write_spec
+from tests.factories import (
+    asset_metadata,
+    export_home,
+    make_spec,
+    materialize,
+    register_model,
+    train_model,
+)
 
 NAME = "drift_assets"
 DAY = "2026-11-20"
@@ -72,77 +79,42 @@ def receiver():
         yield running
 
 
-def _spec(webhook: str, labels: Path) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": NAME,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": TARGET,
-            "id_column": ID_COLUMN,
-            "time_column": TIME_COLUMN,
-            "features": {"dbt_model": f"{NAME}_features"},
-            "training": {"primary_metric": "roc_auc"},
-            "monitoring": {
-                "webhook_url": webhook,
-                "labels": {"kind": "delta", "path": str(labels)},
-                "performance_tolerance": 0.05,
-            },
-        }
-    )
-
-
 @pytest.fixture(scope="module")
 def world(settings: Settings, spark, receiver, tmp_path_factory):
     """A champion trained on stable data; a drifted day of batch scores and logged predictions;
     labels for that day that contradict the model (so its AUC collapses)."""
     from aurora_pipelines.registry.model_version import load_model_version
-    from aurora_pipelines.serving.batch import score_batch
-    from aurora_pipelines.training import train_experiment
+    from aurora_pipelines.serving.batch import ScoringModel, score_day, write_day
 
     tmp = tmp_path_factory.mktemp("monitoring")
+    # The session home (its Spark session), with this module's own experiment specs.
     local = settings.model_copy(update={"experiments_dir": tmp / "experiments"})
     train = generate_credit_data(2500, seed=21)
-    result = train_experiment(
-        train,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=2,
-        seed=1,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
+    result = train_model(train, cv_folds=2)
     features_path = local.lake_dir.joinpath(NAME, *lifecycle.FEATURES)
     delta.write_table(features_path, train)
-    registered = mlflow_registry.log_and_register(
-        result,
-        tracking_uri=local.tracking_uri,
-        artifact_root=local.mlflow_artifacts_dir,
-        experiment_name=NAME,
-        registered_model_name=NAME,
-        sample_input=train.head(20),
-        feature_table=str(features_path),
-        feature_table_version=0,
-        tags={"experiment": NAME, "team": "risk"},
-    )
-    mlflow_registry.set_alias(local.tracking_uri, NAME, "champion", registered.version)
+
+    def register(alias: str | None = None) -> RegisteredModel:
+        tags = {"experiment": NAME, "team": "risk"}
+        return register_model(local, NAME, result, train, features_path, tags=tags, alias=alias)
+
+    registered = register(alias="champion")
     handle = load_model_version(local.tracking_uri, NAME, registered.version)
     columns = list(handle.input_columns)
 
     batch = generate_credit_data(2000, seed=22, drift=True)
     delta.write_table(local.lake_dir.joinpath(NAME, *lifecycle.SCORING_FEATURES), batch)
     model = handle.model
-    scored = score_batch(spark.createDataFrame(batch), handle, id_column=ID_COLUMN)
-    # As serve/batch_scores is written (through Arrow, so `class_probabilities` stays a map),
-    # daily-partitioned: one `date` partition per day.
-    write_deltalake(
-        str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)),
-        scored.withColumn("date", F.lit(DAY)).toArrow(),
-        partition_by=["date"],
+    # The day's scores written as serve/batch_scores writes them (one `date` partition, the
+    # class probabilities a map): a pandas round trip would turn the map into a struct.
+    scored = score_day(
+        spark.createDataFrame(batch),
+        [ScoringModel("champion", handle)],
+        day=DAY,
+        time_column=None,
+        id_column=ID_COLUMN,
     )
+    write_day(scored, str(local.lake_dir.joinpath(NAME, *lifecycle.BATCH_SCORES)), DAY)
 
     logged = generate_credit_data(300, seed=23, drift=True)
     probabilities = model.predict_proba(logged[columns])[:, 1]
@@ -180,39 +152,33 @@ def world(settings: Settings, spark, receiver, tmp_path_factory):
     labels[TARGET] = 1 - labels[TARGET]  # contradicting labels: the model's AUC falls below 0.5
     labels_path = tmp / "labels"
     delta.write_table(labels_path, labels)
-    spec = _spec(receiver.url, labels_path)
+    spec = make_spec(
+        NAME,
+        target=TARGET,
+        id_column=ID_COLUMN,
+        time_column=TIME_COLUMN,
+        training={"primary_metric": "roc_auc"},
+        monitoring={
+            "webhook_url": receiver.url,
+            "labels": {"kind": "delta", "path": str(labels_path)},
+            "performance_tolerance": 0.05,
+        },
+    )
     write_spec(local.experiments_dir, spec)
     return {
         "settings": local,
         "spec": spec,
         "version": registered.version,
         "rows": 2300,
-        "register_again": lambda: mlflow_registry.log_and_register(
-            result,
-            tracking_uri=local.tracking_uri,
-            artifact_root=local.mlflow_artifacts_dir,
-            experiment_name=NAME,
-            registered_model_name=NAME,
-            sample_input=train.head(20),
-            feature_table=str(features_path),
-            feature_table_version=0,
-            tags={"experiment": NAME, "team": "risk"},
-        ),
+        "register_again": register,
     }
 
 
 @pytest.fixture(scope="module")
 def materialized(world, caplog_module):
     from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
-    from tests.factories import resources_for
 
-    return dg.materialize(
-        build_monitoring_assets(world["spec"]),
-        partition_key=DAY,
-        resources=resources_for(world["settings"]),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    return materialize(world["settings"], build_monitoring_assets(world["spec"]), partition=DAY)
 
 
 @pytest.fixture(scope="module")
@@ -234,16 +200,9 @@ def _checks(result: dg.ExecuteInProcessResult) -> dict[str, dg.AssetCheckEvaluat
     return {e.check_name: e for e in result.get_asset_check_evaluations()}
 
 
-def _metadata(result, stage) -> dict:
-    for event in result.get_asset_materialization_events():
-        if event.asset_key == dg.AssetKey([NAME, *stage]):
-            return {k: getattr(v, "value", v) for k, v in event.materialization.metadata.items()}
-    raise AssertionError(f"{stage} not materialized")
-
-
 def test_drift_window_reads_batch_scores_and_the_prediction_log(materialized, world):
     assert materialized.success
-    metadata = _metadata(materialized, lifecycle.DRIFT)
+    metadata = asset_metadata(materialized, [NAME, *lifecycle.DRIFT])
     assert metadata["window"] == DAY
     assert metadata["rows"] == world["rows"]
     assert metadata["sources"] == "batch_scores, prediction_log"
@@ -276,7 +235,7 @@ def test_drift_results_are_appended_to_the_delta_series(materialized, world):
 
 
 def test_performance_drop_beyond_tolerance_fails_the_error_check(materialized):
-    metadata = _metadata(materialized, lifecycle.PERFORMANCE)
+    metadata = asset_metadata(materialized, [NAME, *lifecycle.PERFORMANCE])
     assert metadata["labelled_rows"] == 2300
     assert metadata["value"] < 0.5 < metadata["training_value"]
     assert metadata["degraded"] is True
@@ -294,9 +253,7 @@ def test_alerts_are_json_log_lines_and_webhook_posts(materialized, receiver, cap
 def test_aurora_drift_prints_the_latest_window_as_json(materialized, world, monkeypatch, capsys):
     from aurora_pipelines.cli import main
 
-    settings = world["settings"]
-    monkeypatch.setenv("AURORA_HOME", str(settings.root))
-    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(settings.experiments_dir))
+    export_home(monkeypatch, world["settings"])
     main(["drift", NAME, "--window", DAY, "--json"])
     data = json.loads(capsys.readouterr().out)
     assert data["window"] == DAY and data["dataset_drift"] is True
@@ -317,7 +274,6 @@ def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
     so not better (a tie never wins). Runs last: it adds a version."""
     from aurora_pipelines.defs.assets.comparison import build_comparison_assets
     from aurora_pipelines.governance.store import GovernanceStore
-    from tests.factories import resources_for
 
     candidate = world["register_again"]()
     # As train/model does: the gates and this comparison read the candidate record.
@@ -330,12 +286,10 @@ def test_champion_comparison_reports_the_interval_of_the_candidates_improvement(
         mlflow_run_id=candidate.run_id,
         created_by="ds_alice",
     )
-    result = dg.materialize(
-        build_comparison_assets(world["spec"]),
-        resources=resources_for(world["settings"]),
-        instance=dg.DagsterInstance.ephemeral(),
+    result = materialize(
+        world["settings"], build_comparison_assets(world["spec"]), raise_on_error=True
     )
-    metadata = _metadata(result, lifecycle.CHAMPION_COMPARISON)
+    metadata = asset_metadata(result, [NAME, *lifecycle.CHAMPION_COMPARISON])
     assert metadata["compared"] is True
     assert metadata["candidate_version"] == candidate.version != world["version"]
     assert metadata["method"] == "delong" and metadata["metric"] == "roc_auc"

@@ -16,8 +16,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
 from aurora_pipelines.lake import delta
-from aurora_pipelines.registry.model_version import ModelVersion
 from aurora_pipelines.specs import MonitoringSpec
+from tests.factories import in_memory_version
 
 DAY = "2026-11-20"
 FEATURES = ["f1", "f2"]
@@ -64,16 +64,8 @@ def world(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("multiclass")
     train = _frame(3000, seed=1)
     model = LogisticRegression().fit(train[FEATURES], train["label"])
-    champion = ModelVersion(
-        name="iris_like",
-        version="1",
-        model=model,
-        input_columns=tuple(FEATURES),
-        problem_type="classification",
-        primary_metric="f1",
-        greater_is_better=True,
-        classes=tuple(int(c) for c in model.classes_),
-        metrics={"holdout_f1": 0.9},
+    champion = in_memory_version(
+        model, FEATURES, name="iris_like", primary_metric="f1", metrics={"holdout_f1": 0.9}
     )
     paths = MonitoringPaths(
         features=tmp / "features",

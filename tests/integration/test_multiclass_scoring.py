@@ -28,8 +28,7 @@ from aurora_pipelines.serving.batch import (
     score_day,
     write_day,
 )
-from aurora_pipelines.specs import ExperimentSpec
-from tests.model_versions import in_memory_version
+from tests.factories import in_memory_version, make_spec, register_model, train_model
 
 NAME = "iris_multiclass"
 DAY = "2026-05-01"
@@ -54,37 +53,14 @@ def iris() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def registered(tmp_path_factory, iris: pd.DataFrame):
     """The iris version as train/model leaves it: trained, registered, its features in Delta."""
-    from aurora_pipelines.registry.mlflow_registry import log_and_register
-    from aurora_pipelines.training import train_experiment
-
     root = tmp_path_factory.mktemp("multiclass")
     features = root / "lake" / NAME / "features"
     delta.write_table(features, iris)
-    result = train_experiment(
-        iris,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=3,
-        seed=1,
-        primary_metric="accuracy",
-        id_column="id",
+    result = train_model(
+        iris, target=TARGET, primary_metric="accuracy", id_column="id", time_column=None
     )
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-    version = log_and_register(
-        result,
-        tracking_uri=tracking_uri,
-        artifact_root=root / "mlartifacts",
-        experiment_name=NAME,
-        registered_model_name=NAME,
-        sample_input=iris.drop(columns=[TARGET]).head(10),
-        feature_table=str(features),
-        feature_table_version=0,
-        tags={"experiment": NAME},
-        training_data=iris,
-        problem_type="classification",
-        primary_metric="accuracy",
-    )
+    version = register_model(tracking_uri, NAME, result, iris, features)
     return root, tracking_uri, version.version, features
 
 
@@ -209,17 +185,11 @@ def test_uat_of_a_multiclass_version_reports_multiclass_metrics(spark, registere
     from aurora_pipelines.deploy.uat import run_uat
 
     root, tracking_uri, version, features = registered
-    spec = ExperimentSpec.model_validate(
-        {
-            "name": NAME,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": TARGET,
-            "id_column": "id",
-            "features": {"dbt_model": f"{NAME}_features"},
-            "training": {"primary_metric": "accuracy", "metric_min": 0.8, "holdout_fraction": 0.4},
-        }
+    spec = make_spec(
+        NAME,
+        target=TARGET,
+        id_column="id",
+        training={"primary_metric": "accuracy", "metric_min": 0.8, "holdout_fraction": 0.4},
     )
     run = run_uat(
         spark,

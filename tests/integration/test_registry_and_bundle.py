@@ -26,16 +26,10 @@ from aurora_pipelines.registry.mlflow_registry import (
     get_alias_version,
     latest_version,
     load_model,
-    log_and_register,
     set_alias,
 )
-from aurora_pipelines.sources.sample_data import (
-    ID_COLUMN,
-    TARGET,
-    TIME_COLUMN,
-    generate_credit_data,
-)
-from aurora_pipelines.training import train_experiment
+from aurora_pipelines.sources.sample_data import generate_credit_data
+from tests.factories import register_model, train_model
 
 MODEL = "credit_default"
 
@@ -57,31 +51,19 @@ def data():
 
 @pytest.fixture(scope="module")
 def result(data):
-    return train_experiment(
-        data,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression", "hist_gradient_boosting"],
-        cv_folds=3,
-        seed=11,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
+    return train_model(data, algorithms=["logistic_regression", "hist_gradient_boosting"], seed=11)
 
 
 def _register(result, data, tracking_uri: str, workdir: Path, name: str) -> RegisteredModel:
-    return log_and_register(
+    return register_model(
+        tracking_uri,
+        name,
         result,
-        tracking_uri=tracking_uri,
-        artifact_root=workdir / "mlartifacts",
-        experiment_name="credit",
-        registered_model_name=name,
-        sample_input=data.head(20),
-        feature_table=str(workdir / "lake" / "features" / "credit"),
-        feature_table_version=4,
+        data,
+        workdir / "lake" / "features" / "credit",
+        features_version=4,
+        experiment="credit",
         tags={"experiment": "credit", "team": "risk"},
-        training_data=data,
     )
 
 

@@ -15,7 +15,7 @@ from aurora_pipelines.deploy.artifact_store import S3ArtifactStore, artifact_sto
 from aurora_pipelines.deploy.bundle import build_bundle, fetch_bundle
 from aurora_pipelines.errors import IntegrityError, SourceError
 from aurora_pipelines.registry.digest import model_version_digest
-from tests.integration.test_deploy_release import register_versions
+from tests.factories import register_stub_versions
 from tests.s3_support import FlakyProxy, aws_env, moto_server
 
 BUCKET = "aurora-bundles"
@@ -102,7 +102,7 @@ def test_a_store_that_stays_down_fails_with_a_clear_error(proxy, request, tmp_pa
 
 def test_bundle_round_trip_through_s3_verifies_every_file(proxy, request, tmp_path):
     tracking_uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    (version,) = register_versions(tracking_uri, tmp_path / "reg", "s3_bundle_model", 1)
+    (version,) = register_stub_versions(tracking_uri, tmp_path / "reg", "s3_bundle_model", 1)
     digest = model_version_digest(tracking_uri, "s3_bundle_model", version)
     card = tmp_path / "card"
     card.mkdir()

@@ -32,7 +32,7 @@ from mlflow.exceptions import MlflowException
 
 from aurora_pipelines.deploy.routing import CHALLENGER_SHARE_TAG, ROLES
 from aurora_pipelines.lake.delta import read_pandas
-from aurora_pipelines.registry.mlflow_registry import load_model, log_and_register
+from aurora_pipelines.registry.mlflow_registry import load_model
 from aurora_pipelines.serving.prediction_log import COLUMNS, prediction_log_path
 from aurora_pipelines.serving.router import in_challenger_bucket
 from aurora_pipelines.serving.scoring import FALLBACK_EVENT, ServiceConfig
@@ -40,11 +40,9 @@ from aurora_pipelines.serving.service import REQUEST_ID_HEADER, create_app
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import (
     ID_COLUMN,
-    TARGET,
-    TIME_COLUMN,
     generate_credit_data,
 )
-from aurora_pipelines.training import train_experiment
+from tests.factories import register_model, train_model
 
 MODEL = "credit"
 MAX_RECORDS = 50
@@ -71,30 +69,10 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     home = tmp_path_factory.mktemp("serve_home")
     tracking_uri = f"sqlite:///{home / 'mlflow.db'}"
     data = generate_credit_data(1200, seed=3)
-    result = train_experiment(
-        data,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=3,
-        seed=11,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
+    result = train_model(data, seed=11)
+    features = home / "lake" / "features" / MODEL
     for _ in range(3):
-        registered = log_and_register(
-            result,
-            tracking_uri=tracking_uri,
-            artifact_root=home / "mlartifacts",
-            experiment_name=MODEL,
-            registered_model_name=MODEL,
-            sample_input=data.head(20),
-            feature_table=str(home / "lake" / "features" / MODEL),
-            feature_table_version=1,
-            tags={"experiment": MODEL},
-            training_data=data,
-        )
+        registered = register_model(tracking_uri, MODEL, result, data, features, features_version=1)
     # v3: change one byte of the stored model, so its digest check refuses to load it.
     uri = MlflowClient(tracking_uri, tracking_uri).get_model_version_download_uri(
         MODEL, registered.version

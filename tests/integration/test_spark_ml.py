@@ -12,9 +12,9 @@ from aurora_pipelines.sources.sample_data import (
     TIME_COLUMN,
     generate_credit_data,
 )
-from aurora_pipelines.specs import ExperimentSpec
 from aurora_pipelines.training import train_experiment
 from aurora_pipelines.training.spark_ml import load_spark_model, save_spark_model, train_spark
+from tests.factories import make_spec
 
 
 @pytest.fixture(scope="module")
@@ -94,17 +94,7 @@ def test_spark_regression_and_bad_requests(credit_frame):
 
 
 def test_recommendations_put_spark_first_beyond_the_single_node_limit():
-    spec = ExperimentSpec.model_validate(
-        {
-            "name": "big",
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "table", "table": "db.t"},
-            "target": TARGET,
-            "id_column": ID_COLUMN,
-            "features": {"dbt_model": "big_features"},
-        }
-    )
+    spec = make_spec("big", source={"kind": "table", "table": "db.t"})
     sample = generate_credit_data(2000, seed=2)
     big = recommend_for_frame(sample, spec, total_rows=12_000_000)
     assert big.algorithms[0].family == "spark"

@@ -3,8 +3,6 @@ Spark-flavour version with its evidence; serve/batch_scores scores with it via `
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 from mlflow import MlflowClient
@@ -16,75 +14,37 @@ from aurora_pipelines.recommend import resolve_plan
 from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
-from aurora_pipelines.specs import ExperimentSpec, write_spec
+from aurora_pipelines.specs import write_spec
+from tests.factories import asset_metadata, make_spec, materialize
 
 SPARK_ALGORITHMS = ["spark_logistic_regression"]
-
-
-def _spec(name: str, training: dict | None = None) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": name,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": "default_flag",
-            "id_column": "application_id",
-            "time_column": "application_date",
-            "features": {"dbt_model": f"{name}_features"},
-            "training": {
-                "algorithms": SPARK_ALGORITHMS,
-                "primary_metric": "roc_auc",
-                "metric_min": 0.6,
-                "decision_threshold": 0.3,
-                **(training or {}),
-            },
-        }
-    )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spark) -> Settings:
-    # `spark`: the session-wide Spark session, which the resource's get_spark() reuses.
-    monkeypatch.setenv("AURORA_HOME", str(tmp_path))
-    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
-    return Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
-
-
-def _materialize(
-    settings: Settings, assets: list, partition_key: str | None = None
-) -> dg.ExecuteInProcessResult:
-    from tests.factories import resources_for
-
-    return dg.materialize(
-        assets,
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        partition_key=partition_key,
-    )
+# What every spec of this file starts from: pinned to Spark MLlib.
+SPARK_SPEC = {
+    "time_column": "application_date",
+    "training": {
+        "algorithms": SPARK_ALGORITHMS,
+        "primary_metric": "roc_auc",
+        "metric_min": 0.6,
+        "decision_threshold": 0.3,
+    },
+}
 
 
 def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_batch(
-    home: Settings,
+    home: Settings, spark
 ):
     from aurora_pipelines.defs.assets.serving import build_serving_assets
     from aurora_pipelines.defs.assets.training import build_training_assets
 
-    spec = _spec("spark_assets")
+    spec = make_spec("spark_assets", SPARK_SPEC)
     write_spec(home.experiments_dir, spec)
     frame = generate_credit_data(2500, seed=5)
     features_path = home.lake_dir.joinpath(spec.name, *lifecycle.FEATURES)
     delta.write_table(features_path, frame)
 
-    result = _materialize(home, build_training_assets(spec))
+    result = materialize(home, build_training_assets(spec))
     assert result.success
-    (event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(spec.key(*lifecycle.MODEL))
-    ]
-    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL))
     assert metadata["family"] == "spark"
     assert metadata["best_algorithm"] in SPARK_ALGORITHMS
     assert metadata["training_rows"] + metadata["holdout_rows"] == 2500
@@ -118,7 +78,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
     from aurora_pipelines.defs.assets.explain import build_explain_assets
 
     delta.write_table(home.lake_dir.joinpath(spec.name, *lifecycle.RAW), frame)
-    card_run = _materialize(home, build_explain_assets(spec))
+    card_run = materialize(home, build_explain_assets(spec))
     assert card_run.success
     (card_event,) = card_run.get_asset_materialization_events()
     card_meta = {k: v.value for k, v in card_event.materialization.metadata.items()}
@@ -138,7 +98,7 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
         for a in build_serving_assets(spec)
         if dg.AssetKey(spec.key(*lifecycle.BATCH_SCORES)) in a.keys
     ]
-    assert _materialize(home, batch_scores, partition_key="2026-03-01").success
+    assert materialize(home, batch_scores, partition="2026-03-01").success
     scores = delta.read_pandas(home.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))
     assert list(scores.columns) == [
         "application_id",
@@ -166,21 +126,23 @@ def test_spark_pinned_spec_trains_on_spark_registers_with_lineage_and_scores_a_b
 
 
 def test_plan_trains_on_spark_when_pinned_and_refuses_mixed_families():
-    assert resolve_plan(_spec("plan_x"), None).family == "spark"
-    assert resolve_plan(_spec("plan_x", {"algorithms": ["ridge"]}), None).family == "sklearn"
+    assert resolve_plan(make_spec("plan_x", SPARK_SPEC), None).family == "spark"
+    ridge = make_spec("plan_x", SPARK_SPEC, training={"algorithms": ["ridge"]})
+    assert resolve_plan(ridge, None).family == "sklearn"
     from aurora_pipelines.errors import SpecError
 
+    mixed = make_spec(
+        "plan_x", SPARK_SPEC, training={"algorithms": ["spark_gbt", "logistic_regression"]}
+    )
     with pytest.raises(SpecError, match="mixes Spark MLlib and in-process"):
-        resolve_plan(_spec("plan_x", {"algorithms": ["spark_gbt", "logistic_regression"]}), None)
+        resolve_plan(mixed, None)
 
 
 def test_plan_follows_a_recommendation_that_ranks_spark_first():
     from aurora_pipelines.recommend import recommend_for_frame
     from aurora_pipelines.training.spark_ml import SPARK_METRICS
 
-    unpinned = ExperimentSpec.model_validate(
-        {**_spec("plan_big").model_dump(mode="json", exclude={"training"}), "training": {}}
-    )
+    unpinned = make_spec("plan_big", time_column="application_date")
     frame = generate_credit_data(1500, seed=3)
     big = recommend_for_frame(frame, unpinned, total_rows=12_000_000)
     plan = resolve_plan(unpinned, big)

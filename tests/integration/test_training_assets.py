@@ -6,48 +6,30 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import dagster as dg
 import numpy as np
 import pytest
 from mlflow import MlflowClient
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.cli import main
+from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.lake import delta
 from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec, write_spec
+from tests.factories import asset_metadata, make_spec, materialize
 
-
-def _spec(name: str, training: dict | None = None) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": name,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": "default_flag",
-            "id_column": "application_id",
-            "time_column": "application_date",
-            "features": {"dbt_model": f"{name}_features"},
-            "training": {
-                "cv_folds": 3,
-                "metric_min": 0.1,
-                "max_algorithms": 2,
-                "hpo": {"n_trials": 2, "timeout_seconds": 120},
-                **(training or {}),
-            },
-        }
-    )
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    # The lake resource exports AURORA_HOME; monkeypatch restores the session's value after.
-    monkeypatch.setenv("AURORA_HOME", str(tmp_path))
-    monkeypatch.setenv("AURORA_EXPERIMENTS_DIR", str(tmp_path / "experiments"))
-    return Settings(home=tmp_path, experiments_dir=tmp_path / "experiments")
+# A small search, so each spec of this file trains in seconds.
+SMALL_SPEC = {
+    "time_column": "application_date",
+    "training": {
+        "cv_folds": 3,
+        "metric_min": 0.1,
+        "max_algorithms": 2,
+        "hpo": {"n_trials": 2, "timeout_seconds": 120},
+    },
+}
 
 
 def _features(settings: Settings, spec: ExperimentSpec, frame) -> Path:
@@ -57,24 +39,12 @@ def _features(settings: Settings, spec: ExperimentSpec, frame) -> Path:
     return path
 
 
-def _materialize(settings: Settings, spec: ExperimentSpec) -> dg.ExecuteInProcessResult:
-    from aurora_pipelines.defs.assets.training import build_training_assets
-    from tests.factories import resources_for
-
-    return dg.materialize(
-        build_training_assets(spec),
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
-
-
 def test_recommendations_drive_training_and_the_model_is_registered_with_its_evidence(
     home: Settings, capsys: pytest.CaptureFixture[str]
 ):
-    spec = _spec("assets_ok")
+    spec = make_spec("assets_ok", SMALL_SPEC)
     _features(home, spec, generate_credit_data(900, seed=2))
-    result = _materialize(home, spec)
+    result = materialize(home, build_training_assets(spec))
     assert result.success
 
     recommendations = json.loads(
@@ -86,15 +56,10 @@ def test_recommendations_drive_training_and_the_model_is_registered_with_its_evi
     assert plan["primary_metric"] == recommendations["primary_metric"] == "average_precision"
     assert plan["validation"] == "time"
 
-    (model_event,) = [
-        e
-        for e in result.get_asset_materialization_events()
-        if e.asset_key == dg.AssetKey(spec.key(*lifecycle.MODEL))
-    ]
-    metadata = model_event.materialization.metadata
-    assert metadata["best_algorithm"].value in plan["algorithms"]
-    assert metadata["primary_metric"].value == "average_precision"
-    assert metadata["validation"].value == "time"
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL))
+    assert metadata["best_algorithm"] in plan["algorithms"]
+    assert metadata["primary_metric"] == "average_precision"
+    assert metadata["validation"] == "time"
 
     uri = home.tracking_uri
     latest = mlflow_registry.latest_version(uri, spec.name)
@@ -155,9 +120,9 @@ def test_bad_input_fails_training_with_a_clear_error_and_registers_nothing(
         frame = frame.head(4)
     else:
         training = {"algorithms": ["xgboostt"]}
-    spec = _spec(f"bad_{case}", training)
+    spec = make_spec(f"bad_{case}", SMALL_SPEC, training=training)
     _features(home, spec, frame)
-    result = _materialize(home, spec)
+    result = materialize(home, build_training_assets(spec))
     assert not result.success
     errors = [
         str(e.step_failure_data.error.cause or e.step_failure_data.error)
@@ -173,23 +138,20 @@ def test_bad_input_fails_training_with_a_clear_error_and_registers_nothing(
 def test_regression_logs_residual_analysis(home: Settings):
     frame = generate_credit_data(600, seed=6)
     frame["loan_amount_k"] = frame["loan_amount"] / 1000
-    spec = ExperimentSpec.model_validate(
-        {
-            **_spec("assets_reg").model_dump(mode="json"),
-            "target": "loan_amount_k",
-            "problem_type": "regression",
-            "time_column": None,
-            "training": {
-                "algorithms": ["ridge"],
-                "primary_metric": "rmse",
-                "metric_min": 1e9,
-                "cv_folds": 3,
-                "hpo": {"n_trials": 1},
-            },
-        }
+    spec = make_spec(
+        "assets_reg",
+        target="loan_amount_k",
+        problem_type="regression",
+        training={
+            "algorithms": ["ridge"],
+            "primary_metric": "rmse",
+            "metric_min": 1e9,
+            "cv_folds": 3,
+            "hpo": {"n_trials": 1},
+        },
     )
     _features(home, spec, frame.drop(columns=["loan_amount"]))
-    assert _materialize(home, spec).success
+    assert materialize(home, build_training_assets(spec)).success
     latest = mlflow_registry.latest_version(home.tracking_uri, spec.name)
     client = MlflowClient(home.tracking_uri, home.tracking_uri)
     artifacts = {a.path for a in client.list_artifacts(latest.run_id, "plots")}

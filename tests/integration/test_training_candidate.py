@@ -24,53 +24,16 @@ from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec, write_spec
+from tests.factories import (
+    asset_metadata,
+    export_home,
+    governance_store,
+    home_settings,
+    make_spec,
+    materialize,
+)
 
 CORRELATION_ID = "corr-cli-7f3a"  # what `aurora run` puts in the run's aurora/correlation_id tag
-
-
-def _spec(name: str) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": name,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": "default_flag",
-            "id_column": "application_id",
-            "time_column": "application_date",
-            "features": {"dbt_model": f"{name}_features"},
-            "training": {
-                "algorithms": ["logistic_regression"],
-                "primary_metric": "roc_auc",
-                "metric_min": 0.1,
-                "cv_folds": 3,
-                "max_train_rows": 500,
-                "hpo": {"n_trials": 1},
-            },
-            # Low risk tier: no compliance requirements, so the staging gate files its request
-            # without a model card (unassessed would be the high tier).
-            "governance": {
-                "risk": {
-                    "materiality": "low",
-                    "decision_automation": "advisory",
-                    "personal_data": False,
-                    "regulatory_use": [],
-                }
-            },
-        }
-    )
-
-
-def _materialize(settings: Settings, assets: list, tags: dict | None = None):
-    from tests.factories import resources_for
-
-    return dg.materialize(
-        assets,
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-        tags=tags,
-    )
 
 
 @dataclass
@@ -83,12 +46,7 @@ class Trained:
 
     @property
     def metadata(self) -> dict:
-        (event,) = [
-            e
-            for e in self.result.get_asset_materialization_events()
-            if e.asset_key == dg.AssetKey(self.spec.key(*lifecycle.MODEL))
-        ]
-        return {k: v.value for k, v in event.materialization.metadata.items()}
+        return asset_metadata(self.result, self.spec.key(*lifecycle.MODEL))
 
 
 @pytest.fixture(scope="module")
@@ -102,16 +60,36 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Trained]:
         # appear here if any call reached it (see the last test).
         mp.chdir(tmp_path_factory.mktemp("candidate_cwd"))
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)
-        mp.setenv("AURORA_HOME", str(home))
-        mp.setenv("AURORA_EXPERIMENTS_DIR", str(home / "experiments"))
-        settings = Settings(home=home, experiments_dir=home / "experiments")
-        spec = _spec("candidate_exp")
+        settings = home_settings(home)
+        export_home(mp, settings)
+        spec = make_spec(
+            "candidate_exp",
+            time_column="application_date",
+            training={
+                "algorithms": ["logistic_regression"],
+                "primary_metric": "roc_auc",
+                "metric_min": 0.1,
+                "cv_folds": 3,
+                "max_train_rows": 500,
+                "hpo": {"n_trials": 1},
+            },
+            # Low risk tier: no compliance requirements, so the staging gate files its request
+            # without a model card (unassessed would be the high tier).
+            governance={
+                "risk": {
+                    "materiality": "low",
+                    "decision_automation": "advisory",
+                    "personal_data": False,
+                    "regulatory_use": [],
+                }
+            },
+        )
         write_spec(settings.experiments_dir, spec)
         delta.write_table(
             settings.lake_dir.joinpath(spec.name, *lifecycle.FEATURES),
             generate_credit_data(700, seed=8),
         )
-        result = _materialize(
+        result = materialize(
             settings, build_training_assets(spec), tags={"aurora/correlation_id": CORRELATION_ID}
         )
         assert result.success
@@ -191,7 +169,7 @@ def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registratio
 
     # Through Dagster: the staging approval request binds to the train/model version.
     staging_approval = build_governance_assets(trained.spec)[0]
-    result = _materialize(trained.settings, [staging_approval])
+    result = materialize(trained.settings, [staging_approval])
     (event,) = result.get_asset_materialization_events()
     assert event.materialization.metadata["model_version"].value == produced
     (request,) = trained.governance.list_requests(trained.spec.name, gate="staging")
@@ -218,7 +196,7 @@ def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(tr
     profile.write_text(json.dumps({"quality_score": 87.254, "rows": len(features)}))
 
     # A fresh Dagster instance: eda/profile was never materialized in its event log.
-    result = _materialize(settings, build_explain_assets(spec))
+    result = materialize(settings, build_explain_assets(spec))
     assert result.success
     version = trained.metadata["model_version"]
     card = settings.reports_dir.joinpath(spec.name, "model_card", f"v{version}", "model_card.md")
@@ -243,10 +221,7 @@ def test_a_candidate_whose_artifacts_changed_is_refused_by_the_staging_gate(trai
 
 
 def test_staging_gate_without_a_training_candidate_says_to_train(tmp_path: Path):
-    from aurora_pipelines.governance.policy import load_policy
-    from aurora_pipelines.settings import DEFAULT_POLICY
-
-    store = GovernanceStore(f"sqlite:///{tmp_path / 'gov.db'}", load_policy(DEFAULT_POLICY))
+    store = governance_store(f"sqlite:///{tmp_path / 'gov.db'}")
     with pytest.raises(NotFound, match="no training candidate .* materialize train/model"):
         candidate_for_gate(
             f"sqlite:///{tmp_path / 'mlflow.db'}", "nothing", Gate.staging, governance=store

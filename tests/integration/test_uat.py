@@ -18,6 +18,7 @@ from aurora_pipelines.sources.sample_data import (
     generate_credit_data,
 )
 from aurora_pipelines.specs import load_spec
+from tests.factories import register_model, train_model
 
 NAME = "credit_uat"
 
@@ -39,39 +40,13 @@ def spec():
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory, spec):
     """A registered model and its feature table (Delta), as train/model leaves them."""
-    from aurora_pipelines.registry.mlflow_registry import log_and_register
-    from aurora_pipelines.training import train_experiment
-
     root = tmp_path_factory.mktemp("uat")
     data = generate_credit_data(2000, seed=5)
     features = root / "lake" / NAME / "features"
     delta.write_table(features, data)
-    result = train_experiment(
-        data,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression"],
-        cv_folds=3,
-        seed=1,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-        validation="time",
-        holdout_fraction=0.2,
-    )
+    result = train_model(data, validation="time", holdout_fraction=0.2)
     tracking_uri = f"sqlite:///{root / 'mlflow.db'}"
-    registered = log_and_register(
-        result,
-        tracking_uri=tracking_uri,
-        artifact_root=root / "mlartifacts",
-        experiment_name=NAME,
-        registered_model_name=NAME,
-        sample_input=data.drop(columns=[TARGET]).head(10),
-        feature_table=str(features),
-        feature_table_version=0,
-        tags={"experiment": NAME},
-        training_data=data,
-    )
+    registered = register_model(tracking_uri, NAME, result, data, features)
     return root, tracking_uri, registered, data, features
 
 

@@ -13,76 +13,39 @@ from sklearn.datasets import load_diabetes
 from aurora_pipelines import lifecycle
 from aurora_pipelines.deploy.uat import UAT_CHECK, UatReport, uat_report_dir, uat_verdict
 from aurora_pipelines.lake import delta
-from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.registry.model_version import load_model_version
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import ID_COLUMN, TARGET, generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec
+from tests.factories import make_spec, materialize, register_model, train_model
 
-
-def _spec(name: str, target: str, problem_type: str, training: dict) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": name,
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "unused.csv"},
-            "target": target,
-            "problem_type": problem_type,
-            "id_column": "id" if target == "progression" else ID_COLUMN,
-            "features": {"dbt_model": f"{name}_features"},
-            "training": {"holdout_fraction": 0.3, **training},
-        }
-    )
+UAT_SPEC = {"training": {"holdout_fraction": 0.3}}
 
 
 def _stage(settings: Settings, spec: ExperimentSpec, frame: pd.DataFrame, metric: str) -> str:
     """Train, register (tagged with `metric`) and move `staging` to the version, as the
     staging gate leaves it; the feature table in Delta."""
-    from aurora_pipelines.training import train_experiment
-
     features = settings.lake_dir.joinpath(spec.name, *lifecycle.FEATURES)
     delta.write_table(features, frame)
     algorithm = "ridge" if spec.problem_type.value == "regression" else "logistic_regression"
-    result = train_experiment(
+    result = train_model(
         frame,
         target=spec.target,
         problem_type=spec.problem_type.value,
         algorithms=[algorithm],
         cv_folds=2,
-        seed=1,
         primary_metric=metric,
         id_column=spec.id_column,
+        time_column=None,
     )
-    registered = mlflow_registry.log_and_register(
-        result,
-        tracking_uri=settings.tracking_uri,
-        artifact_root=settings.mlflow_artifacts_dir,
-        experiment_name=spec.name,
-        registered_model_name=spec.name,
-        sample_input=frame.drop(columns=[spec.target]).head(10),
-        feature_table=str(features),
-        feature_table_version=0,
-        tags={"experiment": spec.name},
-        training_data=frame,
-        problem_type=spec.problem_type.value,
-        primary_metric=metric,
-    )
-    mlflow_registry.set_alias(settings.tracking_uri, spec.name, "staging", registered.version)
-    return registered.version
+    return register_model(settings, spec.name, result, frame, features, alias="staging").version
 
 
 def _run_uat_asset(settings: Settings, spec: ExperimentSpec):
     from aurora_pipelines.defs.assets.deploy import build_deploy_assets
-    from tests.factories import resources_for
 
     key = dg.AssetKey(spec.key(*lifecycle.UAT_SCORES))
-    result = dg.materialize(
-        [a for a in build_deploy_assets(spec) if key in a.keys],
-        resources=resources_for(settings),
-        instance=dg.DagsterInstance.ephemeral(),
-        raise_on_error=False,
-    )
+    result = materialize(settings, [a for a in build_deploy_assets(spec) if key in a.keys])
     assert result.success
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == UAT_CHECK
@@ -98,8 +61,13 @@ def test_a_regression_version_with_rmse_above_the_bound_fails_the_uat_check(
     frame = data.frame.rename(columns={"target": "progression"})
     frame["id"] = [f"P{i:03d}" for i in range(len(frame))]
     # rmse on diabetes progression is ~55: a bound of 1.0 cannot be met.
-    spec = _spec(
-        "uat_check_rmse", "progression", "regression", {"primary_metric": "rmse", "metric_min": 1.0}
+    spec = make_spec(
+        "uat_check_rmse",
+        UAT_SPEC,
+        target="progression",
+        problem_type="regression",
+        id_column="id",
+        training={"primary_metric": "rmse", "metric_min": 1.0},
     )
     version = _stage(settings, spec, frame, "rmse")
 
@@ -121,11 +89,12 @@ def test_a_regression_version_with_rmse_above_the_bound_fails_the_uat_check(
 def test_uat_is_judged_on_the_metric_the_version_was_trained_on(settings: Settings, spark):
     frame = generate_credit_data(1500, seed=7)
     # The spec names accuracy; the plan trained (and tagged) roc_auc.
-    spec = _spec(
+    spec = make_spec(
         "uat_check_trained_metric",
-        TARGET,
-        "classification",
-        {"primary_metric": "accuracy", "metric_min": 0.7},
+        UAT_SPEC,
+        target=TARGET,
+        id_column=ID_COLUMN,
+        training={"primary_metric": "accuracy", "metric_min": 0.7},
     )
     _stage(settings, spec, frame, "roc_auc")
 

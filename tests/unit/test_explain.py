@@ -19,7 +19,7 @@ from aurora_pipelines.explain.model_card import (
 )
 from aurora_pipelines.explain.shap_values import explain_global, explain_record
 from aurora_pipelines.sources.sample_data import generate_credit_data
-from aurora_pipelines.training.trainer import train_experiment
+from tests.factories import train_model
 
 warnings.filterwarnings("ignore", category=UserWarning)
 
@@ -30,17 +30,7 @@ def data() -> pd.DataFrame:
 
 
 def _train(data: pd.DataFrame, algorithm: str):
-    return train_experiment(
-        data,
-        target="default_flag",
-        problem_type="classification",
-        algorithms=[algorithm],
-        cv_folds=2,
-        seed=3,
-        primary_metric="roc_auc",
-        id_column="application_id",
-        time_column="application_date",
-    )
+    return train_model(data, algorithms=[algorithm], cv_folds=2, seed=3)
 
 
 @pytest.fixture(scope="module")

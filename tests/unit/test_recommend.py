@@ -9,23 +9,10 @@ import pytest
 from aurora_pipelines.recommend import recommend_for_frame, resolve_plan
 from aurora_pipelines.recommend.report import as_markdown, read_json, write_json
 from aurora_pipelines.recommend.rules import SINGLE_NODE_MAX_ROWS
-from aurora_pipelines.specs import ExperimentSpec
+from tests.factories import make_spec
 
-
-def _spec(problem: str = "classification", training: dict | None = None, **extra) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(
-        {
-            "name": "crafted",
-            "team": "risk",
-            "owner": "ds_alice",
-            "source": {"kind": "csv", "path": "x.csv"},
-            "target": "y",
-            "problem_type": problem,
-            "features": {"dbt_model": "crafted_features"},
-            "training": training or {},
-            **extra,
-        }
-    )
+# The crafted frames' columns: a target `y`, no id column.
+CRAFTED = {"source": {"kind": "csv", "path": "x.csv"}, "target": "y", "id_column": None}
 
 
 def _frame(n: int, seed: int = 0, positive_share: float = 0.5, noise: float = 1.0) -> pd.DataFrame:
@@ -49,7 +36,7 @@ def _by_name(rec):
 
 
 def test_imbalanced_binary_target_gets_pr_auc_and_class_weights():
-    rec = recommend_for_frame(_frame(3000, positive_share=0.08), _spec())
+    rec = recommend_for_frame(_frame(3000, positive_share=0.08), make_spec("crafted", CRAFTED))
     assert rec.primary_metric == "average_precision"
     assert "1:12 imbalance" in rec.metric_reasons[0]
     assert rec.class_weight is True
@@ -61,7 +48,7 @@ def test_imbalanced_binary_target_gets_pr_auc_and_class_weights():
 
 
 def test_balanced_binary_target_gets_roc_auc_stratified_folds_and_no_weights():
-    rec = recommend_for_frame(_frame(3000), _spec())
+    rec = recommend_for_frame(_frame(3000), make_spec("crafted", CRAFTED))
     assert rec.primary_metric == "roc_auc"
     assert rec.class_weight is False
     assert rec.validation == "kfold" and rec.cv_folds == 5
@@ -70,14 +57,14 @@ def test_balanced_binary_target_gets_roc_auc_stratified_folds_and_no_weights():
 
 def test_time_column_switches_to_time_ordered_validation():
     frame = _frame(2000).assign(event_date=pd.date_range("2024-01-01", periods=2000, freq="h"))
-    rec = recommend_for_frame(frame, _spec(time_column="event_date"))
+    rec = recommend_for_frame(frame, make_spec("crafted", CRAFTED, time_column="event_date"))
     assert rec.validation == "time"
     assert "time column 'event_date'" in rec.validation_reasons[0]
     assert "event_date" not in rec.characteristics.as_dict()["columns_with_missing"]
 
 
 def test_non_linear_data_ranks_boosting_first_with_a_weak_linear_baseline():
-    rec = recommend_for_frame(_frame(5000, noise=0.3), _spec())
+    rec = recommend_for_frame(_frame(5000, noise=0.3), make_spec("crafted", CRAFTED))
     assert rec.algorithms[0].algorithm == "hist_gradient_boosting"
     assert [s.rank for s in rec.algorithms] == list(range(1, len(rec.algorithms) + 1))
     baseline = rec.characteristics.baseline
@@ -89,7 +76,7 @@ def test_linearly_separable_data_ranks_the_linear_model_first():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(3000, 3))
     frame = pd.DataFrame(x, columns=["a", "b", "c"]).assign(y=(x @ [3, -2, 1] > 0).astype(int))
-    rec = recommend_for_frame(frame, _spec())
+    rec = recommend_for_frame(frame, make_spec("crafted", CRAFTED))
     assert rec.algorithms[0].algorithm == "logistic_regression"
     assert any("easiest to explain" in r for r in rec.algorithms[0].reasons)
 
@@ -98,7 +85,7 @@ def test_few_rows_favour_regularised_linear_models_and_more_folds():
     rng = np.random.default_rng(2)
     frame = pd.DataFrame(rng.normal(size=(300, 4)), columns=list("abcd"))
     frame["y"] = frame["a"] * 3 + rng.normal(size=300) * 4
-    rec = recommend_for_frame(frame, _spec("regression"))
+    rec = recommend_for_frame(frame, make_spec("crafted", CRAFTED, problem_type="regression"))
     assert rec.algorithms[0].algorithm == "ridge"
     assert rec.cv_folds == 10
     hgb = _by_name(rec)["hist_gradient_boosting"]
@@ -109,14 +96,15 @@ def test_skewed_regression_target_gets_mae_and_symmetric_gets_rmse():
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(rng.normal(size=(2000, 3)), columns=list("abc"))
     skewed = frame.assign(y=np.exp(frame["a"] + rng.normal(size=2000)))
-    assert recommend_for_frame(skewed, _spec("regression")).primary_metric == "mae"
+    regression = make_spec("crafted", CRAFTED, problem_type="regression")
+    assert recommend_for_frame(skewed, regression).primary_metric == "mae"
     symmetric = frame.assign(y=frame["a"] + rng.normal(size=2000))
-    assert recommend_for_frame(symmetric, _spec("regression")).primary_metric == "rmse"
+    assert recommend_for_frame(symmetric, regression).primary_metric == "rmse"
 
 
 def test_multiclass_target_gets_log_loss():
     frame = _frame(1500).assign(y=np.random.default_rng(4).choice(["x", "y", "z"], 1500))
-    rec = recommend_for_frame(frame, _spec())
+    rec = recommend_for_frame(frame, make_spec("crafted", CRAFTED))
     assert rec.primary_metric == "log_loss"
     assert rec.characteristics.target_kind == "multiclass"
 
@@ -125,7 +113,7 @@ def test_missing_values_and_high_cardinality_are_explained():
     frame = _frame(3000)
     frame.loc[frame.index[:600], "x1"] = np.nan
     frame["merchant"] = [f"m{i % 400}" for i in range(3000)]
-    rec = recommend_for_frame(frame, _spec())
+    rec = recommend_for_frame(frame, make_spec("crafted", CRAFTED))
     chars = rec.characteristics
     assert chars.columns_with_missing["x1"] == pytest.approx(0.2)
     assert chars.high_cardinality == {"merchant": 400}
@@ -135,7 +123,7 @@ def test_missing_values_and_high_cardinality_are_explained():
 
 
 def test_a_table_beyond_one_node_is_flagged_for_every_single_node_algorithm():
-    rec = recommend_for_frame(_frame(2000), _spec(), total_rows=12_000_000)
+    rec = recommend_for_frame(_frame(2000), make_spec("crafted", CRAFTED), total_rows=12_000_000)
     assert rec.characteristics.rows == 12_000_000 > SINGLE_NODE_MAX_ROWS
     spark = [s for s in rec.algorithms if s.family == "spark"]
     single = [s for s in rec.algorithms if s.family != "spark"]
@@ -146,7 +134,7 @@ def test_a_table_beyond_one_node_is_flagged_for_every_single_node_algorithm():
 
 
 def test_every_suggestion_carries_a_search_space_from_the_registry():
-    rec = recommend_for_frame(_frame(1000), _spec())
+    rec = recommend_for_frame(_frame(1000), make_spec("crafted", CRAFTED))
     hgb = _by_name(rec)["hist_gradient_boosting"]
     assert hgb.search_space["learning_rate"] == {
         "type": "float",
@@ -160,7 +148,7 @@ def test_every_suggestion_carries_a_search_space_from_the_registry():
 
 def test_spec_fields_written_in_the_spec_override_the_recommendation():
     frame = _frame(3000, positive_share=0.08)
-    free = _spec(training={"max_algorithms": 2})
+    free = make_spec("crafted", CRAFTED, training={"max_algorithms": 2})
     rec = recommend_for_frame(frame, free)
     plan = resolve_plan(free, rec)
     assert plan.primary_metric == "average_precision"
@@ -168,14 +156,16 @@ def test_spec_fields_written_in_the_spec_override_the_recommendation():
     assert plan.class_weight is True
     assert plan.sources["primary_metric"] == "recommended"
 
-    pinned = _spec(
+    pinned = make_spec(
+        "crafted",
+        CRAFTED,
         training={
             "algorithms": ["logistic_regression"],
             "primary_metric": "roc_auc",  # also the default: written, so it wins
             "cv_folds": 3,
             "class_weight": "none",
             "validation": "kfold",
-        }
+        },
     )
     plan = resolve_plan(pinned, recommend_for_frame(frame, pinned))
     assert plan.algorithms == ["logistic_regression"]
@@ -184,7 +174,7 @@ def test_spec_fields_written_in_the_spec_override_the_recommendation():
 
 
 def test_recommendation_round_trips_through_json_and_renders_markdown(tmp_path):
-    rec = recommend_for_frame(_frame(1000), _spec())
+    rec = recommend_for_frame(_frame(1000), make_spec("crafted", CRAFTED))
     path = write_json(rec, tmp_path / "r" / "recommendations.json", extra={"experiment": "x"})
     assert read_json(path) == rec
     markdown = as_markdown(rec, selected=["random_forest"])

@@ -17,8 +17,8 @@ from aurora_pipelines.serving.validation import (
     to_frame,
     validate_records,
 )
-from aurora_pipelines.sources.sample_data import ID_COLUMN, TARGET, generate_credit_data
-from aurora_pipelines.training import train_experiment
+from aurora_pipelines.sources.sample_data import TARGET, generate_credit_data
+from tests.factories import train_model
 
 TYPES = {"int64": "long", "float64": "double", "bool": "boolean", "object": "string"}
 
@@ -27,15 +27,14 @@ def _train(algorithm: str, problem: str, target: str):
     data = generate_credit_data(600, seed=7)
     data = data.drop(columns=["application_date", "last_delinquency_date"])
     metric = "roc_auc" if problem == "classification" else "rmse"
-    result = train_experiment(
+    result = train_model(
         data.drop(columns=[TARGET]) if target != TARGET else data,
         target=target,
         problem_type=problem,
         algorithms=[algorithm],
         cv_folds=2,
-        seed=1,
         primary_metric=metric,
-        id_column=ID_COLUMN,
+        time_column=None,
     )
     schema = InputSchema(
         tuple(InputField(c, TYPES[str(data[c].dtype)]) for c in result.feature_columns)

@@ -7,14 +7,10 @@ import pytest
 from sklearn.base import clone
 from sklearn.metrics import r2_score, roc_auc_score
 
-from aurora_pipelines.sources.sample_data import (
-    ID_COLUMN,
-    TARGET,
-    TIME_COLUMN,
-    generate_credit_data,
-)
-from aurora_pipelines.training import ALGORITHMS, train_experiment
+from aurora_pipelines.sources.sample_data import generate_credit_data
+from aurora_pipelines.training import ALGORITHMS
 from aurora_pipelines.training.torch_mlp import TorchMLPClassifier, TorchMLPRegressor
+from tests.factories import register_model, train_model
 
 
 def _binary(n: int = 1200, seed: int = 0, positive: float = 0.5):
@@ -83,17 +79,8 @@ def test_torch_mlp_is_registered_for_both_problem_types_and_trains_in_the_pipeli
         spec.family == "torch" and spec.supports("classification") and spec.supports("regression")
     )
     df = generate_credit_data(900, seed=8)
-    result = train_experiment(
-        df,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["torch_mlp", "logistic_regression"],
-        cv_folds=3,
-        seed=2,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-        class_weight=True,
+    result = train_model(
+        df, algorithms=["torch_mlp", "logistic_regression"], seed=2, class_weight=True
     )
     assert {row["algorithm"]: row["family"] for row in result.leaderboard} == {
         "torch_mlp": "torch",
@@ -106,34 +93,14 @@ def test_torch_mlp_is_registered_for_both_problem_types_and_trains_in_the_pipeli
 
 @pytest.mark.parametrize("calibration", ["none", "sigmoid"])
 def test_register_then_load_gives_identical_predictions(tmp_path, calibration):
-    from aurora_pipelines.registry.mlflow_registry import load_model, log_and_register
+    from aurora_pipelines.registry.mlflow_registry import load_model
 
     df = generate_credit_data(700, seed=9)
-    result = train_experiment(
-        df,
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["torch_mlp"],
-        cv_folds=3,
-        seed=2,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-        holdout_fraction=0.2,
-        calibration=calibration,
+    result = train_model(
+        df, algorithms=["torch_mlp"], seed=2, holdout_fraction=0.2, calibration=calibration
     )
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    registered = log_and_register(
-        result,
-        tracking_uri=uri,
-        artifact_root=tmp_path / "artifacts",
-        experiment_name="torch",
-        registered_model_name="torch_model",
-        sample_input=df.head(20),
-        feature_table="features/torch",
-        feature_table_version=1,
-        tags={"team": "risk"},
-    )
+    registered = register_model(uri, "torch_model", result, df, "features/torch")
     loaded = load_model(uri, "torch_model", registered.version)
     np.testing.assert_array_equal(
         loaded.predict_proba(df.head(200)), result.model.predict_proba(df.head(200))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,8 +15,9 @@ from aurora_pipelines.sources.sample_data import (
     TIME_COLUMN,
     generate_credit_data,
 )
-from aurora_pipelines.training import ALGORITHMS, train_experiment
+from aurora_pipelines.training import ALGORITHMS
 from aurora_pipelines.training.algorithms import get_algorithm, known_algorithms
+from tests.factories import train_model
 
 ALGOS = ["logistic_regression", "hist_gradient_boosting", "random_forest"]
 
@@ -24,19 +27,8 @@ def credit() -> pd.DataFrame:
     return generate_credit_data(3000, seed=3)
 
 
-def _train(df: pd.DataFrame, **overrides):
-    kwargs = dict(
-        target=TARGET,
-        problem_type="classification",
-        algorithms=ALGOS,
-        cv_folds=3,
-        seed=7,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-    )
-    kwargs.update(overrides)
-    return train_experiment(df, **kwargs)
+# Three algorithms with this file's seed; a test's keywords override them.
+_train = functools.partial(train_model, algorithms=ALGOS, seed=7)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,16 +11,13 @@ from sklearn.calibration import CalibratedClassifierCV
 
 from aurora_pipelines.errors import SpecError
 from aurora_pipelines.sources.sample_data import (
-    ID_COLUMN,
-    TARGET,
-    TIME_COLUMN,
     generate_credit_data,
 )
-from aurora_pipelines.training import train_experiment
 from aurora_pipelines.training.algorithms import ALGORITHMS
 from aurora_pipelines.training.decision import decide_calibration, select_threshold
 from aurora_pipelines.training.hpo import HpoConfig, default_params, tune
 from aurora_pipelines.training.validation import cv_splits, holdout_split
+from tests.factories import train_model
 
 
 @pytest.fixture(scope="module")
@@ -26,20 +25,13 @@ def credit() -> pd.DataFrame:
     return generate_credit_data(1500, seed=5)
 
 
-def _train(df: pd.DataFrame, **overrides):
-    kwargs = dict(
-        target=TARGET,
-        problem_type="classification",
-        algorithms=["logistic_regression", "hist_gradient_boosting"],
-        cv_folds=3,
-        seed=13,
-        primary_metric="roc_auc",
-        id_column=ID_COLUMN,
-        time_column=TIME_COLUMN,
-        holdout_fraction=0.2,
-    )
-    kwargs.update(overrides)
-    return train_experiment(df, **kwargs)
+# Two algorithms, a hold-out and this file's seed; a test's keywords override them.
+_train = functools.partial(
+    train_model,
+    algorithms=["logistic_regression", "hist_gradient_boosting"],
+    seed=13,
+    holdout_fraction=0.2,
+)
 
 
 def _hpo(tmp_path, name: str, trials: int = 3) -> HpoConfig:
