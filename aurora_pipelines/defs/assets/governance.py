@@ -11,12 +11,7 @@ until both pass.
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import (
-    actor_of,
-    check_result,
-    correlation_id,
-    to_metadata,
-)
+from aurora_pipelines.defs.assets.metadata import actor_of, correlation_id, materialize
 from aurora_pipelines.defs.resources import GovernanceResource, LakeResource, MlflowRegistryResource
 from aurora_pipelines.deploy.gates import APPROVED_CHECK, COMPLIANCE_CHECK
 from aurora_pipelines.lifecycle import GATES, Gate
@@ -73,10 +68,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             correlation_id=correlation_id(context),
             run_id=context.run_id,
         )
-        return dg.MaterializeResult(
-            metadata=to_metadata(outcome.as_metadata()),
-            check_results=[check_result(v) for v in outcome.checks()],
-        )
+        return materialize(outcome)
 
     return _asset
 
