@@ -118,12 +118,15 @@ def governance_serve(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
 ) -> None:
-    """Serve the governance HTTP API (OpenAPI at /docs) and the checker's page (/ui)."""
+    """Serve the platform HTTP API (governance, experiments, sources, queries, runs; OpenAPI at
+    /docs) and the checker's page (/ui)."""
     import uvicorn
 
-    from aurora_pipelines.governance.api import create_app
     from aurora_pipelines.governance.web.evidence import MlflowFacts
+    from aurora_pipelines.platform_api.app import create_platform_app
 
     settings = get_settings()
-    app = create_app(governance_store(settings), registry=MlflowFacts(settings.tracking_uri))
+    app = create_platform_app(
+        settings, governance_store(settings), registry=MlflowFacts(settings.tracking_uri)
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -12,13 +12,11 @@ page under /ui (governance/web/): token login, queue, request page, decision for
 
 # No `from __future__ import annotations`: FastAPI resolves the closures' Annotated dependencies
 # from live annotations.
-import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.responses import JSONResponse
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
 from aurora_pipelines.errors import AuroraError, GovernanceError, NotFound, PermissionDenied
@@ -28,9 +26,9 @@ from aurora_pipelines.governance.store import GovernanceStore
 from aurora_pipelines.governance.tokens import Unauthenticated
 from aurora_pipelines.governance.web.evidence import RegistryFacts
 from aurora_pipelines.governance.web.routes import mount_checker_page
+from aurora_pipelines.platform_api.auth import bearer_caller
 
 API_PREFIX = "/api/v1"
-CORRELATION_HEADER = "X-Correlation-ID"
 
 
 class DecisionIn(BaseModel):
@@ -126,35 +124,12 @@ def create_app(
         description="Maker-checker approval requests bound to model name, version and digest. "
         "Authenticate with `Authorization: Bearer <token>` from `aurora tokens create USER`.",
     )
-    bearer = HTTPBearer(auto_error=False, description="Token from `aurora tokens create USER`.")
 
     @app.exception_handler(AuroraError)
     async def _aurora_error(request: Request, exc: AuroraError) -> JSONResponse:
         return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
 
-    def correlation_id(
-        x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,
-    ) -> str:
-        return x_correlation_id or uuid.uuid4().hex
-
-    def caller(
-        request: Request,
-        response: Response,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-        correlation: Annotated[str, Depends(correlation_id)],
-    ) -> str:
-        response.headers[CORRELATION_HEADER] = correlation
-        token = credentials.credentials if credentials else None
-        try:
-            return store.authenticate(
-                token, f"api:{request.method} {request.url.path}", correlation
-            )
-        except Unauthenticated as exc:
-            raise HTTPException(
-                401,
-                str(exc),
-                headers={"WWW-Authenticate": "Bearer", CORRELATION_HEADER: correlation},
-            ) from None
+    caller = bearer_caller(store)
 
     def render(request: ApprovalRequest) -> ApprovalOut:
         policy = store.policy

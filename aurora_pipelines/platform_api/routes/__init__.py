@@ -1,0 +1,1 @@
+"""Platform API route modules; each exposes `build_router(context) -> APIRouter`."""
