@@ -7,7 +7,7 @@ export AURORA_HOME ?= $(CURDIR)/.aurora
 export DAGSTER_HOME ?= $(AURORA_HOME)/dagster
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: install demo test lint format ui mlflow-ui bench bench-features dbt-docs clean
+.PHONY: install demo test lint format ui mlflow-ui bench bench-features dbt-docs docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,16 @@ dbt_project/target/docs/index.html: dbt_project/target/manifest.json
 	$(BIN)/aurora-dbt docs generate --no-compile --project-dir dbt_project --profiles-dir dbt_project --target-path target/docs --quiet
 
 dbt-docs: dbt_project/target/docs/index.html
+
+# The documentation site (MkDocs Material) into site/: warnings are errors (broken links and
+# anchors included), the reference pages are generated from the code, then every link of the
+# built site is checked. A throwaway AURORA_HOME: the generators build apps over empty stores.
+docs: install
+	rm -rf site
+	AURORA_HOME=$$(mktemp -d) NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true \
+	  $(BIN)/mkdocs build --strict --quiet
+	$(BIN)/linkchecker --no-status --no-warnings site/index.html
+	@echo "docs: open site/index.html"
 
 demo: install
 	$(BIN)/aurora demo
