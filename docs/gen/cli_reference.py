@@ -2,32 +2,33 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import mkdocs_gen_files
 import typer
 
 from aurora_pipelines.cli import app
 
 
-def _walk(command: click.Command, path: list[str]):
+# Typer vendors its own click: its classes are not `click.*`, so these walk by attribute.
+def _walk(command: Any, path: list[str]):
     yield path, command
-    if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from _walk(command.commands[name], [*path, name])
+    children = getattr(command, "commands", None) or {}
+    for name in sorted(children):
+        yield from _walk(children[name], [*path, name])
 
 
-def _param_row(param: click.Parameter) -> str:
-    if isinstance(param, click.Option):
+def _param_row(param: Any, ctx: Any) -> str:
+    kind = str(param.display_type(ctx) or "").strip("<>") or "value"
+    if param.param_type_name == "option":
         names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
-        kind = "flag" if param.is_flag else param.type.name.upper()
+        kind = "flag" if getattr(param, "is_flag", False) else kind
         default = param.default if param.default not in (None, False, ()) else ""
-        help_text = param.help or ""
     else:
-        names = f"`{param.human_readable_name}`"
-        kind = "argument"
+        names = f"`{(param.name or '').upper()}`"
+        kind = f"argument ({kind})"
         default = ""
-        help_text = getattr(param, "help", "") or ""
-    help_text = " ".join(help_text.split()).replace("|", "\\|")
+    help_text = " ".join((param.help or "").split()).replace("|", "\\|")
     return f"| {names} | {kind} | {f'`{default}`' if default != '' else ''} | {help_text} |"
 
 
@@ -45,16 +46,16 @@ def render() -> str:
         if command.hidden:
             continue
         title = " ".join(path)
-        ctx = click.Context(command, info_name=title)
+        ctx = command.make_context(title, [], resilient_parsing=True)
         lines += [f"## `{title}`", ""]
         if command.help:
-            lines += [command.help.strip(), ""]
-        usage = command.collect_usage_pieces(ctx)
-        lines += ["```text", f"{title} {' '.join(usage)}".rstrip(), "```", ""]
+            lines += [" ".join(command.help.split()), ""]
+        usage = " ".join(command.collect_usage_pieces(ctx))
+        lines += ["```text", f"{title} {usage}".rstrip(), "```", ""]
         params = [p for p in command.params if not getattr(p, "hidden", False)]
-        if params and not isinstance(command, click.Group):
+        if params and not getattr(command, "commands", None):
             lines += ["| option | kind | default | help |", "|---|---|---|---|"]
-            lines += [_param_row(p) for p in params]
+            lines += [_param_row(p, ctx) for p in params]
             lines.append("")
     return "\n".join(lines)
 
