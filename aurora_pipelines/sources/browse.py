@@ -42,8 +42,10 @@ QUERY_EVENT = "query_run"
 # The fix for each kind of refusal, in the words of someone running a query (not a spec).
 REFUSAL_FIXES = (
     ("statements", "run one SELECT at a time"),
-    ("read-only SELECT", "queries here only read; data changes go through an experiment's "
-     "pipeline"),
+    (
+        "read-only SELECT",
+        "queries here only read; data changes go through an experiment's pipeline",
+    ),
     ("does not parse", "check the SQL (Spark SQL dialect), e.g. quotes and commas"),
 )
 

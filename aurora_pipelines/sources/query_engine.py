@@ -14,7 +14,8 @@ import hashlib
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, time as dtime
+from datetime import date, datetime
+from datetime import time as dtime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -93,9 +94,7 @@ def masked_view_sql(
             continue
         if action == "mask":
             masked = (
-                _hmac_sql(_quote(name), key)
-                if key
-                else f"sha256(CAST({_quote(name)} AS VARCHAR))"
+                _hmac_sql(_quote(name), key) if key else f"sha256(CAST({_quote(name)} AS VARCHAR))"
             )
             columns.append(f"{masked} AS {_quote(name)}")
         else:
@@ -178,9 +177,7 @@ def run_page(
         message = str(exc).strip().splitlines()[0][:300]
         for name, view in views.items():
             message = message.replace(view, name)
-        dropped = [
-            f"{t}.{c}" for t, cols in pii.items() for c, a in cols.items() if a == "drop"
-        ]
+        dropped = [f"{t}.{c}" for t, cols in pii.items() for c, a in cols.items() if a == "drop"]
         hidden = [d for d in dropped if f'"{d.rsplit(".", 1)[1]}"' in message]
         if hidden:
             message += (

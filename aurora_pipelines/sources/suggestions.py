@@ -2,7 +2,7 @@
 
 Three hints, each naming the fix: select the needed columns instead of `*` on a wide table,
 filter a partitioned table on its partition column (else every partition is read), and add a
-LIMIT when the query is only a preview (no aggregate, no LIMIT).
+LIMIT when the query is only a preview (no filter, no aggregate, no LIMIT).
 """
 
 from __future__ import annotations
@@ -46,6 +46,6 @@ def suggest(
                 f"`WHERE {table.partition_columns[0]} = ...` to read one partition, not all"
             )
     aggregated = any(True for _ in root.find_all(exp.AggFunc)) or root.args.get("group")
-    if not aggregated and not root.args.get("limit"):
+    if not aggregated and not root.args.get("limit") and not filtered:
         hints.append("for a preview, add `LIMIT 100`: the whole result is not needed to look")
     return list(dict.fromkeys(hints))
