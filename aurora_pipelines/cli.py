@@ -49,7 +49,7 @@ app.add_typer(deploy.app, name="deploy")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
 pipeline.register(app)
-register_data_access(app)  # sources list|show, query, queries ...
+register_data_access(app)  # sources, query, queries, runs
 
 
 def main(argv: list[str] | None = None) -> Any:

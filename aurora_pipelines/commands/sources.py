@@ -15,12 +15,13 @@ app = typer.Typer(help="Browse the tables your team may read.", no_args_is_help=
 
 
 def register(root: typer.Typer) -> None:
-    """Wire `sources`, `query` and `queries` into the `aurora` app."""
-    from aurora_pipelines.commands import query
+    """Wire `sources`, `query`, `queries` and `runs` into the `aurora` app."""
+    from aurora_pipelines.commands import query, runs
 
     root.add_typer(app, name="sources")
     root.command("query")(query.query)
     root.add_typer(query.queries_app, name="queries")
+    root.add_typer(runs.app, name="runs")
 
 
 @app.command("list")
