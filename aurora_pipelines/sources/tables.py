@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 TableFormat = Literal["parquet", "delta"]
 DATABASE_SUFFIX = ".db"
+DEFAULT_DATABASE = "default"  # its tables sit in the warehouse root, not in default.db/
 
 
 @dataclass(frozen=True)
@@ -71,8 +72,12 @@ def _partition_columns(location: Path, fmt: TableFormat) -> list[str]:
         current = subdirs[0]
 
 
+def _database_dir(warehouse: Path, database: str) -> Path:
+    return warehouse if database == DEFAULT_DATABASE else warehouse / f"{database}{DATABASE_SUFFIX}"
+
+
 def _table_at(database: str, path: Path) -> CatalogTable | None:
-    if not path.is_dir() or path.name.startswith((".", "_")):
+    if not path.is_dir() or path.name.startswith((".", "_")) or path.suffix == DATABASE_SUFFIX:
         return None
     fmt: TableFormat = "delta" if (path / "_delta_log").is_dir() else "parquet"
     name = f"{database}.{path.name}".lower()
@@ -84,8 +89,12 @@ def catalog_tables(warehouse: Path, database: str | None = None) -> list[Catalog
     if not warehouse.is_dir():
         return []
     found: list[CatalogTable] = []
-    for db_dir in sorted(warehouse.glob(f"*{DATABASE_SUFFIX}")):
-        db = db_dir.name.removesuffix(DATABASE_SUFFIX).lower()
+    databases = [(DEFAULT_DATABASE, warehouse)] + [
+        (d.name.removesuffix(DATABASE_SUFFIX).lower(), d)
+        for d in sorted(warehouse.glob(f"*{DATABASE_SUFFIX}"))
+        if d.is_dir()
+    ]
+    for db, db_dir in databases:
         if database and db != database.lower():
             continue
         for table_dir in sorted(db_dir.iterdir()):
@@ -100,7 +109,7 @@ def find_table(warehouse: Path, name: str) -> CatalogTable:
     if "." not in name:
         raise NotFound(f"table '{name}' must be qualified as database.table")
     database, table = name.lower().split(".", 1)
-    found = _table_at(database, warehouse / f"{database}{DATABASE_SUFFIX}" / table)
+    found = _table_at(database, _database_dir(warehouse, database) / table)
     if found is None:
         raise NotFound(
             f"table '{name}' does not exist; `aurora sources list` shows the tables you may read"
