@@ -240,7 +240,6 @@ class SourceAccess:
         admin): the spec's `team` alone is not trusted. Without AURORA_USER the pipeline reads
         as the team itself (`team:<name>`)."""
         from aurora_pipelines.governance.store import GovernanceStore
-
         from aurora_pipelines.sources.query_store import QueryStore
 
         store = GovernanceStore.from_settings(settings)

@@ -10,6 +10,7 @@ history; nothing is written for a refused one.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -146,16 +147,8 @@ class DataBrowser:
         )
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """An in-memory DuckDB that may read the warehouse and nothing else, for good: a
-        user query cannot reach another file, an extension or the settings."""
-        import duckdb
-
-        con = duckdb.connect()
-        warehouse = str(self.settings.warehouse_dir).rstrip("/") + "/"
-        con.execute("SET allowed_directories = $dirs", {"dirs": [warehouse]})
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        return con
+        """A fresh connection (its own temporary views) to the warehouse's locked DuckDB."""
+        return _warehouse_db(str(self.settings.warehouse_dir)).cursor()
 
     # Browsing
 
@@ -227,6 +220,7 @@ class DataBrowser:
                 con,
                 guarded,
                 tables,
+                names,
                 pii,
                 page=page,
                 limit=limit,
@@ -308,6 +302,27 @@ class DataBrowser:
 
     def favourite(self, entry_id: int, on: bool = True) -> None:
         self.queries.set_favourite(self.user, entry_id, on)
+
+
+_DATABASES: dict[str, duckdb.DuckDBPyConnection] = {}
+_DATABASES_LOCK = threading.Lock()
+
+
+def _warehouse_db(warehouse: str) -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per warehouse and process that may read the warehouse and
+    nothing else, for good (configuration locked): a user query cannot reach another file,
+    an extension or the settings. Each query takes its own cursor (DuckDB's per-thread
+    connection), so concurrent API requests do not share temporary views."""
+    import duckdb
+
+    with _DATABASES_LOCK:
+        if warehouse not in _DATABASES:
+            con = duckdb.connect()
+            con.execute("SET allowed_directories = $dirs", {"dirs": [warehouse.rstrip("/") + "/"]})
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            _DATABASES[warehouse] = con
+        return _DATABASES[warehouse]
 
 
 def _names(con: duckdb.DuckDBPyConnection, table: CatalogTable) -> list[str]:

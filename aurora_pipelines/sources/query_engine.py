@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from aurora_pipelines.sources.sql_guard import GuardedQuery, QueryRefused, replace_tables
-from aurora_pipelines.sources.tables import CatalogTable, describe
+from aurora_pipelines.sources.tables import CatalogTable
 
 if TYPE_CHECKING:
     import duckdb
@@ -81,14 +81,14 @@ def _quote(name: str) -> str:
 
 
 def masked_view_sql(
-    con: duckdb.DuckDBPyConnection,
     table: CatalogTable,
+    names: list[str],
     actions: dict[str, PiiAction],
     key: str | None,
 ) -> str:
-    """SELECT over the table with PII columns dropped or masked."""
+    """SELECT over the table (columns `names`) with PII columns dropped or masked."""
     columns = []
-    for name, _type in describe(con, table):
+    for name in names:
         action = actions.get(name)
         if action == "drop":
             continue
@@ -131,6 +131,7 @@ def run_page(
     con: duckdb.DuckDBPyConnection,
     query: GuardedQuery,
     tables: dict[str, CatalogTable],
+    columns: dict[str, list[str]],
     pii: dict[str, dict[str, PiiAction]],
     *,
     page: int,
@@ -157,7 +158,7 @@ def run_page(
     views = {}
     for name in query.tables:
         view = "aurora_v_" + hashlib.sha1(name.encode()).hexdigest()[:12]
-        sql = masked_view_sql(con, tables[name], pii.get(name, {}), pii_key)
+        sql = masked_view_sql(tables[name], columns[name], pii.get(name, {}), pii_key)
         con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {sql}")
         views[name] = view
     sql = replace_tables(_paged(query, limit, offset), views, dialect=ENGINE_DIALECT)
@@ -188,6 +189,6 @@ def run_page(
     finally:
         timer.cancel()
     elapsed = (time.perf_counter() - started) * 1000
-    columns = [(d[0], str(d[1])) for d in described]
+    shown = [(d[0], str(d[1])) for d in described]
     rows = [[_json_value(v) for v in row] for row in fetched[:limit]]
-    return QueryPage(columns, rows, page, limit, len(fetched) > limit, round(elapsed, 2))
+    return QueryPage(shown, rows, page, limit, len(fetched) > limit, round(elapsed, 2))

@@ -10,6 +10,7 @@ partition directories (`day=2026-12-01/`) are recognised and reported as partiti
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -34,8 +35,9 @@ class CatalogTable:
     def database(self) -> str:
         return self.name.split(".", 1)[0]
 
-    def files(self) -> list[str]:
-        """The data files of the table's current version."""
+    @cached_property
+    def data_files(self) -> list[str]:
+        """The data files of the table's current version (listed once per lookup)."""
         if self.format == "delta":
             from deltalake import DeltaTable
 
@@ -49,7 +51,7 @@ class CatalogTable:
 
     def scan_sql(self) -> str:
         """A DuckDB table expression reading the table's rows."""
-        files = self.files()
+        files = self.data_files
         if not files:
             return "(SELECT NULL WHERE FALSE)"
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
@@ -125,7 +127,7 @@ def describe(con: duckdb.DuckDBPyConnection, table: CatalogTable) -> list[tuple[
 
 def row_count(con: duckdb.DuckDBPyConnection, table: CatalogTable) -> int:
     """Rows of the table (Parquet footers only, no data read)."""
-    files = table.files()
+    files = table.data_files
     if not files:
         return 0
     listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
