@@ -31,10 +31,10 @@ def _descendants(pid: int) -> list[int]:
 
 
 @contextmanager
-def dagster_webserver(env: dict[str, str]) -> Iterator[str]:
+def dagster_webserver(env: dict[str, str], port: int | None = None) -> Iterator[str]:
     """Serve the code location (workspace.yaml) with `env` added; yields the base URL. The
     server, its group and its code-server children are stopped at the end."""
-    port = free_port()
+    port = port or free_port()
     webserver = Path(sys.executable).with_name("dagster-webserver")
     server = subprocess.Popen(
         [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],

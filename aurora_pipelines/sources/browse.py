@@ -196,6 +196,13 @@ class DataBrowser:
             raise refused from None
         return guarded
 
+    def _check_grants(self, guarded: GuardedQuery) -> None:
+        """Before any file is opened: AccessDenied naming every table outside the grants,
+        each audited (`access_denied`)."""
+        if any(not self.policy.may_read(self.team, t) for t in guarded.tables):
+            sql = guarded.expression.sql(dialect="spark")
+            self._access().authorize(SourceSpec(kind="query", sql=sql))
+
     def _execute(
         self,
         guarded: GuardedQuery,
@@ -206,11 +213,7 @@ class DataBrowser:
         params: dict[str, Any] | None = None,
         saved_query: str | None = None,
     ) -> QueryResult:
-        access = self._access()
-        # Grants first (each denied table audited and named), before any file is opened.
-        denied = [t for t in guarded.tables if not self.policy.may_read(self.team, t)]
-        if denied:
-            access.authorize(SourceSpec(kind="table", table=denied[0]))
+        self._check_grants(guarded)
         tables = {name: find_table(self.settings.warehouse_dir, name) for name in guarded.tables}
         with self._connect() as con:
             names = {n: _names(con, t) for n, t in tables.items()}
@@ -267,9 +270,7 @@ class DataBrowser:
             guarded = guard_template(sql, params)
         except QueryRefused as exc:
             raise _with_fix(exc) from None
-        denied = [t for t in guarded.tables if not self.policy.may_read(self.team, t)]
-        if denied:
-            self._access().authorize(SourceSpec(kind="table", table=denied[0]))
+        self._check_grants(guarded)
         saved = self.queries.save(
             name, self.user, sql, params, self.team if shared else None, description
         )

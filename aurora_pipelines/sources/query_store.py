@@ -123,7 +123,9 @@ class QueryStore:
         """The user's latest queries, newest first; `search` matches the SQL text."""
         q = query_history.select().where(query_history.c.user_name == user)
         if search:
-            q = q.where(query_history.c.sql.ilike(f"%{search}%", escape="\\"))
+            # The text is matched literally: `%` and `_` are escaped, not wildcards.
+            literal = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            q = q.where(query_history.c.sql.ilike(f"%{literal}%", escape="\\"))
         if favourites:
             q = q.where(query_history.c.favourite.is_(True))
         q = q.order_by(query_history.c.id.desc()).limit(max(1, last))

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import NamedTuple
 
 import httpx
@@ -15,7 +17,7 @@ from aurora_pipelines.governance import GovernanceStore, load_policy
 from aurora_pipelines.settings import DEFAULT_POLICY, REPO_DIR
 from tests.dagster_webserver import dagster_webserver
 from tests.factories import customers_frame, home_settings, write_catalog_table
-from tests.governance_server import governance_server
+from tests.governance_server import free_port, governance_server
 
 EXPERIMENT = "credit_default"
 
@@ -49,10 +51,17 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     }
     store = GovernanceStore(settings.governance_db_url, load_policy(DEFAULT_POLICY))
     tokens = {u: store.create_token(u, u)[0] for u in ("ds_alice", "validator_bob")}
-    with (
-        dagster_webserver(env) as dagster_url,
-        governance_server({**env, "AURORA_DAGSTER_URL": dagster_url}) as url,
-    ):
+    dagster_url = f"http://127.0.0.1:{free_port()}"
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        # Both servers start at once: each spends its start-up importing the platform.
+        web = pool.submit(
+            stack.enter_context, dagster_webserver(env, port=int(dagster_url.rsplit(":", 1)[1]))
+        )
+        api = pool.submit(
+            stack.enter_context, governance_server({**env, "AURORA_DAGSTER_URL": dagster_url})
+        )
+        url = api.result()
+        web.result()
         yield Platform(url, dagster_url, store, tokens)
     store.dispose()
 

@@ -152,6 +152,7 @@ def test_history_is_searchable_and_favourites_are_per_user(world) -> None:
     first = alice.run_query("SELECT count(*) AS n FROM raw_sources.customers").history_id
     alice.run_query("SELECT id FROM raw_sources.events WHERE day = '2026-12-01'")
     assert [h.id for h in alice.history(search="count(")] == [first]
+    assert alice.history(search="%") == []  # matched literally, not as a wildcard
     alice.favourite(first)
     assert [h.id for h in alice.history(favourites=True)] == [first]
     with pytest.raises(Exception, match="not one of validator_bob's"):
