@@ -9,6 +9,7 @@ partition directories (`day=2026-12-01/`) are recognised and reported as partiti
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 TableFormat = Literal["parquet", "delta"]
 DATABASE_SUFFIX = ".db"
+IDENTIFIER = re.compile(r"^[a-z0-9_]+$")
 DEFAULT_DATABASE = "default"  # its tables sit in the warehouse root, not in default.db/
 
 
@@ -111,6 +113,12 @@ def find_table(warehouse: Path, name: str) -> CatalogTable:
     if "." not in name:
         raise NotFound(f"table '{name}' must be qualified as database.table")
     database, table = name.lower().split(".", 1)
+    if not (IDENTIFIER.match(database) and IDENTIFIER.match(table)):
+        # A quoted "name" such as `/abs/path` must never become a path under the warehouse.
+        raise NotFound(
+            f"'{name}' is not a catalog table name (database.table, letters, "
+            "digits and underscores)"
+        )
     found = _table_at(database, _database_dir(warehouse, database) / table)
     if found is None:
         raise NotFound(
