@@ -148,7 +148,9 @@ class DataBrowser:
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
         """A fresh connection (its own temporary views) to the warehouse's locked DuckDB."""
-        return _warehouse_db(str(self.settings.warehouse_dir)).cursor()
+        base = _warehouse_db(str(self.settings.warehouse_dir))
+        with _DATABASES_LOCK:  # the shared connection object itself is not thread-safe
+            return base.cursor()
 
     # Browsing
 
