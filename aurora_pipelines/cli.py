@@ -27,6 +27,7 @@ from aurora_pipelines.commands import (
 )
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
+from aurora_pipelines.commands.sources import register as register_data_access
 from aurora_pipelines.errors import AuroraError
 
 app = typer.Typer(
@@ -48,6 +49,7 @@ app.add_typer(deploy.app, name="deploy")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
 pipeline.register(app)
+register_data_access(app)  # sources, query, queries, runs
 
 
 def main(argv: list[str] | None = None) -> Any:

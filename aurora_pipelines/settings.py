@@ -41,6 +41,10 @@ class Settings(BaseSettings):
         description="Append-only file recording the audit chain's head (AURORA_AUDIT_HEAD); "
         "default: next to the SQLite governance database.",
     )
+    dagster_url: str = Field(
+        default="http://127.0.0.1:3000",
+        description="The Dagster webserver that launches runs (AURORA_DAGSTER_URL; `make ui`).",
+    )
     pii_key: str | None = Field(
         default=None,
         description="Secret key for masking PII columns (AURORA_PII_KEY); default: a random "

@@ -39,9 +39,9 @@ class CsvOptions(_Strict):
 
 class SourceSpec(_Strict):
     """Where the governed data comes from: a catalog table, a CSV/Parquet/Delta path, a JDBC
-    table, or a read-only SQL query over catalog tables."""
+    table, a read-only SQL query over catalog tables, or a saved query with its parameters."""
 
-    kind: Literal["table", "csv", "parquet", "delta", "jdbc", "query"] = "table"
+    kind: Literal["table", "csv", "parquet", "delta", "jdbc", "query", "saved_query"] = "table"
     table: str | None = Field(
         default=None, description="Catalog table `database.table`, or the JDBC table."
     )
@@ -55,6 +55,12 @@ class SourceSpec(_Strict):
         default=None, description="Environment variable holding the JDBC password."
     )
     sql: str | None = Field(default=None, description="One read-only SELECT (kind: query).")
+    name: str | None = Field(
+        default=None, description="Saved query name (kind: saved_query; `aurora queries list`)."
+    )
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Saved query parameter values (kind: saved_query)."
+    )
 
     @model_validator(mode="after")
     def _one_location(self) -> SourceSpec:
@@ -66,6 +72,10 @@ class SourceSpec(_Strict):
             raise ValueError("a `query` source needs `sql:` (one SELECT statement)")
         if self.kind in ("csv", "parquet", "delta") and not self.path:
             raise ValueError(f"a `{self.kind}` source needs `path:`")
+        if self.kind == "saved_query" and not self.name:
+            raise ValueError("a `saved_query` source needs `name:` (see `aurora queries list`)")
+        if self.params and self.kind != "saved_query":
+            raise ValueError("`params:` apply only to a `saved_query` source")
         if self.csv is not None and self.kind != "csv":
             raise ValueError("`csv:` options apply only to a `csv` source")
         return self
@@ -79,6 +89,8 @@ class SourceSpec(_Strict):
         if self.kind == "query":
             text = " ".join((self.sql or "").split())
             return "query:" + (text if len(text) <= 60 else text[:57] + "...")
+        if self.kind == "saved_query":
+            return f"saved_query:{self.name}"
         return f"{self.kind}:{self.path}"
 
 

@@ -350,3 +350,36 @@ def release_world(root: Path, governance_url: str, name: str, count: int) -> Ite
         yield ReleaseWorld(tracking_uri, store, versions)
     finally:
         store.dispose()
+
+
+# --- catalog tables as files (data access) ------------------------------------------------
+
+
+def write_catalog_table(
+    settings: Settings, name: str, frame: pd.DataFrame, partition_by: str | None = None
+) -> Path:
+    """`database.table` as Spark's warehouse lays it out (`<db>.db/<table>/*.parquet`, Hive
+    partition directories with `partition_by`), written without a JVM."""
+    database, table = name.split(".", 1)
+    location = settings.warehouse_dir / f"{database}.db" / table
+    groups = frame.groupby(partition_by) if partition_by else [(None, frame)]
+    for value, part in groups:
+        target = location / f"{partition_by}={value}" if partition_by else location
+        target.mkdir(parents=True, exist_ok=True)
+        rows = part.drop(columns=[partition_by]) if partition_by else part
+        rows.to_parquet(target / "part-00000.parquet", index=False)
+    return location
+
+
+def customers_frame(rows: int = 250) -> pd.DataFrame:
+    """A small table with an id, a score and the policy's PII columns (email, national_id)."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "id": range(rows),
+            "email": [f"c{i}@example.com" for i in range(rows)],
+            "national_id": [f"NID-{i:05d}" for i in range(rows)],
+            "income": [1000.0 + 10 * i for i in range(rows)],
+        }
+    )

@@ -209,6 +209,9 @@ def _check_member(
     )
 
 
+SavedQueryLookup = Callable[[str], Any]  # name -> query_store.SavedQuery (NotFound if none)
+
+
 @dataclass(frozen=True)
 class GovernedFrame:
     df: DataFrame
@@ -227,6 +230,7 @@ class SourceAccess:
     experiment: str | None = None
     policy_path: str = "the governance policy"
     pii_key: str | None = None
+    saved_queries: SavedQueryLookup | None = None
 
     @classmethod
     def from_settings(
@@ -236,11 +240,13 @@ class SourceAccess:
         admin): the spec's `team` alone is not trusted. Without AURORA_USER the pipeline reads
         as the team itself (`team:<name>`)."""
         from aurora_pipelines.governance.store import GovernanceStore
+        from aurora_pipelines.sources.query_store import QueryStore
 
         store = GovernanceStore.from_settings(settings)
         if settings.user and actor is None:
             _check_member(store, settings.user, team, experiment, str(settings.policy))
         return cls(
+            saved_queries=lambda name: QueryStore(store.engine).get(name),
             policy=load_data_access(settings.policy),
             team=team,
             actor=actor or settings.user or f"team:{team}",
@@ -264,8 +270,36 @@ class SourceAccess:
                 },
             )
 
+    def resolve_saved(self, source: SourceSpec) -> tuple[SourceSpec, dict[str, Any]]:
+        """A `saved_query` source as the query it stands for and its bound parameter values.
+
+        The saved query must be shared with this team (or be the actor's own), and the spec's
+        `params` must fit its declared types; both refusals name the fix."""
+        from aurora_pipelines.sources.query_params import (
+            bind_values,
+            guard_template,
+            to_bind_markers,
+        )
+
+        if source.kind != "saved_query":
+            return source, {}
+        if self.saved_queries is None:
+            raise GovernanceError("saved queries are not available to this reader")
+        saved = self.saved_queries(source.name or "")
+        if saved.team != self.team and saved.owner != self.actor:
+            reason = (
+                f"saved query '{saved.name}' is not shared with team '{self.team}' "
+                f"(owner {saved.owner}, shared with {saved.team or 'nobody'})"
+            )
+            self._record(f"saved_query:{saved.name}", reason, source)
+            raise AccessDenied(f"{reason}; ask its owner to share it with team '{self.team}'")
+        values = bind_values(saved.params, dict(source.params))
+        guard_template(saved.sql, saved.params)
+        return SourceSpec(kind="query", sql=to_bind_markers(saved.sql)), values
+
     def authorize(self, source: SourceSpec) -> list[str]:
         """The resources `source` reads, if the team may read all of them; else AccessDenied."""
+        source, _ = self.resolve_saved(source)
         try:
             resources = source_resources(source)
         except QueryRefused as exc:
@@ -286,6 +320,7 @@ class SourceAccess:
         """The source's rows as this team may see them (PII dropped or masked)."""
         from aurora_pipelines.sources.readers import read_source, read_table
 
+        source, values = self.resolve_saved(source)
         resources = self.authorize(source)
         if source.kind != "query":
             df = read_source(spark, source)
@@ -301,7 +336,8 @@ class SourceAccess:
             views[table] = "aurora_q_" + hashlib.sha1(table.encode()).hexdigest()[:12]
             apply_pii(frame, actions, self.pii_key).createOrReplaceTempView(views[table])
         try:
-            df = spark.sql(replace_tables(guarded, views))
+            # Saved-query parameters are bound by Spark (`:name` markers), never pasted in.
+            df = spark.sql(replace_tables(guarded, views), args=values or None)
         except Exception as exc:  # analysis errors: unknown column, type mismatch
             message = str(exc).strip().splitlines()[0][:300]
             raise QueryRefused(f"the query does not run: {message}; fix `source.sql`") from None

@@ -23,7 +23,7 @@ def read_source(spark: SparkSession, source: SourceSpec) -> DataFrame:
         return read_table(spark, source.table or "")
     if source.kind == "jdbc":
         return _read_jdbc(spark, source)
-    if source.kind == "query":
+    if source.kind in ("query", "saved_query"):
         raise SourceError("query sources are read through SourceAccess (team grants apply)")
     path = Path(source.path or "").expanduser()
     if not path.exists():

@@ -117,8 +117,9 @@ def guard_query(sql: str) -> GuardedQuery:
     return GuardedQuery(expression=root, tables=sorted(tables))
 
 
-def replace_tables(query: GuardedQuery, views: dict[str, str]) -> str:
-    """The query's Spark SQL with each governed table swapped for its (PII-safe) view."""
+def replace_tables(query: GuardedQuery, views: dict[str, str], dialect: str = DIALECT) -> str:
+    """The query's SQL (Spark, or `dialect`) with each governed table swapped for its
+    (PII-safe) view."""
     ctes = {cte.alias_or_name.lower() for cte in query.expression.find_all(exp.CTE)}
 
     def swap(node: exp.Expression) -> exp.Expression:
@@ -130,4 +131,4 @@ def replace_tables(query: GuardedQuery, views: dict[str, str]) -> str:
             return exp.Table(this=exp.to_identifier(view), alias=alias)
         return node
 
-    return query.expression.copy().transform(swap).sql(dialect=DIALECT)
+    return query.expression.copy().transform(swap).sql(dialect=dialect)
