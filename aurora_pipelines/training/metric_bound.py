@@ -5,8 +5,9 @@ A fixed default (0.70 once) means nothing across metrics: 0.70 average precision
 a weak one. When neither the spec (`training.metric_min`) nor the questionnaire states a bound,
 the bound is the score of a dummy model in the metric actually used (ROC AUC 0.5, average
 precision = prevalence, accuracy = majority share, R² 0, RMSE = the target's spread, ...)
-improved by a margin: twice the CV spread of the chosen model (so a pass is not fold noise),
-and at least `MIN_LIFT` of the room between the dummy and a perfect score. The verdict says
+improved by a margin: twice the standard error of the chosen model's mean CV score (its fold
+spread / sqrt(folds), so a pass is not fold noise), and at least `MIN_LIFT` of the room
+between the dummy and a perfect score. The verdict says
 which bound applied and why.
 """
 
@@ -17,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-# The margin over the dummy baseline: SPREAD_FACTOR CV standard deviations, and at least
+# The margin over the dummy baseline: SPREAD_FACTOR standard errors of the mean CV score
+# (about a one-sided 97.5% test that the model beats the dummy), and at least
 # MIN_LIFT of the headroom (1 - baseline for scores, the baseline itself for losses).
 SPREAD_FACTOR = 2.0
 MIN_LIFT = 0.10
@@ -138,13 +140,15 @@ def derived_bound(
     problem_type: str,
     fold_scores: list[float] | None,
 ) -> MetricBound:
-    """Beat the dummy baseline by the larger of SPREAD_FACTOR CV standard deviations of the
-    chosen model and MIN_LIFT of the headroom (the spread is unknown on a single holdout)."""
+    """Beat the dummy baseline by the larger of SPREAD_FACTOR standard errors of the chosen
+    model's mean CV score and MIN_LIFT of the headroom (no spread on a single holdout)."""
     baseline, how = dummy_baseline(y, metric, problem_type)
     # A loss of 0 is perfect: its headroom is the baseline itself.
     headroom = PERFECT.get(metric, 1.0) - baseline if greater_is_better else baseline
     lift = MIN_LIFT * max(headroom, 0.0)
-    spread = float(np.std(fold_scores, ddof=1)) if fold_scores and len(fold_scores) > 1 else None
+    spread = None
+    if fold_scores and len(fold_scores) > 1:
+        spread = float(np.std(fold_scores, ddof=1) / np.sqrt(len(fold_scores)))
     margin = lift if spread is None else max(lift, SPREAD_FACTOR * spread)
     value = baseline + margin if greater_is_better else baseline - margin
     if spread is None:
@@ -152,10 +156,13 @@ def derived_bound(
     elif margin == lift:
         why_margin = (
             f"{MIN_LIFT:.0%} of the headroom ({lift:.4f}), larger than "
-            f"{SPREAD_FACTOR:g} x the CV std {spread:.4f}"
+            f"{SPREAD_FACTOR:g} x the standard error {spread:.4f} of the mean CV score"
         )
     else:
-        why_margin = f"{SPREAD_FACTOR:g} x the CV std {spread:.4f} of the chosen model"
+        why_margin = (
+            f"{SPREAD_FACTOR:g} x the standard error {spread:.4f} of the chosen model's "
+            f"mean CV score over {len(fold_scores or [])} folds"
+        )
     reason = (
         f"default bound (training.metric_min unset): the dummy baseline {metric} "
         f"{baseline:.4f} ({how}) {'+' if greater_is_better else '-'} a margin of "

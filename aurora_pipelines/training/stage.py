@@ -143,6 +143,17 @@ def train_and_register(
     `spark` is called only for the Spark MLlib family, so in-process training starts no JVM.
     `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
     """
+    from aurora_pipelines.workspace.roles import TRAIN
+    from aurora_pipelines.workspace.store import WorkspaceStore
+    from aurora_pipelines.workspace.versions import version_tags
+
+    # Only the experiment's owners and editors train it (refusal audited); the spec version
+    # trained is recorded (a new number if the file changed since) and tagged on the runs.
+    workspace = WorkspaceStore(governance)
+    workspace.require(spec, actor, TRAIN, correlation_id)
+    spec_version, _ = workspace.record_version(
+        spec, actor, note="recorded when training started", correlation_id=correlation_id
+    )
     features_version = delta.version(features_path)
     inputs = _TrainingInputs(
         spec=spec,
@@ -151,7 +162,7 @@ def train_and_register(
         features_version=features_version,
         tracking_uri=tracking_uri,
         artifact_root=artifact_root,
-        tags=run_tags(spec, plan, correlation_id, run_id),
+        tags={**run_tags(spec, plan, correlation_id, run_id), **version_tags(spec_version)},
     )
     train = _train_on_spark if plan.family == "spark" else _train_in_process
     registered, score_basis, score, details, evidence = train(inputs, spark)
