@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import dagster as dg
 import pytest
 import yaml
 
@@ -162,3 +163,17 @@ def test_questionnaire_versions_roles_search_clone_and_archive(
     archived = _json(capsys, "experiments", "list", "--status", "archived", "--json")
     assert [e["name"] for e in archived] == ["loans_v2"]
     main(["audit", "verify"])
+
+    # The code location keeps the archived experiment's assets, without schedules or sensors;
+    # the daily health asset is there for every experiment.
+    from aurora_pipelines.defs.definitions import build_definitions
+    from aurora_pipelines.settings import get_settings
+
+    defs = build_definitions(get_settings())
+    automated = [d.name for d in [*defs.schedules, *defs.sensors]]
+    assert any("loans_v2" not in n and "loans" in n for n in automated)
+    assert not any("loans_v2" in n for n in automated)
+    assert "workspace_health_daily" in automated
+    graph = defs.resolve_asset_graph()
+    assert graph.has(dg.AssetKey(["loans_v2", "train", "model"]))
+    assert graph.has(dg.AssetKey(["workspace", "health"]))
