@@ -357,3 +357,26 @@ def experiments_health(name: str, as_json: Annotated[bool, typer.Option("--json"
     for component in health.components:
         value = "n/a" if component.score is None else f"{component.score:.0f}"
         console.print(f"  {component.name}: {value} (weight {component.weight}) {component.detail}")
+
+
+@app.command("dictionary")
+def experiments_dictionary(
+    name: str,
+    dbt_project: Annotated[
+        Path | None,
+        typer.Option(help="dbt project holding the scaffolds (default: the deployment's)."),
+    ] = None,
+) -> None:
+    """Regenerate the data dictionary from the latest profile into the dbt sources YAML (shown
+    by `dbt docs`) and a Markdown/HTML page; descriptions you edited are kept."""
+    from aurora_pipelines.specs import find_spec
+    from aurora_pipelines.workspace.dictionary import write_dictionary
+    from aurora_pipelines.workspace.roles import EDIT
+
+    settings = get_settings()
+    spec = find_spec(settings.experiments_dir, name)
+    with acting(settings, "experiments dictionary", f"experiment/{name}") as identity:
+        _workspace(settings).require(spec, identity.name, EDIT)
+        paths = write_dictionary(settings, spec, dbt_project)
+    for kind, path in paths.items():
+        console.print(f"{kind}: {path}")

@@ -93,6 +93,32 @@ def test_questionnaire_versions_roles_search_clone_and_archive(
     assert spec.governance.risk is not None and spec.governance.risk.materiality == "high"
     assert spec.governance.risk.regulatory_use == ["credit_decision"]
 
+    # The data dictionary comes from the profile into the dbt sources YAML and a page; an
+    # owner-edited description survives regeneration.
+    import pandas as pd
+
+    from aurora_pipelines.profiling.experiment import profile_experiment
+    from aurora_pipelines.settings import get_settings
+
+    frame = spark.createDataFrame(pd.read_csv(workspace / "loans.csv"))
+    profile_experiment(get_settings(), spec, frame, "csv")
+    main(["experiments", "dictionary", "loans", "--dbt-project", str(workspace / "dbt_project")])
+    sources = workspace / "dbt_project" / "models" / "experiments" / "loans" / "loans.yml"
+    document = yaml.safe_load(sources.read_text())
+    (raw,) = [t for t in document["sources"][0]["tables"] if t["name"] == "raw"]
+    columns = {c["name"]: c for c in raw["columns"]}
+    assert "target" in columns["default_flag"]["description"]
+    assert columns["income"]["meta"]["aurora"]["missing_pct"] >= 0
+    columns["income"]["description"] = "Declared yearly income, EUR."
+    sources.write_text(yaml.safe_dump(document, sort_keys=False))
+    main(["experiments", "dictionary", "loans", "--dbt-project", str(workspace / "dbt_project")])
+    again = yaml.safe_load(sources.read_text())["sources"][0]["tables"]
+    (raw,) = [t for t in again if t["name"] == "raw"]
+    kept = {c["name"]: c["description"] for c in raw["columns"]}
+    assert kept["income"] == "Declared yearly income, EUR."
+    page = get_settings().reports_dir / "loans" / "dictionary" / "dictionary.md"
+    assert "Declared yearly income, EUR." in page.read_text()
+
     # An edit by the owner is version 2, with its diff; the history lists both.
     main(["experiments", "edit", "loans", "training.cv_folds=3", "--note", "faster"])
     history = _json(capsys, "experiments", "history", "loans", "--json")

@@ -85,16 +85,20 @@ def test_experiments_api_creates_finds_clones_and_guards_edits(
             )
             assert edited.json() == {**edited.json(), "version": 2, "changed": True}
 
-            cloned = as_bob.post("/api/v1/experiments/loans/clone", json={"new_name": "loans_b"})
+            # Bob's team has no grant on the source: his clone is refused, nothing written.
+            refused = as_bob.post("/api/v1/experiments/loans/clone", json={"new_name": "bobs"})
+            assert refused.status_code == 403 and "may not read" in refused.json()["detail"]
+            assert not (tmp_path / "experiments" / "bobs.yaml").exists()
+            cloned = as_alice.post("/api/v1/experiments/loans/clone", json={"new_name": "loans_b"})
             assert cloned.status_code == 201, cloned.text
             assert cloned.json()["origin"]["version"] == 2
-            again = as_bob.post("/api/v1/experiments/loans/clone", json={"new_name": "loans_b"})
+            again = as_alice.post("/api/v1/experiments/loans/clone", json={"new_name": "loans_b"})
             assert again.status_code == 409
 
             found = as_alice.get("/api/v1/experiments", params={"search": "loan defaults"})
             assert [e["name"] for e in found.json()["items"]] == ["loans", "loans_b"]
-            mine = as_alice.get("/api/v1/experiments", params={"owner": "validator_bob"})
-            assert [e["name"] for e in mine.json()["items"]] == ["loans_b"]
+            other = as_alice.get("/api/v1/experiments", params={"team": "model_risk"})
+            assert other.json() == {"total": 0, "items": []}
             history = as_alice.get("/api/v1/experiments/loans/history").json()
             assert [v["version"] for v in history] == [1, 2]
             assert as_alice.get("/api/v1/experiments/nope/history").status_code == 404
