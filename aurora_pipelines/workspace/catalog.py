@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.errors import SpecError
-from aurora_pipelines.specs import ExperimentSpec, load_specs
+from aurora_pipelines.specs import ExperimentSpec, load_spec
 
 if TYPE_CHECKING:
     from aurora_pipelines.settings import Settings
@@ -71,9 +72,30 @@ def _entry(spec: ExperimentSpec) -> ExperimentEntry:
     )
 
 
+# Parsed specs by path, valid while the file's (mtime, size) is unchanged: a server answering
+# many searches re-validates only the specs that changed.
+_PARSED: dict[Path, tuple[tuple[int, int], ExperimentSpec]] = {}
+
+
+def load_specs_cached(directory: Path) -> list[ExperimentSpec]:
+    """`specs.load_specs`, re-parsing only files whose mtime or size changed."""
+    if not directory.is_dir():
+        return []
+    specs = []
+    for path in sorted(directory.glob("*.yaml")):
+        stat = path.stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        cached = _PARSED.get(path)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, load_spec(path))
+            _PARSED[path] = cached
+        specs.append(cached[1])
+    return specs
+
+
 def catalog(settings: Settings, workspace: WorkspaceStore) -> list[ExperimentEntry]:
     """Every experiment spec with its status, sorted by name."""
-    specs = load_specs(settings.experiments_dir)
+    specs = load_specs_cached(settings.experiments_dir)
     entries = [_entry(spec) for spec in specs]
     if not entries:
         return entries
