@@ -108,14 +108,14 @@ def test_questionnaire_versions_roles_search_clone_and_archive(
     (raw,) = [t for t in document["sources"][0]["tables"] if t["name"] == "raw"]
     columns = {c["name"]: c for c in raw["columns"]}
     assert "target" in columns["default_flag"]["description"]
-    assert columns["income"]["meta"]["aurora"]["missing_pct"] >= 0
-    columns["income"]["description"] = "Declared yearly income, EUR."
+    assert columns["annual_income"]["meta"]["aurora"]["missing_pct"] >= 0
+    columns["annual_income"]["description"] = "Declared yearly income, EUR."
     sources.write_text(yaml.safe_dump(document, sort_keys=False))
     main(["experiments", "dictionary", "loans", "--dbt-project", str(workspace / "dbt_project")])
     again = yaml.safe_load(sources.read_text())["sources"][0]["tables"]
     (raw,) = [t for t in again if t["name"] == "raw"]
     kept = {c["name"]: c["description"] for c in raw["columns"]}
-    assert kept["income"] == "Declared yearly income, EUR."
+    assert kept["annual_income"] == "Declared yearly income, EUR."
     page = get_settings().reports_dir / "loans" / "dictionary" / "dictionary.md"
     assert "Declared yearly income, EUR." in page.read_text()
 
