@@ -175,10 +175,14 @@ def test_questionnaire_versions_roles_search_clone_and_archive(
     assert [e["name"] for e in found] == ["retention"]
     assert _json(capsys, "experiments", "list", "--owner", "nobody", "--json") == []
 
-    # Health: no evidence yet scores 0, each component says why.
+    # Health: only the profile is evidence yet; the other components say why they are n/a.
     health = _json(capsys, "experiments", "health", "loans", "--json")
-    assert health["score"] == 0
-    assert {c["name"] for c in health["components"]} >= {"data_quality", "drift_state"}
+    components = {c["name"]: c for c in health["components"]}
+    assert health["score"] == round(components["data_quality"]["score"])
+    assert components["metric_vs_bar"]["score"] is None
+    assert components["metric_vs_bar"]["detail"] == "never trained"
+    listed = _json(capsys, "experiments", "list", "--search", "personal loan", "--json")
+    assert listed[0]["health"] == health["score"]
 
     # Archive: owners only, audited; still listed (and readable) as archived.
     monkeypatch.setenv("AURORA_USER", "validator_bob")
