@@ -36,3 +36,19 @@ def test_unset_metric_min_gates_on_the_dummy_baseline_of_the_recommended_metric(
     assert 0.1 < metadata["bound"] < 0.5
     tags = mlflow_registry.version_tags(home.tracking_uri, spec.name, "1")
     assert float(tags["aurora.metric_bound"]) == metadata["bound"]
+
+    # The spec version trained is recorded and tagged (with the code's commit) on the version
+    # and its run.
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.workspace.store import WorkspaceStore
+
+    (version,) = WorkspaceStore(GovernanceStore.from_settings(home)).history(spec.name)
+    assert tags["aurora.spec_version"] == "1" and tags["aurora.spec_hash"] == version.content_hash
+    run = MlflowClient(home.tracking_uri).get_run(
+        mlflow_registry.latest_version(home.tracking_uri, spec.name).run_id
+    )
+    assert run.data.tags["aurora.spec_hash"] == version.content_hash
+    if version.git_commit:
+        assert run.data.tags["aurora.git_commit"] == version.git_commit
