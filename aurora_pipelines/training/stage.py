@@ -84,11 +84,8 @@ class TrainingOutcome:
             CheckVerdict(
                 name=METRIC_CHECK,
                 passed=passed,
-                description=(
-                    f"{self.score_basis} {self.primary_metric} {self.score:.4f} is "
-                    f"{self.bound.comparison} the bound {self.bound.value:.4f}; "
-                    f"{self.bound.reason}"
-                )
+                # Empty when passed (results.CheckVerdict); the bound and why stay in metadata.
+                description=""
                 if passed
                 else (
                     f"{self.score_basis} {self.primary_metric} {self.score:.4f} is not "

@@ -230,6 +230,7 @@ class HealthRefresh:
     """What the daily `workspace/health` asset produced: one score per experiment."""
 
     scores: list[Health]
+    failures: dict[str, str] = field(default_factory=dict)
 
     def as_metadata(self) -> MetadataDict:
         rows = "\n".join(
@@ -244,6 +245,7 @@ class HealthRefresh:
             "experiments": len(self.scores),
             "scores": JsonValue({h.experiment: h.score for h in self.scores}),
             "breakdown": Markdown("| experiment | health | components |\n|---|---|---|\n" + rows),
+            "failures": JsonValue(self.failures),
         }
 
     def checks(self) -> list:
@@ -252,14 +254,18 @@ class HealthRefresh:
 
 def refresh_all(settings: Settings, workspace: WorkspaceStore) -> HealthRefresh:
     """Score and record every active experiment (archived ones keep their last score)."""
-    scores = []
+    scores, failures = [], {}
     for spec in load_specs(settings.experiments_dir):
         if spec.archived is not None:
             continue
-        health = compute_health(settings, workspace, spec)
+        try:
+            health = compute_health(settings, workspace, spec)
+        except Exception as exc:  # one unreadable store entry must not hide every other score
+            failures[spec.name] = f"{type(exc).__name__}: {exc}"
+            continue
         record_health(workspace, health)
         scores.append(health)
-    return HealthRefresh(scores)
+    return HealthRefresh(scores, failures)
 
 
 def latest_health(workspace: WorkspaceStore, experiment: str) -> dict[str, Any] | None:

@@ -107,3 +107,28 @@ def test_a_stated_bound_wins_and_says_where_it_came_from() -> None:
     )
     bound = resolve_bound(answered, "f1", True, [0, 1], None, metric_pinned=True)
     assert bound.source == QUESTIONNAIRE and "questionnaire" in bound.reason
+
+
+def test_a_failed_gate_says_which_bound_applied_and_why() -> None:
+    from pathlib import Path
+
+    from aurora_pipelines.training.stage import TrainingOutcome
+
+    bound = derived_bound("average_precision", True, [0] * 97 + [1] * 3, "classification", None)
+    outcome = TrainingOutcome(
+        registered=None,  # checks() reads only the score and the bound
+        candidate=None,
+        family="sklearn",
+        features_path=Path("."),
+        features_version=0,
+        primary_metric="average_precision",
+        score=0.05,
+        score_basis="mean CV",
+        greater_is_better=True,
+        bound=bound,
+    )
+    (verdict,) = outcome.checks()
+    assert not verdict.passed
+    assert "mean CV average_precision 0.0500 is not at least the bound" in verdict.description
+    assert "prevalence of class 1" in verdict.description
+    assert verdict.metadata["bound_source"] == BASELINE
