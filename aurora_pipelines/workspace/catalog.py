@@ -8,6 +8,7 @@ a thousand spec files, not a thousand round trips.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -74,20 +75,25 @@ def _entry(spec: ExperimentSpec) -> ExperimentEntry:
 
 # Parsed specs by path, valid while the file's (mtime, size) is unchanged: a server answering
 # many searches re-validates only the specs that changed.
-_PARSED: dict[Path, tuple[tuple[int, int], ExperimentSpec]] = {}
+_PARSED: dict[str, tuple[tuple[int, int], ExperimentSpec]] = {}
 
 
 def load_specs_cached(directory: Path) -> list[ExperimentSpec]:
     """`specs.load_specs`, re-parsing only files whose mtime or size changed."""
     if not directory.is_dir():
         return []
+    with os.scandir(directory) as found:
+        files = sorted(
+            (entry.name, entry.path, entry.stat())
+            for entry in found
+            if entry.name.endswith(".yaml") and entry.is_file()
+        )
     specs = []
-    for path in sorted(directory.glob("*.yaml")):
-        stat = path.stat()
+    for _, path, stat in files:
         stamp = (stat.st_mtime_ns, stat.st_size)
         cached = _PARSED.get(path)
         if cached is None or cached[0] != stamp:
-            cached = (stamp, load_spec(path))
+            cached = (stamp, load_spec(Path(path)))
             _PARSED[path] = cached
         specs.append(cached[1])
     return specs
@@ -100,13 +106,17 @@ def catalog(settings: Settings, workspace: WorkspaceStore) -> list[ExperimentEnt
     if not entries:
         return entries
     facts = _store_facts(workspace)
+    # One directory listing instead of three path checks per never-ingested experiment.
+    lake_dir = settings.lake_dir  # resolves the home: once, not per experiment
+    in_lake = {p.name for p in lake_dir.iterdir()} if lake_dir.is_dir() else set()
     for spec, entry in zip(specs, entries, strict=True):
-        lake = settings.lake_dir / spec.name
+        lake = lake_dir / spec.name
+        ingested = spec.name in in_lake
         reached = "created"
         for stage, present in (
-            ("ingested", (lake / lifecycle.RAW[0]).exists()),
-            ("profiled", lake.joinpath(*lifecycle.PROFILE).exists()),
-            ("features", lake.joinpath(*lifecycle.FEATURES).exists()),
+            ("ingested", ingested and (lake / lifecycle.RAW[0]).exists()),
+            ("profiled", ingested and lake.joinpath(*lifecycle.PROFILE).exists()),
+            ("features", ingested and lake.joinpath(*lifecycle.FEATURES).exists()),
             ("trained", spec.name in facts["trained"]),
             ("staging", spec.name in facts["staging"]),
             ("production", spec.name in facts["production"]),
@@ -120,7 +130,7 @@ def catalog(settings: Settings, workspace: WorkspaceStore) -> list[ExperimentEnt
         if health is not None:
             entry.health = health[0]
             entry.drift_state = health[1].get("drift_state", {}).get("state", "unknown")
-        elif not lake.joinpath(*lifecycle.DRIFT).exists():
+        elif not ingested or not lake.joinpath(*lifecycle.DRIFT).exists():
             entry.drift_state = "no report"
     return entries
 
