@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import Any
 
 from aurora_pipelines.errors import SpecError
 from aurora_pipelines.governance.policy import load_policy
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.readers import infer_source, require_columns
-from aurora_pipelines.specs import ExperimentSpec, write_spec
+from aurora_pipelines.specs import ExperimentSpec, SourceSpec
 
 SOURCES_YAML = """version: 2
 
@@ -55,50 +54,68 @@ class CreatedExperiment:
     spec: ExperimentSpec
     spec_path: Path
     dbt_files: list[Path] = field(default_factory=list)
+    dbt_project_dir: Path | None = None
+    version: int | None = None
 
 
 def create_experiment(
     settings: Settings,
     *,
     name: str,
-    source: str,
+    source: str | SourceSpec,
     target: str,
     team: str | None,
     problem_type: str,
     id_column: str | None,
     time_column: str | None,
+    answers: dict[str, Any] | None = None,
+    description: str = "",
+    tags: list[str] | None = None,
+    dbt_project_dir: Path | None = None,
+    base: dict[str, Any] | None = None,
 ) -> CreatedExperiment:
-    """Validate everything first (spec, source, columns), then write; a failure writes nothing."""
+    """Validate everything first (spec, questionnaire, source, columns), then write; a
+    failure writes nothing. `answers` (the questionnaire) drive training and governance
+    defaults; `base` holds fields of a template or a clone; the dbt scaffolds go into
+    `dbt_project_dir` (default: the deployment's dbt project)."""
+    from aurora_pipelines.workspace.manage import build_spec, with_answers
+
     spec_path = settings.experiments_dir / f"{name}.yaml"
     if spec_path.exists():
         raise SpecError(f"experiment '{name}' already exists at {spec_path}; pick another name")
+    project = Path(dbt_project_dir or settings.dbt_project_dir)
+    if not (project / "dbt_project.yml").is_file():
+        raise SpecError(
+            f"{project} is not a dbt project (no dbt_project.yml); pass --dbt-project DIR "
+            "of the project the code location builds (AURORA_DBT_PROJECT_DIR)"
+        )
     owner = settings.user or "unknown"
     if team is None:
         policy = load_policy(settings.policy)
         team = policy.user(owner).team if settings.user else None
         if not team:
             raise SpecError("no team given: pass --team or set AURORA_USER to a policy identity")
-    source_spec = infer_source(source)
-    try:
-        spec = ExperimentSpec(
-            name=name,
-            team=team,
-            owner=owner,
-            source=source_spec,
-            target=target,
-            problem_type=problem_type,
-            id_column=id_column,
-            time_column=time_column,
-            features={
-                "dbt_model": f"{name}_features",
-                "scoring_dbt_model": f"{name}_scoring_features",
-            },
-        )
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"`{'.'.join(str(p) for p in e['loc'])}`: {e['msg']}" for e in exc.errors()
-        )
-        raise SpecError(f"experiment '{name}': {problems}") from None
+    source_spec = source if isinstance(source, SourceSpec) else infer_source(source)
+    data: dict[str, Any] = {
+        **(base or {}),
+        "name": name,
+        "team": team,
+        "owner": owner,
+        "source": source_spec.model_dump(mode="json", exclude_defaults=True),
+        "target": target,
+        "problem_type": problem_type,
+        "id_column": id_column,
+        "time_column": time_column,
+        "features": {
+            "dbt_model": f"{name}_features",
+            "scoring_dbt_model": f"{name}_scoring_features",
+        },
+    }
+    if description:
+        data["description"] = description
+    if tags:
+        data["tags"] = sorted({*data.get("tags", []), *tags})
+    spec = build_spec(with_answers(data, answers))
 
     from aurora_pipelines.lake.spark import get_spark
     from aurora_pipelines.sources.access import SourceAccess
@@ -111,9 +128,21 @@ def create_experiment(
         {"target": target, "id_column": id_column or "", "time_column": time_column or ""},
         source_spec,
     )
-    dbt_files = _scaffold_dbt(settings.dbt_project_dir, name)
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.workspace.manage import save_new
+    from aurora_pipelines.workspace.store import WorkspaceStore
+
+    dbt_files = _scaffold_dbt(project, name)
+    workspace = WorkspaceStore(GovernanceStore.from_settings(settings))
+    origin = spec.origin
+    note = f"created from {origin.kind} {origin.name}" if origin else "created"
+    path, version = save_new(settings, workspace, spec, owner, note)
     return CreatedExperiment(
-        spec=spec, spec_path=write_spec(settings.experiments_dir, spec), dbt_files=dbt_files
+        spec=spec,
+        spec_path=path,
+        dbt_files=dbt_files,
+        dbt_project_dir=project,
+        version=version.version,
     )
 
 

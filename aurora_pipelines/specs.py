@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aurora_pipelines.errors import SpecError
+from aurora_pipelines.workspace.questionnaire import Questionnaire
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 
@@ -158,7 +159,12 @@ class TrainingSpec(_Strict):
     cv_folds: int = Field(default=5, ge=2, le=20)
     seed: int = 42
     primary_metric: str = "roc_auc"
-    metric_min: float = 0.7
+    metric_min: float | None = Field(
+        default=None,
+        description="Bar of train/model in the units of the metric trained on (a maximum for "
+        "rmse/mae/log_loss). Unset: the dummy baseline of that metric on this data plus a "
+        "margin the CV spread supports (training/metric_bound.py).",
+    )
     max_train_rows: int | None = Field(
         default=None,
         gt=0,
@@ -347,9 +353,32 @@ class DeploymentSpec(_Strict):
     )
 
 
+class OriginSpec(_Strict):
+    """Where a cloned experiment came from (`aurora experiments clone` / `--template`)."""
+
+    kind: Literal["clone", "template"]
+    name: str
+    version: int | None = Field(default=None, description="Source spec version cloned.")
+    content_hash: str | None = None
+
+
+class ArchiveSpec(_Strict):
+    """An archived experiment: no schedules or automation; everything stays readable."""
+
+    by: str
+    at: str
+    reason: str = ""
+
+
 class ExperimentSpec(_Strict):
     name: str
     description: str = ""
+    tags: list[str] = Field(default_factory=list, description="Search keywords.")
+    questionnaire: Questionnaire | None = Field(
+        default=None, description="Answers about the model's objective (experiments create)."
+    )
+    origin: OriginSpec | None = None
+    archived: ArchiveSpec | None = None
     team: str
     owner: str
     source: SourceSpec

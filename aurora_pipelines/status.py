@@ -48,7 +48,17 @@ def experiment_status(settings: Settings, name: str) -> dict[str, Any]:
             "fallback": mlflow_registry.get_alias_version(uri, spec.name, "fallback"),
         },
         "drift": _latest_drift(settings, spec.name),
+        "health": _health(settings, spec.name),
     }
+
+
+def _health(settings: Settings, name: str) -> dict[str, Any] | None:
+    """The latest score the daily workspace/health asset recorded (None before its first run)."""
+    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.workspace.health import latest_health
+    from aurora_pipelines.workspace.store import WorkspaceStore
+
+    return latest_health(WorkspaceStore(GovernanceStore.from_settings(settings)), name)
 
 
 def _latest_drift(settings: Settings, name: str) -> dict[str, Any]:
@@ -96,6 +106,13 @@ def render_status(data: dict[str, Any], console: Console) -> None:
             f"({', '.join(drift['drifted_features']) or 'no feature drifted'})"
         )
         console.print(f"  drift report: {drift['report']}")
+    health = data.get("health")
+    if health is not None:
+        parts = ", ".join(
+            f"{name} {'n/a' if c['score'] is None else round(c['score'])}"
+            for name, c in health["breakdown"].items()
+        )
+        console.print(f"  health: {health['score']}/100 ({parts}) at {health['computed_at']}")
     table = Table(
         "id", "gate", "version", "status", "requested_by", "decided_by", title="approvals"
     )

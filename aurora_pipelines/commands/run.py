@@ -37,6 +37,11 @@ def run_and_report(
     governance = GovernanceStore.from_settings(settings)
     actor = settings.user or spec.owner
     correlation_id = uuid.uuid4().hex
+    from aurora_pipelines.workspace.roles import TRAIN
+    from aurora_pipelines.workspace.store import WorkspaceStore
+
+    # Refused before any run starts (and audited): only owners and editors launch training.
+    WorkspaceStore(governance).require(spec, actor, TRAIN, correlation_id)
     governance.audit(
         "run_started",
         actor=actor,

@@ -24,6 +24,7 @@ from aurora_pipelines.defs.assets.monitoring import build_monitoring_assets
 from aurora_pipelines.defs.assets.raw import build_raw_assets
 from aurora_pipelines.defs.assets.serving import build_serving_assets
 from aurora_pipelines.defs.assets.training import build_training_assets
+from aurora_pipelines.defs.assets.workspace_health import workspace_health_definitions
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
@@ -42,6 +43,8 @@ from aurora_pipelines.specs import ExperimentSpec, load_specs
 
 def _assets(spec: ExperimentSpec, *builders) -> list[dg.AssetsDefinition]:
     built = [a for build in builders for a in build(spec)]
+    if spec.archived is not None:
+        return built  # archived: readable and launchable by hand, never automated
     return automation.with_lifecycle_policy(spec, built)
 
 
@@ -124,10 +127,14 @@ EXPERIMENT_STAGES = (
 
 def experiment_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Definitions:
     """One experiment's lifecycle: its stages' definitions and its whole-lifecycle job."""
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         *(stage(spec, jobs) for stage in EXPERIMENT_STAGES),
         dg.Definitions(jobs=[jobs.lifecycle]),
     )
+    if spec.archived is not None:
+        # Archived (aurora experiments archive): no schedules or sensors; assets stay readable.
+        return dg.Definitions(assets=merged.assets, jobs=merged.jobs)
+    return merged
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -143,15 +150,22 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         dg.Definitions(assets=[dbt]),
         # Platform-wide governance stage: the inventory and approval analytics, daily.
         governance_report_definitions(settings.experiments_dir),
+        workspace_health_definitions(settings.experiments_dir),
         *(experiment_definitions(spec, jobs[spec.name]) for spec in specs),
         dg.Definitions(
             sensors=[
-                build_approval_sensor(jobs),
+                # An archived experiment's approvals no longer promote anything.
+                build_approval_sensor({s.name: jobs[s.name] for s in specs if s.archived is None}),
                 build_run_audit_sensor(),
                 dg.AutomationConditionSensorDefinition(
                     "aurora_automation",
                     target=dg.AssetSelection.keys(
-                        *(k for spec in specs for k in automation.automated_keys(spec))
+                        *(
+                            k
+                            for spec in specs
+                            if spec.archived is None
+                            for k in automation.automated_keys(spec)
+                        )
                     ),
                     default_status=dg.DefaultSensorStatus.RUNNING,
                     description="Carries the ungated scoring chain on when its upstream "

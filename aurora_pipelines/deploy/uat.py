@@ -328,7 +328,7 @@ class UatRun:
     paths: dict[str, str]
     table_version: int
     model_version: ModelVersion
-    metric_min: float
+    metric_min: float | None
 
     def as_metadata(self) -> MetadataDict:
         report = self.report
@@ -356,7 +356,9 @@ class UatRun:
         return [uat_verdict(self.report, self.model_version, self.metric_min)]
 
 
-def uat_verdict(report: UatReport, model_version: ModelVersion, metric_min: float) -> CheckVerdict:
+def uat_verdict(
+    report: UatReport, model_version: ModelVersion, metric_min: float | None
+) -> CheckVerdict:
     """Whether the UAT value of the metric the version was trained on meets `metric_min`, in
     that metric's direction (a maximum for rmse, mae, log_loss). A warning, not a block: the
     MRM approver reads it with the report."""
@@ -366,9 +368,19 @@ def uat_verdict(report: UatReport, model_version: ModelVersion, metric_min: floa
     metadata = {
         "metric": metric,
         "value": value if value is not None else float("nan"),
-        "bound": metric_min,
+        "bound": metric_min if metric_min is not None else float("nan"),
         "direction": direction,
     }
+    if metric_min is None:
+        return CheckVerdict(
+            UAT_CHECK,
+            passed=False,
+            severity=Severity.WARN,
+            description=f"no bound for {metric}: the spec sets no training.metric_min and "
+            "the version records none (registered before bounds were recorded); set "
+            "training.metric_min",
+            metadata=metadata,
+        )
     if value is None:
         return CheckVerdict(
             UAT_CHECK,
@@ -447,4 +459,17 @@ def run_uat(
         primary_metric=version.primary_metric,
     )
     paths = write_report(report, uat_report_dir(reports_dir, spec.name, version.version))
-    return UatRun(report, paths, table_version, version, spec.training.metric_min)
+    return UatRun(report, paths, table_version, version, _uat_bound(spec, tracking_uri, version))
+
+
+def _uat_bound(spec: ExperimentSpec, tracking_uri: str, version: ModelVersion) -> float | None:
+    """The spec's `training.metric_min`, else the bound train/model derived for this version
+    (tag `aurora.metric_bound`), else None (no bar recorded: the check says so)."""
+    if spec.training.metric_min is not None:
+        return spec.training.metric_min
+    from aurora_pipelines.registry import mlflow_registry
+
+    recorded = mlflow_registry.version_tags(tracking_uri, version.name, version.version).get(
+        "aurora.metric_bound"
+    )
+    return float(recorded) if recorded else None

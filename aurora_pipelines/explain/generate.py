@@ -132,6 +132,8 @@ def generate_model_card(
         risk=risk_tier(spec, governance),
         seed=spec.training.seed,
     )
+    card.objective = spec.questionnaire.as_markdown() if spec.questionnaire else ""
+    card.data_dictionary = _dictionary_rows(spec)
     inputs = list(aurora_pipeline(model).named_steps["preprocess"].feature_names_in_)
     background = features[inputs].sample(
         n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
@@ -215,3 +217,11 @@ def _spark_model_card(
         stated_intended_use=spec.governance.intended_use,
         stated_limitations=list(spec.governance.limitations),
     )
+
+
+def _dictionary_rows(spec: ExperimentSpec) -> list[dict[str, Any]]:
+    """The data dictionary in the experiment's dbt sources YAML, when generated."""
+    from aurora_pipelines.settings import get_settings
+    from aurora_pipelines.workspace.dictionary import read_entries
+
+    return read_entries(get_settings(), spec)

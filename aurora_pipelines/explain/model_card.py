@@ -77,6 +77,9 @@ class ModelCard:
     # What a person stated in the spec (the card adds generated notes and fallbacks to these).
     stated_intended_use: str = ""
     stated_limitations: list[str] = field(default_factory=list)
+    # The experiment's questionnaire (Markdown) and data dictionary rows (workspace/).
+    objective: str = ""
+    data_dictionary: list[dict[str, Any]] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-ready facts for asset metadata and the approval request."""
@@ -303,6 +306,16 @@ def _sections(card: ModelCard) -> list[tuple[str, list[tuple[str, Any]] | pd.Dat
             ],
         ),
         ("Intended use", card.intended_use or "Not stated (spec `governance.intended_use`)."),
+        (
+            "Objective (questionnaire)",
+            card.objective or "No questionnaire answered (`aurora experiments create --answers`).",
+        ),
+        (
+            "Data dictionary",
+            pd.DataFrame(card.data_dictionary)
+            if card.data_dictionary
+            else "Not generated (`aurora experiments dictionary NAME`).",
+        ),
         (
             "Data sources",
             sources.assign(

@@ -663,3 +663,10 @@ def run_params(tracking_uri: str, run_id: str | None) -> dict[str, str]:
 def version_tags(tracking_uri: str, name: str, version: str) -> dict[str, str]:
     """All tags of a model version (lineage, digest, caller tags)."""
     return dict(_model_version(_client(tracking_uri), name, version).tags)
+
+
+def set_version_tags(tracking_uri: str, name: str, version: str, tags: dict[str, str]) -> None:
+    """Add `tags` to a registered model version (e.g. the bound it was judged against)."""
+    client = _client(tracking_uri)
+    for key, value in tags.items():
+        client.set_model_version_tag(name, str(version), key, value)

@@ -20,6 +20,7 @@ import pandas as pd
 from aurora_pipelines.lake import delta
 from aurora_pipelines.registry.model_version import metric_direction
 from aurora_pipelines.results import CheckVerdict, JsonValue, Markdown, MetadataDict
+from aurora_pipelines.training.metric_bound import MetricBound, resolve_bound
 from aurora_pipelines.training.row_sample import sample_pandas, sample_spark
 
 if TYPE_CHECKING:
@@ -50,15 +51,17 @@ class TrainingOutcome:
     score: float
     score_basis: str  # "mean CV" (in process) | "holdout" (Spark)
     greater_is_better: bool
-    metric_min: float
+    bound: MetricBound
     details: MetadataDict = field(default_factory=dict)
 
     @property
+    def metric_min(self) -> float:
+        return self.bound.value
+
+    @property
     def meets_bar(self) -> bool:
-        """Whether the score meets `training.metric_min` in the metric's own direction."""
-        if self.greater_is_better:
-            return self.score >= self.metric_min
-        return self.score <= self.metric_min
+        """Whether the score meets the bound in the metric's own direction."""
+        return self.bound.meets(self.score)
 
     def as_metadata(self) -> MetadataDict:
         registered = self.registered
@@ -70,6 +73,8 @@ class TrainingOutcome:
             "model_uri": registered.model_uri,
             "feature_table": self.features_path,
             "feature_table_version": self.features_version,
+            "metric_bound": self.bound.value,
+            "metric_bound_reason": self.bound.reason,
             **self.details,
         }
 
@@ -79,17 +84,21 @@ class TrainingOutcome:
             CheckVerdict(
                 name=METRIC_CHECK,
                 passed=passed,
+                # Empty when passed (results.CheckVerdict); the bound and why stay in metadata.
                 description=""
                 if passed
                 else (
-                    f"{self.score_basis} {self.primary_metric} {self.score:.4f} misses the spec "
-                    f"bound {self.metric_min}; improve the features or algorithms before "
+                    f"{self.score_basis} {self.primary_metric} {self.score:.4f} is not "
+                    f"{self.bound.comparison} the bound {self.bound.value:.4f} "
+                    f"({self.bound.reason}); improve the features or algorithms before "
                     "requesting approval"
                 ),
                 metadata={
                     self.primary_metric: self.score,
-                    "bound": self.metric_min,
+                    "bound": self.bound.value,
                     "direction": "min" if self.greater_is_better else "max",
+                    "bound_source": self.bound.source,
+                    "bound_reason": self.bound.reason,
                 },
             )
         ]
@@ -131,6 +140,17 @@ def train_and_register(
     `spark` is called only for the Spark MLlib family, so in-process training starts no JVM.
     `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
     """
+    from aurora_pipelines.workspace.roles import TRAIN
+    from aurora_pipelines.workspace.store import WorkspaceStore
+    from aurora_pipelines.workspace.versions import version_tags
+
+    # Only the experiment's owners and editors train it (refusal audited); the spec version
+    # trained is recorded (a new number if the file changed since) and tagged on the runs.
+    workspace = WorkspaceStore(governance)
+    workspace.require(spec, actor, TRAIN, correlation_id)
+    spec_version, _ = workspace.record_version(
+        spec, actor, note="recorded when training started", correlation_id=correlation_id
+    )
     features_version = delta.version(features_path)
     inputs = _TrainingInputs(
         spec=spec,
@@ -139,11 +159,24 @@ def train_and_register(
         features_version=features_version,
         tracking_uri=tracking_uri,
         artifact_root=artifact_root,
-        tags=run_tags(spec, plan, correlation_id, run_id),
+        tags={**run_tags(spec, plan, correlation_id, run_id), **version_tags(spec_version)},
     )
     train = _train_on_spark if plan.family == "spark" else _train_in_process
-    registered, score_basis, score, details = train(inputs, spark)
+    registered, score_basis, score, details, evidence = train(inputs, spark)
     metric = plan.primary_metric
+    greater_is_better = metric_direction(metric, spec.problem_type.value)
+    bound = resolve_bound(
+        spec,
+        metric,
+        greater_is_better,
+        evidence.targets,
+        evidence.fold_scores,
+        metric_pinned=plan.sources.get("primary_metric") == "spec",
+    )
+    from aurora_pipelines.registry.mlflow_registry import set_version_tags
+
+    # UAT judges the version against the same bound (registry/model_version tags).
+    set_version_tags(tracking_uri, registered.name, registered.version, bound.as_tags())
     candidate = governance.record_candidate(
         experiment=spec.name,
         model_name=registered.name,
@@ -165,10 +198,19 @@ def train_and_register(
         primary_metric=metric,
         score=score,
         score_basis=score_basis,
-        greater_is_better=metric_direction(metric, spec.problem_type.value),
-        metric_min=spec.training.metric_min,
+        greater_is_better=greater_is_better,
+        bound=bound,
         details=details,
     )
+
+
+@dataclass(frozen=True)
+class _BoundEvidence:
+    """What a default bound is derived from: the targets trained on (the dummy baseline) and
+    the chosen model's CV fold scores (the spread; None on a Spark holdout)."""
+
+    targets: Any
+    fold_scores: list[float] | None
 
 
 @dataclass(frozen=True)
@@ -220,7 +262,7 @@ class _TrainingInputs:
 
 def _train_in_process(
     inputs: _TrainingInputs, spark: Callable[[], SparkSession]
-) -> tuple[RegisteredModel, str, float, MetadataDict]:
+) -> tuple[RegisteredModel, str, float, MetadataDict, _BoundEvidence]:
     """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register
     from aurora_pipelines.training.trainer import train_experiment
@@ -250,12 +292,16 @@ def _train_in_process(
     }
     if result.decision_threshold is not None:
         details["decision_threshold"] = float(result.decision_threshold)
-    return registered, "mean CV", float(result.metrics[plan.primary_metric]), details
+    folds = result.cv.get(result.best_algorithm, {}).get(plan.primary_metric)
+    evidence = _BoundEvidence(
+        frame[inputs.spec.target].to_numpy(), [float(v) for v in folds] if folds else None
+    )
+    return registered, "mean CV", float(result.metrics[plan.primary_metric]), details, evidence
 
 
 def _train_on_spark(
     inputs: _TrainingInputs, spark: Callable[[], SparkSession]
-) -> tuple[RegisteredModel, str, float, MetadataDict]:
+) -> tuple[RegisteredModel, str, float, MetadataDict, _BoundEvidence]:
     """Spark MLlib: the feature table is read and trained on Spark, scored on the holdout."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register_spark
     from aurora_pipelines.training.spark_ml import train_spark
@@ -289,4 +335,30 @@ def _train_on_spark(
     }
     if plan.threshold is not None:
         details["decision_threshold"] = float(plan.threshold)
-    return registered, "holdout", float(result.metrics[plan.primary_metric]), details
+    return (
+        registered,
+        "holdout",
+        float(result.metrics[plan.primary_metric]),
+        details,
+        _BoundEvidence(_target_summary(frame, inputs.spec), None),
+    )
+
+
+def _target_summary(frame: Any, spec: ExperimentSpec) -> Any:
+    """The target as a small numpy array with the table's distribution, computed on Spark:
+    class counts expanded to at most 10,000 rows (classification), or a 10,000-row sample."""
+    import numpy as np
+    from pyspark.sql import functions as F
+
+    if spec.problem_type.value == "classification":
+        counts = frame.groupBy(spec.target).count().collect()
+        total = sum(r["count"] for r in counts) or 1
+        return np.concatenate(
+            [
+                np.repeat(str(r[spec.target]), max(1, round(10_000 * r["count"] / total)))
+                for r in counts
+            ]
+        )
+    sample = frame.select(F.col(spec.target).cast("double").alias("y")).dropna()
+    rows = sample.orderBy(F.rand(7)).limit(10_000).collect()
+    return np.asarray([r["y"] for r in rows], dtype=float)

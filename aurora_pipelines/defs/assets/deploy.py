@@ -79,6 +79,11 @@ def _deploy_asset(spec: ExperimentSpec, gate: Gate) -> dg.AssetsDefinition:
     return _asset
 
 
+def _bar_text(spec: ExperimentSpec) -> str:
+    minimum = spec.training.metric_min
+    return "unset: the bound train/model derived" if minimum is None else str(minimum)
+
+
 def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
     key = dg.AssetKey(spec.key(*lifecycle.UAT_SCORES))
 
@@ -94,7 +99,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
                 UAT_CHECK,
                 asset=key,
                 description="UAT value of the metric the version was trained on meets the "
-                f"experiment's bar (training.metric_min {spec.training.metric_min}: a minimum, or "
+                f"experiment's bar (training.metric_min {_bar_text(spec)}: a minimum, or "
                 "a maximum for rmse/mae/log_loss); a warning for the MRM approver, not a block.",
             )
         ],

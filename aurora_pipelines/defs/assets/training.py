@@ -103,7 +103,11 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 asset=key,
                 blocking=True,
                 description=f"Mean CV {_metric_text(spec)} is at least {minimum} "
-                "(spec training.metric_min).",
+                "(spec training.metric_min)."
+                if minimum is not None
+                else f"Mean CV {_metric_text(spec)} beats the dummy baseline of that metric "
+                "on this data by a margin the CV spread supports (training.metric_min unset); "
+                "the verdict says which bound applied and why.",
             )
         ],
     )
