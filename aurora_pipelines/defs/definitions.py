@@ -126,7 +126,7 @@ def experiment_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Def
     """One experiment's lifecycle: its stages' definitions and its whole-lifecycle job."""
     return dg.Definitions.merge(
         *(stage(spec, jobs) for stage in EXPERIMENT_STAGES),
-        dg.Definitions(jobs=[jobs.lifecycle]),
+        dg.Definitions(jobs=[jobs.lifecycle, jobs.lifecycle_daily]),
     )
 
 

@@ -129,8 +129,9 @@ class DriftWindowResult:
                 DRIFT_CHECK,
                 share <= m.drift_share_max,
                 Severity.ERROR,
-                f"drift share {share:.2f} above {m.drift_share_max}: the drift sensor "
-                "requests a retraining run (which goes through approval again)",
+                f"drift share {share:.2f} above {m.drift_share_max}: retraining is due; the "
+                "drift sensor requests it when the Dagster daemon runs (`make ui`), and the "
+                "retrained model goes through approval again",
                 drift_share=share,
                 maximum=m.drift_share_max,
             ),
