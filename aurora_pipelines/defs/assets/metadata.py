@@ -72,3 +72,17 @@ def materialize(result: StageResult) -> dg.MaterializeResult:
         metadata=to_metadata(result.as_metadata()),
         check_results=[check_result(v) for v in result.checks()],
     )
+
+
+def table_metadata(path: Path, *, rows: bool = True) -> dict[str, Any]:
+    """`dagster/column_schema` (and `dagster/row_count` of the current version) of the Delta
+    table at `path`, read from its log; empty when no table is there yet."""
+    from aurora_pipelines.lake import delta
+
+    if not delta.is_delta_table(path):
+        return {}
+    metadata: dict[str, Any] = {"dagster/column_schema": table_schema(delta.schema_columns(path))}
+    count = delta.row_count(path) if rows else None
+    if count is not None:
+        metadata["dagster/row_count"] = count
+    return metadata
