@@ -223,6 +223,7 @@ def _train_in_process(
 ) -> tuple[RegisteredModel, str, float, MetadataDict]:
     """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register
+    from aurora_pipelines.training.plots import metadata_plots
     from aurora_pipelines.training.trainer import train_experiment
 
     plan = inputs.plan
@@ -250,6 +251,7 @@ def _train_in_process(
     }
     if result.decision_threshold is not None:
         details["decision_threshold"] = float(result.decision_threshold)
+    details.update(metadata_plots(result))
     return registered, "mean CV", float(result.metrics[plan.primary_metric]), details
 
 

@@ -146,6 +146,13 @@ def test_train_model_records_its_version_as_the_candidate_with_its_evidence(trai
     assert check.passed and check.metadata["direction"].value == "min"
 
 
+def test_train_model_metadata_embeds_its_evaluation_plots_and_leaderboard(trained: Trained):
+    metadata = trained.metadata
+    for name in ("roc_curve_plot", "pr_curve_plot", "feature_importance_plot"):
+        assert "](data:image/png;base64," in metadata[name], name
+    assert "| algorithm" in metadata["leaderboard"] or "|" in metadata["leaderboard"]
+
+
 def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registration(
     trained: Trained, tmp_path: Path
 ):

@@ -232,7 +232,9 @@ def test_metadata_views_embed_the_histograms_and_tabulate_the_quality_breakdown(
     from aurora_pipelines.profiling.plots import metadata_views
 
     views = metadata_views(profile)
-    image = re.search(r"!\[Distributions \(sample\)\]\(data:image/png;base64,([^)]+)\)", views["histograms_plot"])
+    image = re.search(
+        r"!\[Distributions \(sample\)\]\(data:image/png;base64,([^)]+)\)", views["histograms_plot"]
+    )
     assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
     for component in profile.quality_breakdown:
         assert f"| {component} |" in views["quality_breakdown_table"]

@@ -66,10 +66,14 @@ def check_result(verdict: CheckVerdict) -> dg.AssetCheckResult:
     )
 
 
-def materialize(result: StageResult) -> dg.MaterializeResult:
-    """An engine stage result as the materialization Dagster records: metadata and checks."""
+def materialize(result: StageResult, *, table: Path | None = None) -> dg.MaterializeResult:
+    """An engine stage result as the materialization Dagster records: metadata and checks;
+    with `table`, the Delta table's column schema (and row count, unless the result says)."""
+    metadata = to_metadata(result.as_metadata())
+    for name, value in (table_metadata(table) if table is not None else {}).items():
+        metadata.setdefault(name, value)
     return dg.MaterializeResult(
-        metadata=to_metadata(result.as_metadata()),
+        metadata=metadata,
         check_results=[check_result(v) for v in result.checks()],
     )
 
