@@ -14,6 +14,7 @@ from dagster_dbt import get_asset_key_for_model
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs import automation
 from aurora_pipelines.defs.assets.comparison import build_comparison_assets
+from aurora_pipelines.defs.assets.dashboards import dashboards_definitions
 from aurora_pipelines.defs.assets.deploy import build_deploy_assets
 from aurora_pipelines.defs.assets.eda import build_eda_assets
 from aurora_pipelines.defs.assets.explain import build_explain_assets
@@ -25,6 +26,7 @@ from aurora_pipelines.defs.assets.raw import build_raw_assets
 from aurora_pipelines.defs.assets.serving import build_serving_assets
 from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
+from aurora_pipelines.defs.launch import launch_definitions
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
@@ -143,6 +145,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         dg.Definitions(assets=[dbt]),
         # Platform-wide governance stage: the inventory and approval analytics, daily.
         governance_report_definitions(settings.experiments_dir),
+        launch_definitions(),
+        dashboards_definitions(),
         *(experiment_definitions(spec, jobs[spec.name]) for spec in specs),
         dg.Definitions(
             sensors=[
