@@ -42,19 +42,24 @@ def create_experiment_op(
     context: dg.OpExecutionContext, config: ExperimentConfig, lake: LakeResource
 ) -> dg.Output[str]:
     # Imported on use: Spark and the source readers stay out of the code location's load.
+    from aurora_pipelines.errors import AuroraError
     from aurora_pipelines.experiments import create_experiment
 
     settings = lake.settings_for(actor_of(context))
-    created = create_experiment(
-        settings,
-        name=config.name,
-        source=config.source,
-        target=config.target,
-        team=config.team,
-        problem_type=config.problem_type,
-        id_column=config.id_column,
-        time_column=config.time_column,
-    )
+    try:
+        created = create_experiment(
+            settings,
+            name=config.name,
+            source=config.source,
+            target=config.target,
+            team=config.team,
+            problem_type=config.problem_type,
+            id_column=config.id_column,
+            time_column=config.time_column,
+        )
+    except AuroraError as exc:
+        # The run's error is the CLI's one line (what is wrong, how to fix), not a traceback.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     context.log.info(f"created experiment {config.name}: {created.spec_path}")
     metadata = {
         "spec": dg.MetadataValue.path(str(created.spec_path)),
