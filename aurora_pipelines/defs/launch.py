@@ -34,7 +34,7 @@ class ExperimentConfig(dg.Config):
 
 
 @dg.op(
-    name="create_experiment",
+    name="write_spec_and_launch",
     description="Write experiments/<name>.yaml (and its dbt models) after the CLI's checks, "
     "then run its unpartitioned lifecycle as far as its gates allow.",
 )

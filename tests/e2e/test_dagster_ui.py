@@ -26,7 +26,7 @@ from tests.browser import browser  # noqa: F401  (fixture)
 
 EXPERIMENT = "credit_default"
 BIN = Path(sys.executable).parent
-STARTUP_SECONDS = 180
+STARTUP_SECONDS = 300
 RUN_SECONDS = 240
 
 INSTANCE_YAML = """telemetry:
@@ -150,8 +150,16 @@ def test_the_asset_graph_of_the_demo_experiment_renders_with_its_group(
     webserver: str, page, ui_home: Path
 ):
     page.goto(f"{webserver}/asset-groups/{EXPERIMENT}", wait_until="networkidle")
+    # The global lineage: one node per group (each experiment, governance, platform).
+    for group in (EXPERIMENT, "governance", "platform"):
+        page.get_by_text(group, exact=True).first.wait_for(timeout=60_000)
+    _shot(page, ui_home, "asset_groups")
+    page.goto(
+        f"{webserver}/locations/aurora/asset-groups/{EXPERIMENT}/lineage",
+        wait_until="networkidle",
+    )
     page.get_by_text("profile", exact=True).first.wait_for(timeout=60_000)
-    for node in ("raw", "model", "staging_approval"):
+    for node in ("raw", "features", "model", "staging_approval", "drift"):
         assert page.get_by_text(node, exact=True).count() >= 1, node
     # The instance's nux setting: no "Join the Dagster community" modal over the page.
     assert page.get_by_text("Join the Dagster community").count() == 0
@@ -178,7 +186,10 @@ def test_a_launchpad_launch_materializes_raw_and_the_profile_with_its_plot(
     assert status == "SUCCESS", f"run status {status}; see the run in {ui_home / 'dagster'}"
 
     page.goto(f"{webserver}/assets/{EXPERIMENT}/eda/profile", wait_until="networkidle")
-    page.get_by_text("quality_score").first.wait_for(timeout=60_000)
+    try:
+        page.get_by_text("quality_score").first.wait_for(timeout=60_000)
+    finally:
+        _shot(page, ui_home, "profile_page")
     shows = page.get_by_text("Show Markdown")
     if shows.count():
         # Markdown metadata opens in a dialog; the histograms are its first plot.
@@ -187,7 +198,10 @@ def test_a_launchpad_launch_materializes_raw_and_the_profile_with_its_plot(
         row = names.first.locator("xpath=ancestor::tr[1]")
         (row.get_by_text("Show Markdown") if row.count() else shows.first).click()
     image = page.locator("img[src^='data:image/png;base64,']").first
-    image.wait_for(timeout=30_000)
+    try:
+        image.wait_for(timeout=30_000)
+    finally:
+        _shot(page, ui_home, "profile_metadata")
     assert image.evaluate("img => img.naturalWidth") > 100
     _shot(page, ui_home, "profile_metadata")
 

@@ -29,7 +29,7 @@ def csv_source(tmp_path: Path) -> Path:
 
 def _launch(aurora_home: Path, **fields) -> dg.ExecuteInProcessResult:
     return create_experiment_job.execute_in_process(
-        run_config={"ops": {"create_experiment": {"config": fields}}},
+        run_config={"ops": {"write_spec_and_launch": {"config": fields}}},
         resources={"lake": LakeResource(home=str(aurora_home))},
         instance=dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
