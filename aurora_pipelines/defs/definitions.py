@@ -163,7 +163,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 ),
             ]
         ),
-        dg.Definitions(resources=build_resources(settings)),
+        dg.Definitions(
+            resources=build_resources(settings),
+            # One process per run (UI launches too): one Spark session, and the embedded Hive
+            # metastore (Derby) admits one JVM; multiprocess steps each started their own.
+            executor=dg.in_process_executor,
+        ),
     )
 
 

@@ -27,7 +27,7 @@ from tests.browser import browser  # noqa: F401  (fixture)
 EXPERIMENT = "credit_default"
 BIN = Path(sys.executable).parent
 STARTUP_SECONDS = 300
-RUN_SECONDS = 240
+RUN_SECONDS = 420
 
 INSTANCE_YAML = """telemetry:
   enabled: false

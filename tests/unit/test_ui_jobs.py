@@ -28,6 +28,8 @@ def test_lifecycle_job_is_unpartitioned_and_cli_runs_take_the_experiment_jobs(tm
     key = {stage: dg.AssetKey(spec.key(*stage)) for stage in stages}
     job = defs.resolve_job_def("credit_default__lifecycle")
     assert job.partitions_def is None
+    # UI launches run in one process: one Spark session, one JVM on the embedded metastore.
+    assert job.executor_def.name == "in_process"
     assert key[lifecycle.BATCH_SCORES] not in job.asset_layer.executable_asset_keys
     assert key[lifecycle.STAGING_APPROVAL] in job.asset_layer.executable_asset_keys
 
