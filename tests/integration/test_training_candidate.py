@@ -274,6 +274,10 @@ def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(tr
     card = settings.reports_dir.joinpath(spec.name, "model_card", f"v{version}", "model_card.md")
     # The data-sources table: the score (two decimals) instead of "n/a".
     assert re.search(r"\|\s+87\.25\s+\|", card.read_text())
+    # What the Dagster UI shows of the card: its summary table and the SHAP chart inline.
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL_CARD))
+    assert "| holdout roc_auc |" in metadata["card_summary"]
+    assert "](data:image/png;base64," in metadata["shap_importance_plot"]
 
 
 def test_a_candidate_whose_artifacts_changed_is_refused_by_the_staging_gate(trained: Trained):
