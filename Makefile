@@ -61,6 +61,7 @@ format: install
 # The venv's bin on PATH: dagster-dbt's prepare_if_dev runs `dbt parse` by name.
 ui: install dbt-docs
 	mkdir -p $(DAGSTER_HOME)
+	test -f $(DAGSTER_HOME)/dagster.yaml || $(BIN)/python -c "import pathlib, sys; from aurora_pipelines.defs.runner import INSTANCE_YAML; pathlib.Path(sys.argv[1]).write_text(INSTANCE_YAML)" $(DAGSTER_HOME)/dagster.yaml
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/dagster dev -w workspace.yaml
 
 mlflow-ui: install

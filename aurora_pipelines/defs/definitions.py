@@ -14,6 +14,7 @@ from dagster_dbt import get_asset_key_for_model
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs import automation
 from aurora_pipelines.defs.assets.comparison import build_comparison_assets
+from aurora_pipelines.defs.assets.dashboards import dashboards_definitions
 from aurora_pipelines.defs.assets.deploy import build_deploy_assets
 from aurora_pipelines.defs.assets.eda import build_eda_assets
 from aurora_pipelines.defs.assets.explain import build_explain_assets
@@ -26,6 +27,7 @@ from aurora_pipelines.defs.assets.serving import build_serving_assets
 from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.defs.assets.workspace_health import workspace_health_definitions
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
+from aurora_pipelines.defs.launch import launch_definitions
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
@@ -129,7 +131,7 @@ def experiment_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Def
     """One experiment's lifecycle: its stages' definitions and its whole-lifecycle job."""
     merged = dg.Definitions.merge(
         *(stage(spec, jobs) for stage in EXPERIMENT_STAGES),
-        dg.Definitions(jobs=[jobs.lifecycle]),
+        dg.Definitions(jobs=[jobs.lifecycle, jobs.lifecycle_daily]),
     )
     if spec.archived is not None:
         # Archived (aurora experiments archive): no schedules or sensors; assets stay readable.
@@ -151,6 +153,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         # Platform-wide governance stage: the inventory and approval analytics, daily.
         governance_report_definitions(settings.experiments_dir),
         workspace_health_definitions(settings.experiments_dir),
+        launch_definitions(),
+        dashboards_definitions(),
         *(experiment_definitions(spec, jobs[spec.name]) for spec in specs),
         dg.Definitions(
             sensors=[
@@ -173,7 +177,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 ),
             ]
         ),
-        dg.Definitions(resources=build_resources(settings)),
+        dg.Definitions(
+            resources=build_resources(settings),
+            # One process per run (UI launches too): one Spark session, and the embedded Hive
+            # metastore (Derby) admits one JVM; multiprocess steps each started their own.
+            executor=dg.in_process_executor,
+        ),
     )
 
 

@@ -16,6 +16,7 @@ AssetJob = Any
 @dataclass(frozen=True)
 class ExperimentJobs:
     lifecycle: AssetJob
+    lifecycle_daily: AssetJob
     promote: dict[Gate, AssetJob]
     retrain: AssetJob
     score_and_monitor: AssetJob
@@ -24,6 +25,7 @@ class ExperimentJobs:
     def all(self) -> list[AssetJob]:
         return [
             self.lifecycle,
+            self.lifecycle_daily,
             *self.promote.values(),
             self.retrain,
             self.score_and_monitor,
@@ -33,6 +35,15 @@ class ExperimentJobs:
 
 def _keys(spec: ExperimentSpec, *stages: lifecycle.Stage) -> dg.AssetSelection:
     return dg.AssetSelection.assets(*[dg.AssetKey(spec.key(*s)) for s in stages])
+
+
+# Daily-partitioned stages: a run of them needs a day (the partition), the rest do not.
+DAILY_STAGES = (
+    lifecycle.BATCH_SCORES,
+    lifecycle.AB_COMPARISON,
+    lifecycle.DRIFT,
+    lifecycle.PERFORMANCE,
+)
 
 
 def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
@@ -74,11 +85,20 @@ def build_experiment_jobs(spec: ExperimentSpec) -> ExperimentJobs:
             "its profile, or the scoring batch.",
             tags={**tags, "aurora/trigger": "new_data"},
         ),
+        # Unpartitioned, so the Launchpad asks for no day; the daily stages have their own job.
         lifecycle=dg.define_asset_job(
             f"{spec.name}__lifecycle",
+            selection=dg.AssetSelection.groups(spec.name) - _keys(spec, *DAILY_STAGES),
+            tags=tags,
+            description="Every unpartitioned stage of the experiment, as far as its gates "
+            f"allow; the day's scoring and drift run from {spec.name}__score_and_monitor.",
+        ),
+        lifecycle_daily=dg.define_asset_job(
+            f"{spec.name}__lifecycle_daily",
             selection=dg.AssetSelection.groups(spec.name),
             tags=tags,
-            description="Every stage of the experiment, as far as its gates allow.",
+            description="Every stage including one day's scoring and drift (pick the day): "
+            "what `aurora run` launches when the day's batch is due too.",
         ),
         promote=promote,
         retrain=dg.define_asset_job(

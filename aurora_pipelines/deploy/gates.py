@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aurora_pipelines.lifecycle import Gate
-from aurora_pipelines.results import CheckVerdict, JsonValue, MetadataDict
+from aurora_pipelines.results import CheckVerdict, JsonValue, MetadataDict, Severity
 
 if TYPE_CHECKING:
     from aurora_pipelines.deploy.promotion import Candidate
@@ -46,6 +46,16 @@ class GateRequest:
     compliance: ComplianceReport
     superseded: list[int]  # pending requests voided by a tier change
     revalidation_due: datetime | None
+
+    @property
+    def waiting(self) -> bool:
+        """Filed, compliant and undecided: the gate waits for a person, nothing has failed."""
+        return (
+            not self.approved
+            and self.compliance.passed
+            and self.request is not None
+            and self.request.status == "pending"
+        )
 
     def as_metadata(self) -> MetadataDict:
         request = self.request
@@ -87,9 +97,16 @@ class GateRequest:
             CheckVerdict(
                 APPROVED_CHECK,
                 passed=self.approved,
+                # Waiting for a decision is a stop, not an error: WARN, so the run succeeds up
+                # to the gate (the asset skips what follows); a rejection stays an ERROR.
+                severity=Severity.WARN if self.waiting else Severity.ERROR,
                 description=self.reason,
                 metadata={
                     "approval_request_id": request_id,
+                    "status": "waiting for a decision" if self.waiting else None,
+                    "who_must_decide": f"{self.chain}: {', '.join(self.approvers)}"
+                    if self.waiting
+                    else None,
                     "reason": self.reason,
                     "approvers": ", ".join(self.approvers),
                     "risk_tier": self.tier.tier,

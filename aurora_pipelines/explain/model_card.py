@@ -93,6 +93,34 @@ class ModelCard:
             "risk_tier": self.risk.tier if self.risk else None,
         }
 
+    def metadata_views(self) -> dict[str, Any]:
+        """The card's summary as a Markdown table and its SHAP importance as an embedded
+        bar chart, for the Dagster UI (the full card is the HTML file)."""
+        from aurora_pipelines import plot_markdown as pm
+
+        summary = self.summary()
+        rows = [(f"holdout {k}", v) for k, v in summary["holdout_metrics"].items()]
+        rows += [
+            ("top features", ", ".join(summary["top_features"])),
+            ("disparity ratio", summary["disparity_ratio"]),
+            ("sensitive attribute", summary["sensitive_attribute"]),
+            ("risk tier", summary["risk_tier"]),
+        ]
+        views: dict[str, Any] = {
+            "card_summary": pm.table_markdown(
+                ["fact", "value"], [(k, "n/a" if v is None else v) for k, v in rows]
+            )
+        }
+        top = self.explanation.importance.head(15)
+        if not top.empty:
+            chart = pm.bar_chart(
+                f"mean |SHAP| ({self.explanation.method})",
+                dict(zip(top["feature"], top["mean_abs_shap"].astype(float), strict=True)),
+                "mean |SHAP value|",
+            )
+            views["shap_importance_plot"] = pm.image_markdown("SHAP importance", chart)
+        return {k: v for k, v in views.items() if v is not None}
+
     def facts(self) -> dict[str, Any]:
         """What compliance requirements are checked against (written as model_card.json)."""
         ev = self.evaluation

@@ -188,3 +188,15 @@ def write_spark(
 ) -> int:
     """Commit a Spark DataFrame through Arrow (delta-spark needs jars this machine lacks)."""
     return write_table(path, df.toArrow(), mode=mode, commit_info=commit_info)
+
+
+def row_count(path: str | Path) -> int | None:
+    """Rows of the table's current version from the log's file statistics (no data read);
+    None when a writer recorded no statistics."""
+    import pyarrow as pa
+
+    actions = pa.table(_open(path).get_add_actions(flatten=True))
+    if "num_records" not in actions.column_names:
+        return None
+    counts = actions.column("num_records").to_pylist()
+    return None if any(c is None for c in counts) else int(sum(counts))

@@ -107,7 +107,31 @@ class DriftWindowResult:
             "delta_path": self.series,
             "delta_version": self.series_version,
             "alert_webhook_error": self.alert_webhook_error,
+            **self.plots(),
         }
+
+    def plots(self) -> MetadataDict:
+        """Per-feature PSI against its error level, and drift share over the windows so far."""
+        from aurora_pipelines import plot_markdown as pm
+        from aurora_pipelines.monitoring.history import drift_history
+
+        m = self.monitoring
+        psi = {f.column: float(f.psi) for f in self.drift.features if f.psi is not None}
+        views: MetadataDict = {}
+        if psi:
+            views["psi_plot"] = pm.image_markdown(
+                "PSI per feature",
+                pm.bar_chart(
+                    f"PSI per feature, window {self.drift.window}", psi, "PSI", m.psi_threshold
+                ),
+            )
+        history = [(p.window, p.value) for p in drift_history(self.series)]
+        if history:
+            views["drift_share_over_time"] = pm.image_markdown(
+                "Drift share over time",
+                pm.line_chart("drift share per window", history, "drift share", m.drift_share_max),
+            )
+        return views
 
     def checks(self) -> list[CheckVerdict]:
         m, d = self.monitoring, self.drift
@@ -129,8 +153,9 @@ class DriftWindowResult:
                 DRIFT_CHECK,
                 share <= m.drift_share_max,
                 Severity.ERROR,
-                f"drift share {share:.2f} above {m.drift_share_max}: the drift sensor "
-                "requests a retraining run (which goes through approval again)",
+                f"drift share {share:.2f} above {m.drift_share_max}: retraining is due; the "
+                "drift sensor requests it when the Dagster daemon runs (`make ui`), and the "
+                "retrained model goes through approval again",
                 drift_share=share,
                 maximum=m.drift_share_max,
             ),

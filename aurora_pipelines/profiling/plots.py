@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aurora_pipelines.profiling.profile import Profile
@@ -114,3 +114,34 @@ def all_plots(profile: Profile) -> dict[str, str]:
         "Association with the target (sample)": target_association(profile),
     }
     return {title: uri for title, uri in plots.items() if uri}
+
+
+# Shown in the asset's metadata: a handful of histograms (the HTML report has them all).
+METADATA_HISTOGRAMS = 8
+
+
+def metadata_views(profile: Profile) -> dict[str, Any]:
+    """What the Dagster UI shows of a profile: the quality breakdown and the top warnings as
+    tables, histograms and missingness as embedded images (Markdown values)."""
+    from aurora_pipelines import plot_markdown as pm
+
+    weights = profile.quality_weights
+    breakdown = pm.table_markdown(
+        ["component", "score (0-100)", "weight"],
+        [(name, score, weights.get(name, "")) for name, score in profile.quality_breakdown.items()],
+    )
+    warnings = pm.table_markdown(["#", "warning"], list(enumerate(profile.warnings[:10], 1)))
+    short = profile.model_copy(
+        update={"columns": [c for c in profile.columns if c.histogram][:METADATA_HISTOGRAMS]}
+    )
+    views: dict[str, Any] = {
+        "quality_breakdown_table": breakdown,
+        "top_warnings": warnings if profile.warnings else pm.Markdown("no warnings"),
+    }
+    for name, title, uri in (
+        ("histograms_plot", "Distributions (sample)", histograms(short)),
+        ("missing_values_plot", "Missing values (full table)", missingness(profile)),
+    ):
+        if uri:
+            views[name] = pm.image_markdown(title, uri)
+    return views

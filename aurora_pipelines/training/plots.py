@@ -9,6 +9,7 @@ Drawn from held-out rows when there is a holdout, else from out-of-fold predicti
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,3 +106,27 @@ def residual_summary(result: TrainingResult) -> dict[str, float]:
         "residual_std": float(np.std(residuals)),
         "residual_abs_p95": float(np.quantile(np.abs(residuals), 0.95)),
     }
+
+
+# The evaluation plots shown in train/model's metadata (all of them are in the MLflow run).
+METADATA_PLOTS = {
+    "roc_curve.png": ("roc_curve_plot", "ROC curve"),
+    "pr_curve.png": ("pr_curve_plot", "Precision-recall curve"),
+    "residuals.png": ("residuals_plot", "Residuals"),
+    "feature_importance.png": ("feature_importance_plot", "Permutation feature importance"),
+}
+
+
+def metadata_plots(result: TrainingResult) -> dict[str, Any]:
+    """ROC/PR (or residuals) and importance as embedded Markdown images for the Dagster UI."""
+    import tempfile
+
+    from aurora_pipelines.plot_markdown import image_markdown
+
+    views: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="aurora-plots-") as tmp:
+        for path in write_plots(result, Path(tmp)):
+            if path.name in METADATA_PLOTS:
+                name, title = METADATA_PLOTS[path.name]
+                views[name] = image_markdown(title, path)
+    return {name: view for name, view in views.items() if view is not None}

@@ -265,6 +265,7 @@ def _train_in_process(
 ) -> tuple[RegisteredModel, str, float, MetadataDict, _BoundEvidence]:
     """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register
+    from aurora_pipelines.training.plots import metadata_plots
     from aurora_pipelines.training.trainer import train_experiment
 
     plan = inputs.plan
@@ -292,6 +293,7 @@ def _train_in_process(
     }
     if result.decision_threshold is not None:
         details["decision_threshold"] = float(result.decision_threshold)
+    details.update(metadata_plots(result))
     folds = result.cv.get(result.best_algorithm, {}).get(plan.primary_metric)
     evidence = _BoundEvidence(
         frame[inputs.spec.target].to_numpy(), [float(v) for v in folds] if folds else None

@@ -212,6 +212,13 @@ def test_drift_window_reads_batch_scores_and_the_prediction_log(materialized, wo
     assert "<html" in html[:5000].lower() and "credit_score" in html
 
 
+def test_drift_metadata_embeds_the_psi_chart_and_the_drift_share_over_time(materialized):
+    metadata = asset_metadata(materialized, [NAME, *lifecycle.DRIFT])
+    for name in ("psi_plot", "drift_share_over_time"):
+        assert "](data:image/png;base64," in metadata[name], name
+    assert metadata["dagster/column_schema"].columns
+
+
 def test_drift_checks_have_warn_and_error_severities(materialized):
     checks = _checks(materialized)
     assert not checks["drift_share_max"].passed

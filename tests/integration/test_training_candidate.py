@@ -31,6 +31,7 @@ from tests.factories import (
     home_settings,
     make_spec,
     materialize,
+    resources_for,
 )
 
 CORRELATION_ID = "corr-cli-7f3a"  # what `aurora run` puts in the run's aurora/correlation_id tag
@@ -145,6 +146,13 @@ def test_train_model_records_its_version_as_the_candidate_with_its_evidence(trai
     assert check.passed and check.metadata["direction"].value == "min"
 
 
+def test_train_model_metadata_embeds_its_evaluation_plots_and_leaderboard(trained: Trained):
+    metadata = trained.metadata
+    for name in ("roc_curve_plot", "pr_curve_plot", "feature_importance_plot"):
+        assert "](data:image/png;base64," in metadata[name], name
+    assert "| algorithm" in metadata["leaderboard"] or "|" in metadata["leaderboard"]
+
+
 def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registration(
     trained: Trained, tmp_path: Path
 ):
@@ -184,6 +192,70 @@ def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registratio
     assert checks == {"compliance": True, "approved": False}
 
 
+def test_a_pending_approval_stops_the_run_at_the_gate_without_failing_it(trained: Trained):
+    """The run succeeds up to the gate; what follows is skipped; the gate's check names the
+    request and who must decide. Once approved, the same selection carries on."""
+    from aurora_pipelines.defs.assets.governance import build_governance_assets
+
+    staging_approval = build_governance_assets(trained.spec)[0]
+
+    @dg.asset(key=trained.spec.key(*lifecycle.STAGING), deps=[staging_approval.key])
+    def staging() -> dg.MaterializeResult:
+        return dg.MaterializeResult()
+
+    instance = dg.DagsterInstance.ephemeral()
+    waiting = materialize(trained.settings, [staging_approval, staging], instance=instance)
+    assert waiting.success  # no red run for "waiting for approval"
+    assert [e.asset_key for e in waiting.get_asset_materialization_events()] == [
+        staging_approval.key
+    ]
+    skipped = [e.step_key for e in waiting.all_events if e.event_type_value == "STEP_SKIPPED"]
+    assert skipped == [staging.op.name]
+    (check,) = [c for c in waiting.get_asset_check_evaluations() if c.check_name == "approved"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    (request,) = trained.governance.list_requests(trained.spec.name, gate="staging")
+    assert check.metadata["approval_request_id"].value == request.id
+    assert "validator_bob" in check.metadata["who_must_decide"].value
+    assert f"#{request.id}" in (check.description or "")
+
+    trained.governance.decide(request.id, "approve", actor="validator_bob", comment="ok")
+    approved = materialize(trained.settings, [staging_approval, staging], instance=instance)
+    assert approved.success
+    assert {e.asset_key for e in approved.get_asset_materialization_events()} == {
+        staging_approval.key,
+        staging.key,
+    }
+
+
+def test_the_approval_sensor_never_relaunches_a_promotion_already_carried_out(trained: Trained):
+    """A new Dagster instance starts the sensor's cursor at 0: decisions already promoted (by
+    the CLI, the sensor or anyone) are skipped, the one not yet carried out is launched."""
+    from aurora_pipelines.defs.jobs import build_experiment_jobs
+    from aurora_pipelines.defs.sensors.approval import build_approval_sensor
+
+    spec = trained.spec
+    sensor = build_approval_sensor({spec.name: build_experiment_jobs(spec)})
+    (request,) = trained.governance.list_requests(spec.name, gate="staging", status="approved")
+
+    def launched() -> list[dg.RunRequest]:
+        with dg.build_sensor_context(
+            instance=dg.DagsterInstance.ephemeral(), resources=resources_for(trained.settings)
+        ) as context:
+            return list(sensor(context) or [])
+
+    (run,) = launched()
+    assert run.job_name == f"{spec.name}__promote_staging"
+    assert run.tags["aurora/approval_request_id"] == str(request.id)
+    # What deploy.promotion.promote audits once the version is deployed.
+    trained.governance.audit(
+        "promotion",
+        actor="ds_alice",
+        target=f"{request.model_name}/{request.model_version}",
+        details={"gate": "staging", "approval_id": request.id},
+    )
+    assert launched() == []
+
+
 def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(trained: Trained):
     from aurora_pipelines.defs.assets.explain import build_explain_assets
     from aurora_pipelines.profiling.experiment import profile_json_path
@@ -202,6 +274,10 @@ def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(tr
     card = settings.reports_dir.joinpath(spec.name, "model_card", f"v{version}", "model_card.md")
     # The data-sources table: the score (two decimals) instead of "n/a".
     assert re.search(r"\|\s+87\.25\s+\|", card.read_text())
+    # What the Dagster UI shows of the card: its summary table and the SHAP chart inline.
+    metadata = asset_metadata(result, spec.key(*lifecycle.MODEL_CARD))
+    assert "| holdout roc_auc |" in metadata["card_summary"]
+    assert "](data:image/png;base64," in metadata["shap_importance_plot"]
 
 
 def test_a_candidate_whose_artifacts_changed_is_refused_by_the_staging_gate(trained: Trained):

@@ -223,3 +223,20 @@ def test_cramers_v_is_one_for_a_determined_pair_and_near_zero_for_independent():
     noise = stats.cramers_v(x, pd.Series(rng.choice([0, 1], 3000)))
     assert noise is not None and noise < 0.05
     assert math.isclose(stats.pearson(pd.Series([1.0, 2, 3]), pd.Series([2.0, 4, 6])), 1.0)
+
+
+def test_metadata_views_embed_the_histograms_and_tabulate_the_quality_breakdown(profile):
+    """What the Dagster UI shows of a profile: images inline (data URIs), tables as Markdown."""
+    import base64
+
+    from aurora_pipelines.profiling.plots import metadata_views
+
+    views = metadata_views(profile)
+    image = re.search(
+        r"!\[Distributions \(sample\)\]\(data:image/png;base64,([^)]+)\)", views["histograms_plot"]
+    )
+    assert image and base64.b64decode(image.group(1)).startswith(b"\x89PNG")
+    for component in profile.quality_breakdown:
+        assert f"| {component} |" in views["quality_breakdown_table"]
+    if profile.warnings:
+        assert profile.warnings[0].replace("|", "\\|") in views["top_warnings"]

@@ -130,7 +130,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             # A uat_source is read as the experiment's team: grants and PII rules apply.
             access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
         )
-        return materialize(run)
+        return materialize(run, table=lake.path(spec.name, *lifecycle.UAT_SCORES))
 
     return uat_scores
 

@@ -3,7 +3,13 @@
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import actor_of, commit_info, path_url
+from aurora_pipelines.defs.assets.metadata import (
+    actor_of,
+    commit_info,
+    path_url,
+    table_metadata,
+    to_metadata,
+)
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, SparkResource
 from aurora_pipelines.specs import ExperimentSpec
@@ -37,6 +43,7 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         # Imported on use: pandas, delta-rs and the profiler stay out of the code location's load.
         from aurora_pipelines.lake import delta
         from aurora_pipelines.profiling.experiment import profile_experiment, read_delta_input
+        from aurora_pipelines.profiling.plots import metadata_views
 
         raw = lake.path(spec.name, *lifecycle.RAW)
         found = read_delta_input(spark.spark_session, raw)
@@ -70,6 +77,8 @@ def build_eda_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 "expectation_suite": path_url(done.suite),
                 "delta_path": path_url(table_path),
                 "delta_version": version,
+                **to_metadata(metadata_views(result)),
+                **table_metadata(table_path),
             },
             check_results=[
                 dg.AssetCheckResult(

@@ -4,7 +4,7 @@ version the staging gate decides on; its path is attached to the approval reques
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import path_url
+from aurora_pipelines.defs.assets.metadata import path_url, to_metadata
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import (
     GovernanceResource,
@@ -79,6 +79,7 @@ def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 ),
                 "holdout_metrics": dg.MetadataValue.json(summary["holdout_metrics"]),
                 "disparity_ratio": summary["disparity_ratio"],
+                **to_metadata(card.metadata_views()),
             }
         )
 

@@ -8,6 +8,8 @@ quorum, not the requester) approved exactly that. Nothing downstream (deployment
 until both pass.
 """
 
+from collections.abc import Iterator
+
 import dagster as dg
 
 from aurora_pipelines import lifecycle
@@ -23,6 +25,9 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
 
     @dg.asset(
         key=key,
+        # A pending decision stops the run here without failing it: no output, so Dagster
+        # skips what depends on the gate and the run succeeds up to it.
+        output_required=False,
         deps=[spec.key(*stage) for stage in upstream],
         group_name=spec.name,
         kinds={"sqlite"},
@@ -53,7 +58,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
         registry: MlflowRegistryResource,
         governance: GovernanceResource,
         lake: LakeResource,
-    ) -> dg.MaterializeResult:
+    ) -> Iterator[dg.MaterializeResult | dg.AssetMaterialization | dg.AssetCheckResult]:
         # Imported on use: mlflow adds seconds to every code-location load.
         from aurora_pipelines.deploy.gates import request_gate_approval
 
@@ -68,7 +73,16 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             correlation_id=correlation_id(context),
             run_id=context.run_id,
         )
-        return materialize(outcome)
+        result = materialize(outcome)
+        if not outcome.waiting:
+            yield result
+            return
+        context.log.info(
+            f"{key.to_user_string()}: waiting for approval request "
+            f"#{outcome.request.id if outcome.request else '?'} ({outcome.chain})"
+        )
+        yield dg.AssetMaterialization(asset_key=key, metadata=result.metadata)
+        yield from result.check_results or []
 
     return _asset
 

@@ -66,9 +66,27 @@ def check_result(verdict: CheckVerdict) -> dg.AssetCheckResult:
     )
 
 
-def materialize(result: StageResult) -> dg.MaterializeResult:
-    """An engine stage result as the materialization Dagster records: metadata and checks."""
+def materialize(result: StageResult, *, table: Path | None = None) -> dg.MaterializeResult:
+    """An engine stage result as the materialization Dagster records: metadata and checks;
+    with `table`, the Delta table's column schema (and row count, unless the result says)."""
+    metadata = to_metadata(result.as_metadata())
+    for name, value in (table_metadata(table) if table is not None else {}).items():
+        metadata.setdefault(name, value)
     return dg.MaterializeResult(
-        metadata=to_metadata(result.as_metadata()),
+        metadata=metadata,
         check_results=[check_result(v) for v in result.checks()],
     )
+
+
+def table_metadata(path: Path, *, rows: bool = True) -> dict[str, Any]:
+    """`dagster/column_schema` (and `dagster/row_count` of the current version) of the Delta
+    table at `path`, read from its log; empty when no table is there yet."""
+    from aurora_pipelines.lake import delta
+
+    if not delta.is_delta_table(path):
+        return {}
+    metadata: dict[str, Any] = {"dagster/column_schema": table_schema(delta.schema_columns(path))}
+    count = delta.row_count(path) if rows else None
+    if count is not None:
+        metadata["dagster/row_count"] = count
+    return metadata

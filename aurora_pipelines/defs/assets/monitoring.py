@@ -130,7 +130,7 @@ def build_monitoring_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         from aurora_pipelines.monitoring.stage import run_drift_window
 
         result = run_drift_window(**_window_inputs(spec, context, spark, lake, registry))
-        return materialize(result)
+        return materialize(result, table=lake.path(spec.name, *lifecycle.DRIFT))
 
     assets = [drift]
     if m.labels is not None:
@@ -171,6 +171,6 @@ def _build_performance(spec: ExperimentSpec) -> dg.AssetsDefinition:
         result = run_performance_window(
             **_window_inputs(spec, context, spark, lake, registry), target=spec.target
         )
-        return materialize(result)
+        return materialize(result, table=lake.path(spec.name, *lifecycle.PERFORMANCE))
 
     return performance

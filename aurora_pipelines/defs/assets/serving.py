@@ -9,7 +9,12 @@ re-run replaces only its own day (see aurora_pipelines/serving/batch.py).
 import dagster as dg
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.defs.assets.metadata import commit_info, path_url, to_metadata
+from aurora_pipelines.defs.assets.metadata import (
+    commit_info,
+    path_url,
+    table_metadata,
+    to_metadata,
+)
 from aurora_pipelines.defs.assets.partitions import daily_partitions
 from aurora_pipelines.defs.assets.stage_asset import stage_asset
 from aurora_pipelines.defs.resources import LakeResource, MlflowRegistryResource, SparkResource
@@ -53,7 +58,8 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             load_version=lambda v: load_experiment_version(registry.tracking_uri, spec, v),
             commit_info=commit_info(context),
         )
-        return dg.MaterializeResult(metadata=to_metadata(result.as_metadata()))
+        table = table_metadata(lake.path(spec.name, *lifecycle.BATCH_SCORES), rows=False)
+        return dg.MaterializeResult(metadata=to_metadata(result.as_metadata()) | table)
 
     @stage_asset(
         spec,
@@ -102,6 +108,7 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 **result.as_metadata(),
                 "delta_path": path_url(path),
                 "delta_version": table_version,
+                **table_metadata(path, rows=False),
             }
         )
 

@@ -22,17 +22,28 @@ def build_approval_sensor(jobs: dict[str, ExperimentJobs]) -> dg.SensorDefinitio
         jobs=promote_jobs,
         minimum_interval_seconds=30,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Launches the promotion run when an approval decision is recorded.",
+        description="Launches the promotion run when an approval decision is recorded, unless "
+        "that promotion (or a later one of the same gate) was already carried out.",
     )
     def approval_sensor(context: dg.SensorEvaluationContext, governance: GovernanceResource):
+        from aurora_pipelines.deploy.carried_out import already_acted_on, promoted_approvals
+
         cursor = int(context.cursor or 0)
-        for request in governance.store().decisions_after(cursor):
+        store = governance.store()
+        decisions = store.decisions_after(cursor)
+        # The cursor lives in the Dagster instance; what was carried out lives in the store.
+        promotions = promoted_approvals(store) if decisions else []
+        for request in decisions:
             cursor = max(cursor, request.decision_seq or cursor)
             experiment_jobs = jobs.get(request.experiment)
             if request.status != "approved" or experiment_jobs is None:
                 context.log.info(
                     f"approval request #{request.id} is {request.status}: nothing to promote"
                 )
+                continue
+            done = already_acted_on(request, promotions)
+            if done:
+                context.log.info(f"{done}: not launching it again")
                 continue
             gate = Gate(request.gate)
             job = experiment_jobs.promote[gate]
