@@ -27,6 +27,7 @@ from aurora_pipelines.commands import (
 )
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
+from aurora_pipelines.commands.logs import cli_log_context, log_refusal
 from aurora_pipelines.errors import AuroraError
 
 app = typer.Typer(
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> Any:
         args.remove("--debug")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with cli_log_context(app, args):
+        return _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> Any:
     try:
         code = app(args=args, prog_name="aurora", standalone_mode=False)
         if isinstance(code, int) and code:
@@ -67,6 +73,7 @@ def main(argv: list[str] | None = None) -> Any:
         if debug:
             raise
         print_error(str(exc))
+        log_refusal(str(exc))
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

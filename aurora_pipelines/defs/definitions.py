@@ -25,6 +25,7 @@ from aurora_pipelines.defs.assets.raw import build_raw_assets
 from aurora_pipelines.defs.assets.serving import build_serving_assets
 from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
+from aurora_pipelines.defs.operations import operations_definitions
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
@@ -159,6 +160,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 ),
             ]
         ),
+        operations_definitions(specs),
         dg.Definitions(resources=build_resources(settings)),
     )
 
