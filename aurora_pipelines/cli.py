@@ -28,7 +28,7 @@ from aurora_pipelines.commands import (
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
 from aurora_pipelines.commands.logs import cli_log_context, log_refusal
-from aurora_pipelines.errors import AuroraError
+from aurora_pipelines.errors import AuroraError, is_no_space, storage_full
 
 app = typer.Typer(
     help="Aurora: governed ML lifecycle on Dagster, Spark, Delta, dbt and MLflow.",
@@ -86,6 +86,14 @@ def _run(args: list[str], debug: bool) -> Any:
 
         rich_format_error(exc)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # A full disk is the user's to fix, not a bug: one line naming the path.
+        if debug or not is_no_space(exc):
+            raise
+        message = str(storage_full(getattr(exc, "filename", None) or "AURORA_HOME", "a file"))
+        print_error(message)
+        log_refusal(message)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -117,7 +117,7 @@ def configure_logging(home: Path, *, stderr: bool) -> Path:
             logger.removeHandler(handler)
             handler.close()
         handlers: list[logging.Handler] = [
-            RotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+            _QuietFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
         ]
         if stderr:
             handlers.append(_StderrHandler())
@@ -128,6 +128,14 @@ def configure_logging(home: Path, *, stderr: bool) -> Path:
             logger.addHandler(handler)
         logger.setLevel(level)
     return path
+
+
+class _QuietFileHandler(RotatingFileHandler):
+    """The log file must never break the work it records: a full or read-only disk drops
+    the line (the stderr copy, and the command's own error, still say what happened)."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        pass
 
 
 class _StderrHandler(logging.StreamHandler):

@@ -8,6 +8,7 @@ is still published in the OpenAPI document (`openapi_extra`).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -21,6 +22,9 @@ from starlette.concurrency import run_in_threadpool
 
 from aurora_pipelines.serving.scoring import ScoringService, ServiceConfig, Unavailable
 from aurora_pipelines.serving.validation import RequestInvalid
+from aurora_pipelines.structured_logs import log_context
+
+log = logging.getLogger("aurora.scoring_service")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -65,6 +69,20 @@ _ERRORS = {
     "422": {"description": "A record lacks a field or has a value of the wrong type."},
     "503": {"description": "No model version can answer."},
 }
+
+
+def _log_refusal(experiment: str, endpoint: str, request_id: str, status: int, why: str) -> None:
+    # Answered requests are counted in /metrics and logged in the prediction log; a refused one
+    # is a log line, under its request id (the prediction log's and the caller's correlation id).
+    with log_context(experiment=experiment, correlation_id=request_id):
+        log.log(
+            logging.ERROR if status >= 500 else logging.WARNING,
+            "%s refused with %s: %s",
+            endpoint,
+            status,
+            why,
+            extra={"fields": {"event": "request_refused", "status": status}},
+        )
 
 
 def create_app(config: ServiceConfig, service: ScoringService | None = None) -> FastAPI:
@@ -114,9 +132,11 @@ def create_app(config: ServiceConfig, service: ScoringService | None = None) -> 
                 result = await run_in_threadpool(scoring.explain, experiment, body, request_id)
         except RequestInvalid as exc:
             detail = {"detail": exc.reason, "field": exc.field, "request_id": request_id}
+            _log_refusal(label, endpoint, request_id, exc.status, exc.reason)
             return _respond(label, endpoint, started, request_id, exc.status, detail)
         except Unavailable as exc:
             detail = {"detail": str(exc), "request_id": request_id}
+            _log_refusal(label, endpoint, request_id, 503, str(exc))
             return _respond(label, endpoint, started, request_id, 503, detail)
         return _respond(label, endpoint, started, request_id, 200, result)
 
