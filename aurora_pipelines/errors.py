@@ -38,6 +38,13 @@ class IntegrityError(AuroraError):
     """Stored state was tampered with or no longer matches (audit chain, artifact digest)."""
 
 
+class ServiceUnavailable(AuroraError):
+    """An external service (the MLflow tracking server, S3) cannot be reached. Unlike other
+    user-facing errors it is worth retrying: the step's retry policy applies."""
+
+    retryable = True
+
+
 class StorageFull(AuroraError):
     """A file system Aurora writes to (AURORA_HOME, the lake) has no space left."""
 

@@ -85,6 +85,8 @@ def observed(fn: Callable[..., Any], experiment: str, stage: str) -> Callable[..
                 try:
                     yield from fn(*args, **kwargs)
                 except AuroraError as exc:
+                    if getattr(exc, "retryable", False):
+                        raise  # a service down now may be up at the retry (ServiceUnavailable)
                     raise _not_retried(exc) from exc
 
         return stream
@@ -95,6 +97,8 @@ def observed(fn: Callable[..., Any], experiment: str, stage: str) -> Callable[..
             try:
                 return fn(*args, **kwargs)
             except AuroraError as exc:
+                if getattr(exc, "retryable", False):
+                    raise  # a service down now may be up at the retry (ServiceUnavailable)
                 raise _not_retried(exc) from exc
 
     return step

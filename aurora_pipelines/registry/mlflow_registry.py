@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
-from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.errors import IntegrityError, NotFound, ServiceUnavailable
 from aurora_pipelines.registry.digest import (
     artifact_digest,
     download_version_artifacts,
@@ -255,6 +255,67 @@ def log_and_register(
     `problem_type` and `primary_metric` (default: the result's) become the version tags
     every consumer of the version reads (registry/model_version.py).
     """
+    with tracking_server_reachable(tracking_uri):
+        return _log_and_register(
+            result,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            experiment_name=experiment_name,
+            registered_model_name=registered_model_name,
+            sample_input=sample_input,
+            feature_table=feature_table,
+            feature_table_version=feature_table_version,
+            tags=tags,
+            training_data=training_data,
+            problem_type=problem_type,
+            primary_metric=primary_metric,
+        )
+
+
+# What MLflow's REST client says when the server is down or drops the connection.
+UNREACHABLE_MARKERS = (
+    "Max retries exceeded",
+    "Connection refused",
+    "Failed to establish a new connection",
+    "Connection aborted",
+    "RemoteDisconnected",
+    "Read timed out",
+)
+
+
+@contextmanager
+def tracking_server_reachable(tracking_uri: str) -> Iterator[None]:
+    """ServiceUnavailable (retried by the step's policy) when the tracking server is down."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if not tracking_uri.startswith(("http://", "https://")) or not any(
+            marker in text for marker in UNREACHABLE_MARKERS
+        ):
+            raise
+        raise ServiceUnavailable(
+            f"the MLflow tracking server {tracking_uri} cannot be reached "
+            f"({type(exc).__name__}); start it or fix AURORA_MLFLOW_TRACKING_URI, then rerun: "
+            "finished tuning trials are kept in their Optuna study and are not run again"
+        ) from None
+
+
+def _log_and_register(
+    result: TrainingResult,
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment_name: str,
+    registered_model_name: str,
+    sample_input: pd.DataFrame,
+    feature_table: str,
+    feature_table_version: int,
+    tags: dict[str, str],
+    training_data: pd.DataFrame | None,
+    problem_type: str | None,
+    primary_metric: str | None,
+) -> RegisteredModel:
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
     reference = training_data if training_data is not None else sample_input

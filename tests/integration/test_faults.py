@@ -273,3 +273,43 @@ def test_two_writers_appending_to_one_delta_table_both_commit_in_turn(tmp_path):
     assert versions == [1, 2] and delta.version(table) == 2
     counts = delta.read_pandas(table)["writer"].value_counts().to_dict()
     assert counts == {0: 1, 1: 1000, 2: 1000}
+
+
+# --- the MLflow tracking server down mid-run ---------------------------------------------
+
+
+def test_mlflow_down_at_registration_is_a_retryable_clear_error_and_the_rerun_resumes(
+    home, monkeypatch
+):
+    from aurora_pipelines.errors import ServiceUnavailable
+    from aurora_pipelines.registry import mlflow_registry
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from aurora_pipelines.training.hpo import HpoConfig
+    from tests.factories import train_model
+
+    # MLflow's client would otherwise retry a dead server for minutes before it gives up.
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    frame = generate_credit_data(300, seed=3)
+    hpo = HpoConfig(n_trials=2, timeout_seconds=None, storage=f"sqlite:///{home.root / 'hpo.db'}")
+    first = train_model(frame, hpo=hpo)
+    down = f"http://127.0.0.1:{free_port()}"  # the tracking server is not there
+    with pytest.raises(ServiceUnavailable) as exc:
+        mlflow_registry.log_and_register(
+            first,
+            tracking_uri=down,
+            artifact_root=home.root / "mlartifacts",
+            experiment_name="faults",
+            registered_model_name="faults",
+            sample_input=frame[first.feature_columns].head(5),
+            feature_table="features",
+            feature_table_version=0,
+            tags={"experiment": "faults"},
+        )
+    assert down in str(exc.value) and "AURORA_MLFLOW_TRACKING_URI" in str(exc.value)
+    assert exc.value.retryable  # the step's retry policy applies (step_logs.observed)
+    # The rerun resumes the study: every trial is found finished, none is run again.
+    started = {(t.algorithm, t.number): t.started_at for t in first.trials}
+    again = train_model(frame, hpo=hpo)
+    assert {(t.algorithm, t.number): t.started_at for t in again.trials} == started
+    assert again.best_params == first.best_params
