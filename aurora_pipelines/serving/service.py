@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from aurora_pipelines.request_logs import CORRELATION_HEADER
 from aurora_pipelines.serving.scoring import ScoringService, ServiceConfig, Unavailable
 from aurora_pipelines.serving.validation import RequestInvalid
 from aurora_pipelines.structured_logs import log_context
@@ -115,7 +116,13 @@ def create_app(config: ServiceConfig, service: ScoringService | None = None) -> 
 
     async def _handle(request: Request, experiment: str, endpoint: str) -> OrjsonResponse:
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        # A caller's correlation id doubles as the request id: prediction-log rows, refusal
+        # log lines and the response then carry the id of the caller's own trail.
+        request_id = (
+            request.headers.get(REQUEST_ID_HEADER)
+            or request.headers.get(CORRELATION_HEADER)
+            or uuid.uuid4().hex
+        )
         label = experiment if experiment in config.experiments else "_unknown"
         declared = request.headers.get("content-length")
         try:

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +21,10 @@ import pytest
 
 from aurora_pipelines.errors import StorageFull
 from aurora_pipelines.governance import GovernanceStore, load_policy
+from aurora_pipelines.governance.api import create_app
 from aurora_pipelines.lake import delta
 from aurora_pipelines.settings import DEFAULT_POLICY
+from tests.asgi_server import ServedApp
 from tests.factories import cli_error
 from tests.governance_server import free_port
 from tests.postgres import _binary, fresh_database, private_cluster
@@ -42,33 +43,6 @@ def cluster():
         yield running
 
 
-class _Served:
-    """The governance API app on a uvicorn server in a thread, on a free 127.0.0.1 port."""
-
-    def __init__(self, store: GovernanceStore) -> None:
-        import uvicorn
-
-        from aurora_pipelines.governance.api import create_app
-
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        config = uvicorn.Config(create_app(store), host="127.0.0.1", port=port, log_level="error")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Served:
-        self.thread.start()
-        for _ in range(200):
-            if self.server.started:
-                return self
-            time.sleep(0.05)
-        raise AssertionError("the governance API did not start")
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture
 def governed_api(cluster) -> Iterator[tuple[GovernanceStore, str, httpx.Client]]:
     with fresh_database(cluster.url) as url:
@@ -76,7 +50,7 @@ def governed_api(cluster) -> Iterator[tuple[GovernanceStore, str, httpx.Client]]
         mine, served = GovernanceStore(url, policy), GovernanceStore(url, policy)
         token, _ = mine.create_token("validator_bob", "validator_bob")
         try:
-            with _Served(served) as api:
+            with ServedApp(create_app(served)) as api:
                 headers = {"Authorization": f"Bearer {token}"}
                 with httpx.Client(base_url=api.url, headers=headers, timeout=30) as client:
                     yield mine, api.url, client
