@@ -5,12 +5,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
 
 from aurora_pipelines.governance import GovernanceStore, load_policy
 from aurora_pipelines.settings import DEFAULT_POLICY, Settings
+from tests.api_fuzz import fuzz_openapi
 from tests.asgi_server import ServedApp
 
 DIGEST = "4" * 64
@@ -34,34 +32,13 @@ def platform(tmp_path_factory) -> Iterator[tuple[str, str, dict]]:
         store.dispose()
 
 
-def _fuzz(url: str, document: dict, headers: dict[str, str], examples: int) -> list[str]:
-    """Every operation of `document`, `examples` generated cases each; the labels fuzzed."""
-    fuzzed = []
-    for result in schemathesis.openapi.from_dict(document).get_all_operations():
-        operation = result.ok()
-
-        @settings(
-            max_examples=examples,
-            deadline=None,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=operation.as_strategy())
-        def call(case) -> None:
-            case.call_and_validate(base_url=url, headers=headers, checks=[not_a_server_error])
-
-        call()
-        fuzzed.append(operation.label)
-    return fuzzed
-
-
 def test_the_platform_api_answers_any_input_without_a_server_error(platform):
     url, token, document = platform
-    fuzzed = _fuzz(url, document, {"Authorization": f"Bearer {token}"}, examples=25)
+    fuzzed = fuzz_openapi(url, document, {"Authorization": f"Bearer {token}"}, examples=25)
     assert "POST /api/v1/approvals/{request_id}/decision" in fuzzed and len(fuzzed) >= 4
 
 
 def test_anonymous_and_forged_callers_get_no_server_error_either(platform):
     url, _, document = platform
-    _fuzz(url, document, {}, examples=8)
-    _fuzz(url, document, {"Authorization": "Bearer aur_forged"}, examples=8)
+    fuzz_openapi(url, document, {}, examples=8)
+    fuzz_openapi(url, document, {"Authorization": "Bearer aur_forged"}, examples=8)

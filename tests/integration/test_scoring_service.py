@@ -332,6 +332,14 @@ def test_openapi_schema_documents_the_endpoints(server: Server):
 # --- routing -------------------------------------------------------------------------------
 
 
+def test_schemathesis_finds_no_server_error_in_the_scoring_api(server: Server):
+    from tests.api_fuzz import fuzz_openapi
+
+    document = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    fuzzed = fuzz_openapi(server.url, document, {}, examples=30)
+    assert "POST /v1/models/{experiment}/predict" in fuzzed
+
+
 def test_alias_switch_is_picked_up_without_restart(server: Server, registry: Registry):
     rows = records(registry, 1)
     with server.client() as client:
