@@ -287,3 +287,72 @@ def test_mlflow_down_at_registration_is_a_retryable_clear_error_and_the_rerun_re
     again = train_model(frame, hpo=hpo)
     assert {(t.algorithm, t.number): t.started_at for t in again.trials} == started
     assert again.best_params == first.best_params
+
+
+# --- kill -9 during deployments ----------------------------------------------------------
+
+DEPLOYER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from aurora_pipelines.deploy.records import record_deployment
+    from aurora_pipelines.governance import GovernanceStore, load_policy
+    from aurora_pipelines.settings import DEFAULT_POLICY
+
+    url, marker = sys.argv[1], Path(sys.argv[2])
+    store = GovernanceStore(url, load_policy(DEFAULT_POLICY))
+    for i in range(100_000):
+        record_deployment(
+            store.engine, experiment="credit", model_name="m", environment="production",
+            strategy="canary", action="step", deployed_by="mrm_carol", champion="1",
+            challenger="2", challenger_share=0.1, correlation_id=f"deploy-{i}",
+        )
+        if i == 20:
+            marker.touch()
+    """
+)
+
+
+def test_kill_9_while_deploying_leaves_no_deployment_without_its_audit_row(tmp_path):
+    from aurora_pipelines.deploy.records import list_deployments, record_deployment
+
+    url = f"sqlite:///{tmp_path / 'gov.db'}"
+    GovernanceStore(url, load_policy(DEFAULT_POLICY)).dispose()  # the tables, before the race
+    marker = tmp_path / "deploying"
+    script = tmp_path / "deployer.py"
+    script.write_text(DEPLOYER)
+    deployer = subprocess.Popen([sys.executable, str(script), url, str(marker)])
+    try:
+        for _ in range(1200):
+            if marker.exists() or deployer.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert marker.exists(), "the deployer never got going"
+        time.sleep(0.3)  # mid-stream: commits are landing
+        os.kill(deployer.pid, signal.SIGKILL)
+    finally:
+        assert deployer.wait(timeout=30) == -signal.SIGKILL
+    store = GovernanceStore(url, load_policy(DEFAULT_POLICY))
+    try:
+        records = list_deployments(store.engine)
+        audited = {r["seq"]: r for r in store.read_audit(event="deployment_step")}
+        assert len(records) > 20 and len(audited) == len(records)
+        assert all(r.audit_seq in audited for r in records)
+        assert all(audited[r.audit_seq]["correlation_id"] == r.correlation_id for r in records)
+        assert store.verify_audit().ok
+        # The rerun (the controller's next step) records normally.
+        record_deployment(
+            store.engine,
+            experiment="credit",
+            model_name="m",
+            environment="production",
+            strategy="canary",
+            action="step",
+            deployed_by="mrm_carol",
+            champion="1",
+            challenger="2",
+            challenger_share=0.25,
+        )
+        assert len(list_deployments(store.engine)) == len(records) + 1 and store.verify_audit().ok
+    finally:
+        store.dispose()
