@@ -301,6 +301,30 @@ def tracking_server_reachable(tracking_uri: str) -> Iterator[None]:
         ) from None
 
 
+def complete_half_registered(tracking_uri: str, name: str) -> list[str]:
+    """Stamp the digest on versions of `name` that lack it, and return them.
+
+    A version is created with all its tags but the digest, which needs the stored artifacts and
+    so comes in a second call: a process killed between the two leaves a version no approval
+    can bind to. Its artifacts were complete before it was created, so the next registration
+    finishes it instead of leaving it half-registered.
+    """
+    client = _client(tracking_uri)
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []
+        raise
+    completed = []
+    for mv in versions:
+        if DIGEST_TAG not in (mv.tags or {}):
+            digest = model_version_digest(tracking_uri, name, str(mv.version))
+            client.set_model_version_tag(name, str(mv.version), DIGEST_TAG, digest)
+            completed.append(str(mv.version))
+    return completed
+
+
 def _log_and_register(
     result: TrainingResult,
     *,
@@ -317,6 +341,7 @@ def _log_and_register(
     primary_metric: str | None,
 ) -> RegisteredModel:
     client = _client(tracking_uri)
+    complete_half_registered(tracking_uri, registered_model_name)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
     reference = training_data if training_data is not None else sample_input
     signature = _signature(reference[result.feature_columns], result.model)

@@ -356,3 +356,25 @@ def test_kill_9_while_deploying_leaves_no_deployment_without_its_audit_row(tmp_p
         assert len(list_deployments(store.engine)) == len(records) + 1 and store.verify_audit().ok
     finally:
         store.dispose()
+
+
+# --- a version registered without its digest (killed between the two calls) -------------
+
+
+def test_a_version_left_without_its_digest_is_completed_by_the_next_registration(tmp_path):
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.registry.digest import model_version_digest
+    from aurora_pipelines.registry.mlflow_registry import DIGEST_TAG, complete_half_registered
+    from tests.factories import register_stub_versions
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    # What a kill -9 after create_model_version and before the digest tag leaves behind.
+    (version,) = register_stub_versions(uri, tmp_path, "half", 1)
+    client = MlflowClient(uri, uri)
+    assert DIGEST_TAG not in client.get_model_version("half", version).tags
+    assert complete_half_registered(uri, "half") == [version]
+    stamped = client.get_model_version("half", version).tags[DIGEST_TAG]
+    assert stamped == model_version_digest(uri, "half", version)
+    assert complete_half_registered(uri, "half") == []  # complete versions are left alone
+    assert complete_half_registered(uri, "never_registered") == []
