@@ -27,8 +27,7 @@ from aurora_pipelines.commands import (
 )
 from aurora_pipelines.commands.common import print_error
 from aurora_pipelines.commands.governance_api import governance_app, tokens_app
-from aurora_pipelines.commands.logs import cli_log_context, log_refusal
-from aurora_pipelines.errors import AuroraError, is_no_space, storage_full
+from aurora_pipelines.errors import AuroraError
 
 app = typer.Typer(
     help="Aurora: governed ML lifecycle on Dagster, Spark, Delta, dbt and MLflow.",
@@ -59,11 +58,17 @@ def main(argv: list[str] | None = None) -> Any:
         args.remove("--debug")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # Imported here: the structured log is this module's only addition for operations.
+    from aurora_pipelines.commands.logs import cli_log_context
+
     with cli_log_context(app, args):
         return _run(args, debug)
 
 
 def _run(args: list[str], debug: bool) -> Any:
+    from aurora_pipelines.commands.logs import log_refusal
+    from aurora_pipelines.errors import is_no_space, storage_full
+
     try:
         code = app(args=args, prog_name="aurora", standalone_mode=False)
         if isinstance(code, int) and code:
