@@ -130,6 +130,17 @@ def configure_logging(home: Path, *, stderr: bool) -> Path:
     return path
 
 
+def ensure_logging(home: Path, *, stderr: bool) -> Path:
+    """`configure_logging` for code that runs inside a process someone else may have set up
+    (a Dagster step or sensor inside `aurora run`): keeps that process's stderr choice, so an
+    interactive command's stderr gets no JSON, and only follows a change of home."""
+    logger = logging.getLogger(ROOT_LOGGERS[0])
+    ours = [h for h in logger.handlers if getattr(h, "aurora_json", False)]
+    if ours:
+        stderr = any(isinstance(h, _StderrHandler) for h in ours)
+    return configure_logging(home, stderr=stderr)
+
+
 class _QuietFileHandler(RotatingFileHandler):
     """The log file must never break the work it records: a full or read-only disk drops
     the line (the stderr copy, and the command's own error, still say what happened)."""

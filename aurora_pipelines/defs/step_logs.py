@@ -17,7 +17,7 @@ import dagster as dg
 
 from aurora_pipelines.errors import AuroraError
 from aurora_pipelines.settings import get_settings
-from aurora_pipelines.structured_logs import configure_logging, log_context
+from aurora_pipelines.structured_logs import ensure_logging, log_context
 
 LOG = logging.getLogger("aurora.dagster.step")
 
@@ -34,7 +34,7 @@ def step_log_context(context: Any, experiment: str, stage: str) -> Iterator[None
     from aurora_pipelines.defs.assets.metadata import actor_of
 
     # A step may run in its own process (multiprocess executor, a run worker): configure there.
-    configure_logging(get_settings().root, stderr=True)
+    ensure_logging(get_settings().root, stderr=True)
     run_id = context.run_id if context is not None else None
     tags = context.run.tags if context is not None else {}
     with log_context(

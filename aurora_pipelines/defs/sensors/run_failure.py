@@ -7,7 +7,7 @@ import os
 import dagster as dg
 
 from aurora_pipelines.monitoring.alerts import Alert, emit
-from aurora_pipelines.structured_logs import configure_logging, log_context
+from aurora_pipelines.structured_logs import ensure_logging, log_context
 
 WEBHOOK_ENV = "AURORA_ALERT_WEBHOOK_URL"
 ERROR_CHARS = 500
@@ -66,7 +66,7 @@ def build_run_failure_sensor() -> dg.SensorDefinition:
     def run_failure_alert_sensor(context: dg.RunFailureSensorContext) -> None:
         from aurora_pipelines.settings import get_settings
 
-        configure_logging(get_settings().root, stderr=True)
+        ensure_logging(get_settings().root, stderr=True)
         _, error = run_failure_alert(
             context.dagster_run,
             context.get_step_failure_events(),

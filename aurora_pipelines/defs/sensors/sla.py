@@ -68,9 +68,9 @@ def build_sla_sensor(keys: Sequence[dg.AssetKey]) -> dg.SensorDefinition:
     )
     def daily_sla_sensor(context: dg.SensorEvaluationContext) -> dg.SkipReason:
         from aurora_pipelines.settings import get_settings
-        from aurora_pipelines.structured_logs import configure_logging
+        from aurora_pipelines.structured_logs import ensure_logging
 
-        configure_logging(get_settings().root, stderr=True)
+        ensure_logging(get_settings().root, stderr=True)
         hour = deadline_hour()
         alerted: dict[str, str] = json.loads(context.cursor or "{}")
         missed = missed_days(context.instance, keys, datetime.now(UTC), hour)
