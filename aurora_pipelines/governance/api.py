@@ -15,7 +15,7 @@ page under /ui (governance/web/): token login, queue, request page, decision for
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exc as sa_exc
@@ -109,6 +109,11 @@ def _status_for(exc: AuroraError) -> int:
     return 400
 
 
+# Ids are SQL BIGINTs: a larger number is a 422 naming the bound, not a driver overflow (500).
+MAX_ID = 2**63 - 1
+RequestId = Annotated[int, Path(ge=1, le=MAX_ID, description="Approval request id.")]
+
+
 def create_app(
     store: GovernanceStore,
     *,
@@ -198,7 +203,7 @@ def create_app(
         responses=ERRORS,
         tags=["approvals"],
     )
-    def get_approval(request_id: int, user: Annotated[str, Depends(caller)]) -> ApprovalOut:
+    def get_approval(request_id: RequestId, user: Annotated[str, Depends(caller)]) -> ApprovalOut:
         """One approval request with its decisions, deadline and eligible approvers."""
         return render(store.get_request(request_id))
 
@@ -209,7 +214,7 @@ def create_app(
         tags=["approvals"],
     )
     def decide(
-        request_id: int,
+        request_id: RequestId,
         body: DecisionIn,
         user: Annotated[str, Depends(caller)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,

@@ -42,3 +42,14 @@ def test_anonymous_and_forged_callers_get_no_server_error_either(platform):
     url, _, document = platform
     fuzz_openapi(url, document, {}, examples=8)
     fuzz_openapi(url, document, {"Authorization": "Bearer aur_forged"}, examples=8)
+
+
+def test_an_id_beyond_bigint_is_a_422_not_a_500(platform):
+    """Found by the fuzzer: SQLite cannot bind a 2**70 id; the API now refuses it up front."""
+    import httpx
+
+    url, token, _ = platform
+    response = httpx.get(
+        f"{url}/api/v1/approvals/{2**70}", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert response.status_code == 422 and "request_id" in response.text

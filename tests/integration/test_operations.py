@@ -153,3 +153,14 @@ def test_cli_commands_log_start_and_exit_under_one_correlation_id(home, capsys, 
     assert {line["actor"] for line in lines} == {"ds_alice"}
     assert lines[1]["exit_code"] == 0 and lines[3]["exit_code"] == 2
     assert lines[0]["command"] == "experiments list" and "--bogus" not in json.dumps(lines)
+
+
+def test_steps_inside_an_interactive_command_keep_its_stderr_free_of_json(home, capsys):
+    from aurora_pipelines.structured_logs import configure_logging
+
+    configure_logging(home.root, stderr=False)  # what the CLI does before `aurora run`
+    raw, _ = _flaky_raw(make_spec("ops_quiet"), [])
+    assert materialize(home, [raw], tags=TAGS).success
+    assert '"step_finished"' not in capsys.readouterr().err
+    finished = [line for line in _log_lines(home.root) if line.get("event") == "step_finished"]
+    assert [line["experiment"] for line in finished] == ["ops_quiet"]
