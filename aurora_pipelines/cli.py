@@ -60,6 +60,17 @@ def main(argv: list[str] | None = None) -> Any:
         args.remove("--debug")
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # Imported here: the structured log is this module's only addition for operations.
+    from aurora_pipelines.commands.logs import cli_log_context
+
+    with cli_log_context(app, args):
+        return _run(args, debug)
+
+
+def _run(args: list[str], debug: bool) -> Any:
+    from aurora_pipelines.commands.logs import log_refusal
+    from aurora_pipelines.errors import is_no_space, storage_full
+
     try:
         code = app(args=args, prog_name="aurora", standalone_mode=False)
         if isinstance(code, int) and code:
@@ -69,6 +80,7 @@ def main(argv: list[str] | None = None) -> Any:
         if debug:
             raise
         print_error(str(exc))
+        log_refusal(str(exc))
         sys.exit(1)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -81,6 +93,14 @@ def main(argv: list[str] | None = None) -> Any:
 
         rich_format_error(exc)
         sys.exit(exc.exit_code)
+    except Exception as exc:
+        # A full disk is the user's to fix, not a bug: one line naming the path.
+        if debug or not is_no_space(exc):
+            raise
+        message = str(storage_full(getattr(exc, "filename", None) or "AURORA_HOME", "a file"))
+        print_error(message)
+        log_refusal(message)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,36 @@ class NotFound(AuroraError):
 
 class IntegrityError(AuroraError):
     """Stored state was tampered with or no longer matches (audit chain, artifact digest)."""
+
+
+class ServiceUnavailable(AuroraError):
+    """An external service (the MLflow tracking server, S3) cannot be reached. Unlike other
+    user-facing errors it is worth retrying: the step's retry policy applies."""
+
+    retryable = True
+
+
+class StorageFull(AuroraError):
+    """A file system Aurora writes to (AURORA_HOME, the lake) has no space left."""
+
+
+NO_SPACE_MARKERS = ("No space left on device", "os error 28", "Disk quota exceeded")
+
+
+def is_no_space(exc: BaseException) -> bool:
+    """Whether `exc` is a full disk: an OSError ENOSPC/EDQUOT, or delta-rs' and SQLite's own
+    errors, which carry the OS message only in their text."""
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc)
+    return any(marker in text for marker in NO_SPACE_MARKERS) or "database or disk is full" in text
+
+
+def storage_full(path: object, what: str) -> StorageFull:
+    """The StorageFull error for a failed write of `what` at `path`."""
+    return StorageFull(
+        f"no space left on the device holding {path} (writing {what}); nothing was written: "
+        "free space there, or set AURORA_HOME to a directory on a larger disk, then rerun"
+    )

@@ -419,11 +419,12 @@ def _format_validation_error(path: Path, exc: ValidationError) -> str:
         if err["type"] == "extra_forbidden":
             problems.append(f"unknown field `{where}` (remove it or fix its spelling)")
         elif err["type"] == "missing":
-            problems.append(f"missing required field `{where}`")
+            problems.append(f"missing required field `{where}` (add it)")
         elif err["type"] == "literal_error":
             problems.append(f"`{where}`: {err['msg']}, not {err['input']!r}")
         else:
-            problems.append(f"`{where}`: {err['msg']}")
+            # Pydantic's message says what the value must be; the fix is to change it.
+            problems.append(f"`{where}`: {err['msg']} (fix the value)")
     return f"experiment spec {path}: " + "; ".join(problems)
 
 
@@ -434,7 +435,11 @@ def load_spec(path: Path) -> ExperimentSpec:
     except FileNotFoundError as exc:
         raise SpecError(f"experiment spec {path} does not exist") from exc
     except yaml.YAMLError as exc:
-        raise SpecError(f"experiment spec {path} is not valid YAML: {exc}") from exc
+        # PyYAML's message spans lines (with a caret under the fault): one line for the CLI.
+        where = " ".join(str(exc).split())
+        raise SpecError(
+            f"experiment spec {path} is not valid YAML: {where}; fix the line it names"
+        ) from exc
     if not isinstance(raw, dict):
         raise SpecError(f"experiment spec {path} must be a YAML mapping of fields")
     try:

@@ -57,6 +57,50 @@ def postgres_server() -> Iterator[str]:
     if os.environ.get(URL_ENV):
         yield os.environ[URL_ENV]
         return
+    with private_cluster() as cluster:
+        yield cluster.url
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of the test's own, in a temp dir on a free port: tests may stop and
+    restart it (never the shared server)."""
+
+    def __init__(self, pg_ctl: str, data_dir: Path, port: int, run_as: dict) -> None:
+        self.pg_ctl, self.data_dir, self.port, self.run_as = pg_ctl, data_dir, port, run_as
+        self.url = f"postgresql+psycopg://aurora@127.0.0.1:{port}/postgres"
+
+    def _ctl(self, *args: str, check: bool = True) -> None:
+        subprocess.run(
+            [self.pg_ctl, "-D", str(self.data_dir / "db"), *args],
+            check=check,
+            capture_output=True,
+            **self.run_as,
+        )
+
+    def start(self) -> None:
+        options = (
+            f"-c listen_addresses=127.0.0.1 -p {self.port} "
+            f"-c unix_socket_directories={self.data_dir} "
+            "-c fsync=off -c synchronous_commit=off -c max_connections=60"
+        )
+        self._ctl("-o", options, "-l", str(self.data_dir / "log"), "-w", "start")
+
+    def stop(self, mode: str = "immediate") -> None:
+        self._ctl("-m", mode, "-w", "stop", check=False)
+
+    def start_if_stopped(self) -> None:
+        status = subprocess.run(
+            [self.pg_ctl, "-D", str(self.data_dir / "db"), "status"],
+            capture_output=True,
+            **self.run_as,
+        )
+        if status.returncode != 0:
+            self.start()
+
+
+@contextmanager
+def private_cluster() -> Iterator[PrivateCluster]:
+    """Initialise and start a throwaway cluster; stopped and removed afterwards."""
     initdb, pg_ctl = _binary("initdb"), _binary("pg_ctl")
     assert initdb and pg_ctl, unavailable_reason()
     data_dir = Path(tempfile.mkdtemp(prefix="aurora-pg-"))
@@ -66,11 +110,6 @@ def postgres_server() -> Iterator[str]:
         account = pwd.getpwnam("postgres")
         os.chown(data_dir, account.pw_uid, account.pw_gid)
         run_as = {"user": account.pw_uid, "group": account.pw_gid}
-    port = _free_port()
-    options = (
-        f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={data_dir} "
-        "-c fsync=off -c synchronous_commit=off -c max_connections=60"
-    )
     subprocess.run(
         [initdb, "-D", str(data_dir / "db"), "-U", "aurora", "--auth=trust", "-E", "UTF8"]
         + ["--no-sync"],
@@ -78,21 +117,12 @@ def postgres_server() -> Iterator[str]:
         capture_output=True,
         **run_as,
     )
-    subprocess.run(
-        [pg_ctl, "-D", str(data_dir / "db"), "-o", options, "-l", str(data_dir / "log"), "-w"]
-        + ["start"],
-        check=True,
-        capture_output=True,
-        **run_as,
-    )
+    cluster = PrivateCluster(pg_ctl, data_dir, _free_port(), run_as)
+    cluster.start()
     try:
-        yield f"postgresql+psycopg://aurora@127.0.0.1:{port}/postgres"
+        yield cluster
     finally:
-        subprocess.run(
-            [pg_ctl, "-D", str(data_dir / "db"), "-m", "immediate", "-w", "stop"],
-            capture_output=True,
-            **run_as,
-        )
+        cluster.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -100,7 +130,8 @@ def postgres_server() -> Iterator[str]:
 def fresh_database(admin_url: str) -> Iterator[str]:
     """Create an empty database on the server, yield its URL, drop it afterwards."""
     name = f"aurora_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # pre_ping: a fault test may restart its private server while the database exists.
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'CREATE DATABASE "{name}"')

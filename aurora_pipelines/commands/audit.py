@@ -68,11 +68,13 @@ def audit_export(
     """Export the audit trail for an auditor (JSON includes the chain verification)."""
     from pathlib import Path
 
+    from aurora_pipelines.atomic_files import write_text_atomic
+
     text = governance_store(get_settings()).export_audit(
         format_.lower(), since=since, correlation_id=correlation_id, event=event
     )
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_text_atomic(Path(output), text, "the audit export")
         typer.echo(f"wrote {output}", err=True)
     else:
         typer.echo(text, nl=False)

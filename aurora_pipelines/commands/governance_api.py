@@ -124,8 +124,10 @@ def governance_serve(
 
     from aurora_pipelines.governance.web.evidence import MlflowFacts
     from aurora_pipelines.platform_api.app import create_platform_app
+    from aurora_pipelines.structured_logs import configure_logging
 
     settings = get_settings()
+    configure_logging(settings.root, stderr=True)  # a service's stderr is a log stream
     app = create_platform_app(
         settings, governance_store(settings), registry=MlflowFacts(settings.tracking_uri)
     )

@@ -14,6 +14,7 @@ from rich.console import Console
 from aurora_pipelines.defs.runner import RunOutcome, instance_for, run_experiment
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import find_spec
+from aurora_pipelines.structured_logs import current_context
 
 
 def run_and_report(
@@ -36,7 +37,8 @@ def run_and_report(
     instance = instance_for(settings)
     governance = GovernanceStore.from_settings(settings)
     actor = settings.user or spec.owner
-    correlation_id = uuid.uuid4().hex
+    # The CLI's own id (commands/logs.py), so its log lines and the run's share one.
+    correlation_id = current_context().get("correlation_id") or uuid.uuid4().hex
     from aurora_pipelines.workspace.roles import TRAIN
     from aurora_pipelines.workspace.store import WorkspaceStore
 

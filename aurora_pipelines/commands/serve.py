@@ -34,6 +34,7 @@ def serve(
     from aurora_pipelines.serving.scoring import ServiceConfig
     from aurora_pipelines.serving.service import create_app
     from aurora_pipelines.settings import get_settings
+    from aurora_pipelines.structured_logs import configure_logging
 
     config = ServiceConfig.from_settings(
         get_settings(),
@@ -53,6 +54,8 @@ def serve(
         f"(OpenAPI at /docs)",
         err=True,
     )
+    # A service's stderr is a log stream (unlike an interactive command's): JSON lines there too.
+    configure_logging(get_settings().root, stderr=True)
     uvicorn.run(
         create_app(config),
         host=host,

@@ -28,6 +28,7 @@ from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.defs.assets.workspace_health import workspace_health_definitions
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
 from aurora_pipelines.defs.launch import launch_definitions
+from aurora_pipelines.defs.operations import operations_definitions
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
@@ -177,6 +178,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 ),
             ]
         ),
+        operations_definitions(specs),
         dg.Definitions(
             resources=build_resources(settings),
             # One process per run (UI launches too): one Spark session, and the embedded Hive

@@ -15,9 +15,10 @@ page under /ui (governance/web/): token login, queue, request page, decision for
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
 
 from aurora_pipelines.errors import AuroraError, GovernanceError, NotFound, PermissionDenied
 from aurora_pipelines.governance.approvals import ApprovalRequest
@@ -27,6 +28,7 @@ from aurora_pipelines.governance.tokens import Unauthenticated
 from aurora_pipelines.governance.web.evidence import RegistryFacts
 from aurora_pipelines.governance.web.routes import mount_checker_page
 from aurora_pipelines.platform_api.auth import bearer_caller
+from aurora_pipelines.request_logs import install_request_logging
 
 API_PREFIX = "/api/v1"
 
@@ -107,6 +109,11 @@ def _status_for(exc: AuroraError) -> int:
     return 400
 
 
+# Ids are SQL BIGINTs: a larger number is a 422 naming the bound, not a driver overflow (500).
+MAX_ID = 2**63 - 1
+RequestId = Annotated[int, Path(ge=1, le=MAX_ID, description="Approval request id.")]
+
+
 def create_app(
     store: GovernanceStore,
     *,
@@ -128,6 +135,21 @@ def create_app(
     @app.exception_handler(AuroraError)
     async def _aurora_error(request: Request, exc: AuroraError) -> JSONResponse:
         return JSONResponse(status_code=_status_for(exc), content={"detail": str(exc)})
+
+    @app.exception_handler(sa_exc.OperationalError)
+    async def _database_down(request: Request, exc: sa_exc.OperationalError) -> JSONResponse:
+        # The database restarting or unreachable: nothing was committed (each decision is one
+        # transaction), so the caller may retry; the pool re-connects on the next request.
+        return JSONResponse(
+            status_code=503,
+            headers={"Retry-After": "2"},
+            content={
+                "detail": "the governance database is unavailable; nothing was recorded, "
+                "retry the request in a few seconds"
+            },
+        )
+
+    install_request_logging(app, "governance_api")
 
     caller = bearer_caller(store)
 
@@ -181,7 +203,7 @@ def create_app(
         responses=ERRORS,
         tags=["approvals"],
     )
-    def get_approval(request_id: int, user: Annotated[str, Depends(caller)]) -> ApprovalOut:
+    def get_approval(request_id: RequestId, user: Annotated[str, Depends(caller)]) -> ApprovalOut:
         """One approval request with its decisions, deadline and eligible approvers."""
         return render(store.get_request(request_id))
 
@@ -192,7 +214,7 @@ def create_app(
         tags=["approvals"],
     )
     def decide(
-        request_id: int,
+        request_id: RequestId,
         body: DecisionIn,
         user: Annotated[str, Depends(caller)],
         x_correlation_id: Annotated[str | None, Header(max_length=200)] = None,

@@ -7,6 +7,8 @@ Every write is one atomic Delta commit, so a failed step leaves no half-written 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -15,7 +17,7 @@ import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
-from aurora_pipelines.errors import SourceError
+from aurora_pipelines.errors import SourceError, is_no_space, storage_full
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -47,17 +49,33 @@ def write_table(
     `commit_info` lands in the commit's metadata (e.g. the Dagster run id), so the Delta
     history says which run wrote each version.
     """
-    Path(path).mkdir(parents=True, exist_ok=True)
     if isinstance(data, pd.DataFrame):
         data = pa.Table.from_pandas(data, preserve_index=False)
-    write_deltalake(
-        str(path),
-        data,
-        mode=mode,
-        schema_mode="overwrite" if mode == "overwrite" else None,
-        commit_properties=CommitProperties(custom_metadata=commit_info) if commit_info else None,
-    )
+    with no_space_is_an_error(path, "a Delta table"):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        write_deltalake(
+            str(path),
+            data,
+            mode=mode,
+            schema_mode="overwrite" if mode == "overwrite" else None,
+            commit_properties=CommitProperties(custom_metadata=commit_info)
+            if commit_info
+            else None,
+        )
     return DeltaTable(str(path)).version()
+
+
+@contextlib.contextmanager
+def no_space_is_an_error(path: str | Path, what: str) -> Iterator[None]:
+    """A full disk during the block is StorageFull naming `path`. delta-rs removes the data
+    files of a commit it could not finish, and the log never names them: the table stays at
+    its last version."""
+    try:
+        yield
+    except Exception as exc:
+        if is_no_space(exc):
+            raise storage_full(path, what) from None
+        raise
 
 
 def write_partition(
@@ -76,30 +94,31 @@ def write_partition(
     """
     if column not in data.column_names:
         raise ValueError(f"partition column {column!r} is not in the data")
-    Path(path).mkdir(parents=True, exist_ok=True)
-    properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
-    if is_delta_table(path) and DeltaTable(str(path)).metadata().partition_columns != [column]:
-        write_deltalake(
-            str(path),
-            data,
-            mode="overwrite",
-            partition_by=[column],
-            schema_mode="overwrite",
-            commit_properties=properties,
-        )
-    else:
-        quoted = value.replace("'", "''")
-        write_deltalake(
-            str(path),
-            data,
-            mode="overwrite",
-            partition_by=[column],
-            predicate=f"{column} = '{quoted}'",
-            # New columns join the table's schema (e.g. batch scores' class_probabilities
-            # on a table written before it); a changed column type is still refused.
-            schema_mode="merge",
-            commit_properties=properties,
-        )
+    with no_space_is_an_error(path, "a Delta table partition"):
+        Path(path).mkdir(parents=True, exist_ok=True)
+        properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
+        if is_delta_table(path) and DeltaTable(str(path)).metadata().partition_columns != [column]:
+            write_deltalake(
+                str(path),
+                data,
+                mode="overwrite",
+                partition_by=[column],
+                schema_mode="overwrite",
+                commit_properties=properties,
+            )
+        else:
+            quoted = value.replace("'", "''")
+            write_deltalake(
+                str(path),
+                data,
+                mode="overwrite",
+                partition_by=[column],
+                predicate=f"{column} = '{quoted}'",
+                # New columns join the table's schema (e.g. batch scores' class_probabilities
+                # on a table written before it); a changed column type is still refused.
+                schema_mode="merge",
+                commit_properties=properties,
+            )
     return DeltaTable(str(path)).version()
 
 

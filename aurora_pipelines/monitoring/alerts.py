@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from aurora_pipelines.structured_logs import current_context
+
 LOGGER = logging.getLogger("aurora.alerts")
 WEBHOOK_TIMEOUT_S = 5.0
 
@@ -26,6 +28,12 @@ class Alert(BaseModel):
     message: str
     details: dict[str, Any] = Field(default_factory=dict)
     ts: str = Field(default_factory=lambda: datetime.now(UTC).isoformat())
+    # The id that ties the alert to the run, its audit rows and log lines (structured_logs):
+    # the log context's where the alert is raised, unless given.
+    correlation_id: str | None = Field(
+        default_factory=lambda: current_context().get("correlation_id")
+    )
+    run_id: str | None = Field(default_factory=lambda: current_context().get("run_id"))
 
 
 def emit(alert: Alert, webhook_url: str | None = None) -> str | None:

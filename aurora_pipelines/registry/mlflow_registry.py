@@ -31,7 +31,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, infer_signature
 from mlflow.types import ColSpec, Schema
 
-from aurora_pipelines.errors import IntegrityError, NotFound
+from aurora_pipelines.errors import IntegrityError, NotFound, ServiceUnavailable
 from aurora_pipelines.registry.digest import (
     artifact_digest,
     download_version_artifacts,
@@ -255,7 +255,93 @@ def log_and_register(
     `problem_type` and `primary_metric` (default: the result's) become the version tags
     every consumer of the version reads (registry/model_version.py).
     """
+    with tracking_server_reachable(tracking_uri):
+        return _log_and_register(
+            result,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            experiment_name=experiment_name,
+            registered_model_name=registered_model_name,
+            sample_input=sample_input,
+            feature_table=feature_table,
+            feature_table_version=feature_table_version,
+            tags=tags,
+            training_data=training_data,
+            problem_type=problem_type,
+            primary_metric=primary_metric,
+        )
+
+
+# What MLflow's REST client says when the server is down or drops the connection.
+UNREACHABLE_MARKERS = (
+    "Max retries exceeded",
+    "Connection refused",
+    "Failed to establish a new connection",
+    "Connection aborted",
+    "RemoteDisconnected",
+    "Read timed out",
+)
+
+
+@contextmanager
+def tracking_server_reachable(tracking_uri: str) -> Iterator[None]:
+    """ServiceUnavailable (retried by the step's policy) when the tracking server is down."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if not tracking_uri.startswith(("http://", "https://")) or not any(
+            marker in text for marker in UNREACHABLE_MARKERS
+        ):
+            raise
+        raise ServiceUnavailable(
+            f"the MLflow tracking server {tracking_uri} cannot be reached "
+            f"({type(exc).__name__}); start it or fix AURORA_MLFLOW_TRACKING_URI, then rerun: "
+            "finished tuning trials are kept in their Optuna study and are not run again"
+        ) from None
+
+
+def complete_half_registered(tracking_uri: str, name: str) -> list[str]:
+    """Stamp the digest on versions of `name` that lack it, and return them.
+
+    A version is created with all its tags but the digest, which needs the stored artifacts and
+    so comes in a second call: a process killed between the two leaves a version no approval
+    can bind to. Its artifacts were complete before it was created, so the next registration
+    finishes it instead of leaving it half-registered.
+    """
     client = _client(tracking_uri)
+    try:
+        versions = client.search_model_versions(f"name = '{name}'")
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return []
+        raise
+    completed = []
+    for mv in versions:
+        if DIGEST_TAG not in (mv.tags or {}):
+            digest = model_version_digest(tracking_uri, name, str(mv.version))
+            client.set_model_version_tag(name, str(mv.version), DIGEST_TAG, digest)
+            completed.append(str(mv.version))
+    return completed
+
+
+def _log_and_register(
+    result: TrainingResult,
+    *,
+    tracking_uri: str,
+    artifact_root: Path,
+    experiment_name: str,
+    registered_model_name: str,
+    sample_input: pd.DataFrame,
+    feature_table: str,
+    feature_table_version: int,
+    tags: dict[str, str],
+    training_data: pd.DataFrame | None,
+    problem_type: str | None,
+    primary_metric: str | None,
+) -> RegisteredModel:
+    client = _client(tracking_uri)
+    complete_half_registered(tracking_uri, registered_model_name)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
     reference = training_data if training_data is not None else sample_input
     signature = _signature(reference[result.feature_columns], result.model)

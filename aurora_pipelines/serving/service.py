@@ -8,6 +8,7 @@ is still published in the OpenAPI document (`openapi_extra`).
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -19,8 +20,12 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from aurora_pipelines.request_logs import CORRELATION_HEADER
 from aurora_pipelines.serving.scoring import ScoringService, ServiceConfig, Unavailable
 from aurora_pipelines.serving.validation import RequestInvalid
+from aurora_pipelines.structured_logs import log_context
+
+log = logging.getLogger("aurora.scoring_service")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -67,6 +72,20 @@ _ERRORS = {
 }
 
 
+def _log_refusal(experiment: str, endpoint: str, request_id: str, status: int, why: str) -> None:
+    # Answered requests are counted in /metrics and logged in the prediction log; a refused one
+    # is a log line, under its request id (the prediction log's and the caller's correlation id).
+    with log_context(experiment=experiment, correlation_id=request_id):
+        log.log(
+            logging.ERROR if status >= 500 else logging.WARNING,
+            "%s refused with %s: %s",
+            endpoint,
+            status,
+            why,
+            extra={"fields": {"event": "request_refused", "status": status}},
+        )
+
+
 def create_app(config: ServiceConfig, service: ScoringService | None = None) -> FastAPI:
     """The FastAPI app; starts routing, model preload and the log writer in its lifespan."""
     scoring = service or ScoringService(config)
@@ -97,7 +116,13 @@ def create_app(config: ServiceConfig, service: ScoringService | None = None) -> 
 
     async def _handle(request: Request, experiment: str, endpoint: str) -> OrjsonResponse:
         started = time.perf_counter()
-        request_id = request.headers.get(REQUEST_ID_HEADER) or uuid.uuid4().hex
+        # A caller's correlation id doubles as the request id: prediction-log rows, refusal
+        # log lines and the response then carry the id of the caller's own trail.
+        request_id = (
+            request.headers.get(REQUEST_ID_HEADER)
+            or request.headers.get(CORRELATION_HEADER)
+            or uuid.uuid4().hex
+        )
         label = experiment if experiment in config.experiments else "_unknown"
         declared = request.headers.get("content-length")
         try:
@@ -114,9 +139,11 @@ def create_app(config: ServiceConfig, service: ScoringService | None = None) -> 
                 result = await run_in_threadpool(scoring.explain, experiment, body, request_id)
         except RequestInvalid as exc:
             detail = {"detail": exc.reason, "field": exc.field, "request_id": request_id}
+            _log_refusal(label, endpoint, request_id, exc.status, exc.reason)
             return _respond(label, endpoint, started, request_id, exc.status, detail)
         except Unavailable as exc:
             detail = {"detail": str(exc), "request_id": request_id}
+            _log_refusal(label, endpoint, request_id, 503, str(exc))
             return _respond(label, endpoint, started, request_id, 503, detail)
         return _respond(label, endpoint, started, request_id, 200, result)
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from aurora_pipelines.errors import SourceError
 from aurora_pipelines.lake import delta
 from aurora_pipelines.sources.access import SourceAccess
+from aurora_pipelines.sources.data_checks import check_rows, check_width
 from aurora_pipelines.sources.readers import require_columns
 from aurora_pipelines.specs import SourceSpec
 
@@ -52,10 +53,12 @@ def ingest_source(
     require_columns(df, required_columns, source)
     if not df.columns:
         raise SourceError(f"source {source.display} has no columns left to ingest")
+    check_width(df, source)
+    rows = check_rows(df, required_columns, source)
     version = delta.write_spark(df, dest, commit_info=commit_info)
     return IngestResult(
         path=dest,
-        rows=df.count(),
+        rows=rows,
         columns=[(f.name, f.dataType.simpleString()) for f in df.schema.fields],
         version=version,
         resources=governed.resources,

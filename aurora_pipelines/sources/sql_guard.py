@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlglot
 from sqlglot import exp
-from sqlglot.errors import ParseError
+from sqlglot.errors import ParseError, TokenError
 
 from aurora_pipelines.errors import SourceError
 
@@ -75,6 +75,12 @@ def guard_query(sql: str) -> GuardedQuery:
         where = f" near `{first.get('highlight')}`" if first.get("highlight") else ""
         raise QueryRefused(
             f"the query does not parse as Spark SQL{where}; fix `source.sql`"
+        ) from None
+    except TokenError:
+        # An unclosed quote or comment fails in the tokenizer, before the parser sees it.
+        raise QueryRefused(
+            "the query does not parse as Spark SQL (an unclosed quote or comment?); "
+            "fix `source.sql`"
         ) from None
     if len(statements) != 1:
         kinds = ", ".join(_statement_kind(s) for s in statements)

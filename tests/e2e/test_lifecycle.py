@@ -238,3 +238,34 @@ def test_runs_launched_outside_the_cli_are_audited_once(first_run, lifecycle_set
     assert len(rows) == before + 1  # the CLI run was audited by the CLI, not again
     assert rows[-1]["correlation_id"] == ui_run.run_id
     assert rows[-1]["target"] == f"dagster_run/{ui_run.run_id}"
+
+
+def test_one_correlation_id_runs_through_the_run_mlflow_the_audit_and_the_json_log(
+    first_run, lifecycle_settings: Settings
+):
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.defs.runner import instance_for
+    from aurora_pipelines.structured_logs import log_path
+
+    run = instance_for(lifecycle_settings).get_run_by_id(first_run.run_id)
+    correlation = run.tags["aurora/correlation_id"]
+    uri = lifecycle_settings.tracking_uri
+    client = MlflowClient(uri, uri)
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    tagged = client.search_runs(
+        experiments, filter_string=f"tags.`aurora.correlation_id` = '{correlation}'"
+    )
+    assert tagged, "no MLflow run carries the Dagster run's correlation id"
+    audited = _governance(lifecycle_settings).read_audit(correlation_id=correlation)
+    assert {"run_started", "run_finished"} <= {r["event"] for r in audited}
+    text = log_path(lifecycle_settings.root).read_text()
+    lines = [json.loads(line) for line in text.splitlines()]
+    steps = [
+        line
+        for line in lines
+        if line.get("correlation_id") == correlation and line.get("event") == "step_finished"
+    ]
+    assert {"raw", "train/model"} <= {line["stage"] for line in steps}
+    assert {line["run_id"] for line in steps} == {first_run.run_id}
+    assert {line["experiment"] for line in steps} == {EXPERIMENT}

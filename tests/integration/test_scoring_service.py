@@ -31,6 +31,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from aurora_pipelines.deploy.routing import CHALLENGER_SHARE_TAG, ROLES
+from aurora_pipelines.errors import SourceError
 from aurora_pipelines.lake.delta import read_pandas
 from aurora_pipelines.registry.mlflow_registry import load_model
 from aurora_pipelines.serving.prediction_log import COLUMNS, prediction_log_path
@@ -209,6 +210,30 @@ def test_client_request_id_is_echoed(server: Server, registry: Registry):
     assert response.headers[REQUEST_ID_HEADER] == "req-abc"
 
 
+def test_a_callers_correlation_id_is_the_request_id_of_its_prediction_log_rows(
+    server: Server, registry: Registry
+):
+    path = prediction_log_path(registry.settings.lake_dir, MODEL)
+    with server.client() as client:
+        response = client.post(
+            f"/v1/models/{MODEL}/predict",
+            json={"records": records(registry, 2, start=70)},
+            headers={"X-Correlation-ID": "corr-serve-1"},
+        )
+    assert response.json()["request_id"] == "corr-serve-1"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            log = read_pandas(path)
+        except SourceError:  # the writer has not made its first commit yet
+            log = None
+        mine = log[log.request_id == "corr-serve-1"] if log is not None else []
+        if len(mine) == 2 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert len(mine) == 2
+
+
 # --- validation ----------------------------------------------------------------------------
 
 
@@ -305,6 +330,14 @@ def test_openapi_schema_documents_the_endpoints(server: Server):
 
 
 # --- routing -------------------------------------------------------------------------------
+
+
+def test_schemathesis_finds_no_server_error_in_the_scoring_api(server: Server):
+    from tests.api_fuzz import fuzz_openapi
+
+    document = httpx.get(f"{server.url}/openapi.json", timeout=30).json()
+    fuzzed = fuzz_openapi(server.url, document, {}, examples=30)
+    assert "POST /v1/models/{experiment}/predict" in fuzzed
 
 
 def test_alias_switch_is_picked_up_without_restart(server: Server, registry: Registry):

@@ -10,6 +10,8 @@ from typing import Any
 import dagster as dg
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.retries import retry_policy_for
+from aurora_pipelines.defs.step_logs import observed
 from aurora_pipelines.specs import ExperimentSpec
 
 
@@ -24,9 +26,15 @@ def stage_asset(
     in the spec's group and owned by its team; `asset_kwargs` go to `dg.asset` as they are."""
     if deps:
         asset_kwargs["deps"] = [spec.key(*dep) for dep in deps]
-    return dg.asset(
+    asset_kwargs.setdefault("retry_policy", retry_policy_for(stage))
+    decorator = dg.asset(
         key=dg.AssetKey(spec.key(*stage)),
         group_name=spec.name,
         owners=[f"team:{spec.team}"],
         **asset_kwargs,
     )
+
+    def build(fn: Callable[..., Any]) -> dg.AssetsDefinition:
+        return decorator(observed(fn, spec.name, "/".join(stage)))
+
+    return build

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Cookie, Depends, FastAPI, Request
+from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from aurora_pipelines.errors import AuroraError, NotFound, PermissionDenied
@@ -59,6 +60,10 @@ PAGE_CSP = (
 )
 # Evidence documents are written by the pipeline; shown sandboxed (no scripts, no forms).
 EVIDENCE_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+# Ids are SQL BIGINTs: a larger number is refused (422), not a driver overflow (500).
+RequestId = Annotated[int, PathParam(ge=1, le=2**63 - 1)]
 
 
 def _short(digest: str) -> str:
@@ -279,7 +284,7 @@ def mount_checker_page(
 
     @router.get("/requests/{request_id}", response_class=HTMLResponse)
     def request_page(
-        request_id: int,
+        request_id: RequestId,
         session: Annotated[WebSession | None, Depends(current)],
         decided: str | None = None,
     ) -> Response:
@@ -327,7 +332,7 @@ def mount_checker_page(
 
     @router.get("/requests/{request_id}/evidence/{kind}")
     def evidence_file(
-        request_id: int, kind: str, session: Annotated[WebSession | None, Depends(current)]
+        request_id: RequestId, kind: str, session: Annotated[WebSession | None, Depends(current)]
     ) -> Response:
         if session is None:
             return login_redirect()
@@ -359,7 +364,7 @@ def mount_checker_page(
 
     @router.post("/requests/{request_id}/decision", response_class=HTMLResponse)
     def decide(
-        request_id: int,
+        request_id: RequestId,
         request: Request,
         session: Annotated[WebSession | None, Depends(current)],
         fields: Annotated[dict[str, str], Depends(form_fields)],
