@@ -162,14 +162,24 @@ class _ScoresTarget:
 
 def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTarget) -> DataFrame:
     """The in-process model inside `mapInPandas`. Class probabilities leave pandas as plain
-    double columns and become the map on Spark: no Python object per row."""
+    double columns and become the map on Spark: no Python object per row. The model goes to
+    the executors once as a broadcast and is loaded once per Python worker, on the numpy fast
+    path when it has Aurora's pipeline shape (serving/batch_worker.py)."""
+    import dataclasses
+    import uuid
+
     from pyspark.sql import functions as F
     from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
-    # Plain values for the closure shipped to the executors.
+    from aurora_pipelines.serving.batch_worker import scorer, ship
+
+    # Plain values for the closure shipped to the executors; the model is not among them.
     id_column, label_column = target.id_column, target.label_column
     role, scored_at = target.role, target.scored_at
-    model = version.model
+    # A fresh key per scoring: a long-lived worker never answers with another model's cache.
+    key = f"{version.name}/{version.version}/{version.digest}/{uuid.uuid4().hex}"
+    shipment = ship(rows.sparkSession, key, version.model)
+    version = dataclasses.replace(version, model=None, signature=None)
     feature_columns = list(version.input_columns)
     keys = list(version.class_keys)
     key_array = np.asarray(keys, dtype=object)
@@ -179,14 +189,15 @@ def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTar
     inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
 
     def _score(batches):
+        model = scorer(shipment)
         for batch in batches:
             features = batch[feature_columns]
             out = pd.DataFrame({id_column: batch[id_column].astype(str)})
             if not version.is_classifier:
-                out["score"] = model.predict(features).astype("float64")
+                out["score"] = model.predict(features)
                 out["prediction"] = out["score"]
             else:
-                proba = np.asarray(model.predict_proba(features), dtype="float64")
+                proba = model.predict_proba(features)
                 score, picked = version.decide(proba)
                 out["score"] = score
                 out["prediction"] = key_array[picked] if multiclass else picked
