@@ -70,6 +70,20 @@ class Scorer:
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         return np.asarray(self._answerer(features).predict(features), dtype="float64")
 
+    def answer_arrow(self, batch: Any, columns: list[str], proba: bool) -> np.ndarray:
+        """Probabilities (or predictions) for a pyarrow RecordBatch: the fast path reads the
+        Arrow columns directly; the model gets the pandas frame it was fitted on."""
+        if not self.checked:
+            self._answerer(batch.slice(0, _CHECK_ROWS).to_pandas()[columns])
+        if self.compiled is not None:
+            x = self.compiled.transform_arrow(batch)
+            estimator = self.compiled.estimator
+            answer = estimator.predict_proba(x) if proba else estimator.predict(x)
+        else:
+            frame = batch.select(columns).to_pandas()
+            answer = self.model.predict_proba(frame) if proba else self.model.predict(frame)
+        return np.asarray(answer, dtype="float64")
+
 
 def scorer(shipment: ModelShipment) -> Scorer:
     """The worker's scorer of the shipped model, loaded on first use."""

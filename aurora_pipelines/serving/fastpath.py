@@ -37,6 +37,26 @@ class _Numeric:
             x = x / self.scale
         return x
 
+    def transform_arrow(self, batch: Any) -> np.ndarray:
+        """`transform` of a pyarrow RecordBatch: nulls become NaN in the cast, no pandas."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        x = np.column_stack(
+            [
+                pc.cast(batch.column(c), pa.float64()).to_numpy(zero_copy_only=False)
+                for c in self.columns
+            ]
+        )
+        missing = np.isnan(x)
+        if missing.any():
+            x = np.where(missing, self.fill, x)
+        if self.mean is not None:
+            x = x - self.mean
+        if self.scale is not None:
+            x = x / self.scale
+        return x
+
 
 @dataclass(frozen=True)
 class _Categorical:
@@ -67,6 +87,33 @@ class _Categorical:
             out[rows[hit], offsets[found[hit]]] = 1.0
         return out
 
+    def transform_arrow(self, batch: Any) -> np.ndarray:
+        """`transform` of a pyarrow RecordBatch: Arrow's hash lookup (`index_in`) per column,
+        no Python object per value; a column whose type Arrow cannot match against the
+        categories (mixed types) goes through the pandas lookup above."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        out = np.zeros((batch.num_rows, self.width))
+        rows = np.arange(batch.num_rows)
+        for j, column in enumerate(self.columns):
+            categories, offsets = self._lookups[j]  # type: ignore[attr-defined]
+            values = batch.column(column)
+            try:
+                if pa.types.is_floating(values.type):  # NaN is missing too: pandas' lookup
+                    raise pa.ArrowTypeError(column)
+                known = pa.array(list(categories), type=values.type)
+                if values.null_count:
+                    values = pc.fill_null(values, pa.scalar(self.fill[j], type=values.type))
+                found = pc.index_in(values, value_set=known).fill_null(-1).to_numpy()
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                single = _Categorical([column], [self.fill[j]], [self.index[j]], self.width)
+                out += single.transform(pd.DataFrame({column: values.to_pandas()}))
+                continue
+            hit = found >= 0
+            out[rows[hit], offsets[found[hit]]] = 1.0
+        return out
+
 
 class CompiledPipeline:
     """preprocess (numpy) -> the fitted estimator."""
@@ -84,6 +131,11 @@ class CompiledPipeline:
 
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.estimator.predict(self.transform(frame)))
+
+    def transform_arrow(self, batch: Any) -> np.ndarray:
+        """`transform` of a pyarrow RecordBatch (batch scoring's executors)."""
+        blocks = [part.transform_arrow(batch) for part in self.parts]
+        return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
     def verified(self, model: Any, example: pd.DataFrame) -> bool:
         """True when this pipeline answers like `model` on `example`."""
