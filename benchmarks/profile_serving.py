@@ -94,9 +94,12 @@ def main() -> None:
             stop(server)
             output.close()
         counts: collections.Counter[str] = collections.Counter()
+        leaves: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
         for line in raw.read_text().splitlines():
             stack, _, n = line.rpartition(" ")
-            counts[categorize(stack)] += int(n)
+            category = categorize(stack)
+            counts[category] += int(n)
+            leaves[category][stack.split(";")[-1]] += int(n)
     total = sum(counts.values())
     lines = [
         "## Where `aurora serve`'s time goes (`benchmarks/profile_serving.py`)",
@@ -111,6 +114,10 @@ def main() -> None:
     ]
     for name, n in counts.most_common():
         lines.append(f"| {name} | {n / total:.0%} |")
+    lines += ["", "Innermost frames of the two largest categories:", ""]
+    for name, _ in counts.most_common(2):
+        for frame, n in leaves[name].most_common(4):
+            lines.append(f"- {name}: `{frame}` {n / total:.0%}")
     markdown = "\n".join(lines)
     print(markdown)
     if not args.no_write:
