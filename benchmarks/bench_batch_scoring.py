@@ -122,7 +122,15 @@ def child_spark(home: str, version: str, columns: str, method: str) -> None:
         delta.write_partition(out, scored.toArrow(), column="date", value=DAY)
     seconds = time.perf_counter() - start
     rows = len(delta.read_pandas(out, ["date"]))
-    print(json.dumps({"seconds": seconds, "rows": rows, "warmup": warmup}))
+    again = None
+    if method == "mapinpandas":  # the next day in the same session: the JVM is warm now
+        start = time.perf_counter()
+        batch = delta.read_spark(spark, root / "input")
+        scored = score_day(batch, [ScoringModel("champion", handle)], day="2026-11-28",
+                           time_column=None, id_column=ID_COLUMN)  # fmt: skip
+        write_day(scored, str(out), "2026-11-28")
+        again = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rows": rows, "warmup": warmup, "again": again}))
 
 
 def _start_workers(batches):
@@ -233,12 +241,15 @@ def main() -> None:
             del runs["mlflow.pyfunc.spark_udf (local[2])"]
         samples: dict[str, list[tuple[float, float, int]]] = {label: [] for label in runs}
         warmups: dict[str, list[float]] = {}
+        agains: list[float] = []
         for _ in range(args.rounds):  # interleaved: the machine's load hits every contender
             for label, argv in runs.items():
                 data, wall, rss = run_measured(argv, env=env)
                 assert data["rows"] == args.rows, (label, data)
                 samples[label].append((data["seconds"], wall, rss))
                 warmups.setdefault(label, []).append(data.get("warmup", 0.0))
+                if data.get("again"):
+                    agains.append(data["again"])
                 print(f"{label}: {data['seconds']:.1f} s scoring, {wall:.1f} s wall, "
                       f"{rss / GIB:.2f} GiB")  # fmt: skip
         results = {
@@ -267,6 +278,12 @@ def main() -> None:
         lines.append(
             f"| {label} | {seconds:.1f} | {args.rows / seconds:,.0f} | {wall:.1f} | "
             f"{rss / GIB:.2f} | {seconds / baseline:.2f}x | {baseline / seconds:.2f}x |"
+        )
+    if agains:
+        again = statistics.median(agains)
+        lines.append(
+            f"| {AURORA}: the next day in the same session (warm JVM) | {again:.1f} | "
+            f"{args.rows / again:,.0f} | | | {again / baseline:.2f}x | {baseline / again:.2f}x |"
         )
     lines += [
         "",
