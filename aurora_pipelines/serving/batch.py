@@ -174,6 +174,9 @@ def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTar
     keys = list(version.class_keys)
     key_array = np.asarray(keys, dtype=object)
     multiclass = version.is_multiclass
+    unsupervised = version.is_unsupervised
+    if unsupervised:
+        from aurora_pipelines.training.unsupervised.estimators import unsupervised_outputs
     proba_columns = [f"__p{i}" for i in range(len(keys))]
     fields = [f for f in target.schema.fields if f.name != CLASS_PROBABILITIES]
     inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
@@ -182,7 +185,14 @@ def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTar
         for batch in batches:
             features = batch[feature_columns]
             out = pd.DataFrame({id_column: batch[id_column].astype(str)})
-            if not version.is_classifier:
+            if unsupervised:
+                # score: distance / reconstruction error / anomaly score; per-output map:
+                # cluster membership, components or the anomaly flag (drift compares each).
+                score, prediction, matrix = unsupervised_outputs(model, features)
+                out["score"], out["prediction"] = score, prediction
+                for i, column in enumerate(proba_columns):
+                    out[column] = matrix[:, i]
+            elif not version.is_classifier:
                 out["score"] = model.predict(features).astype("float64")
                 out["prediction"] = out["score"]
             else:

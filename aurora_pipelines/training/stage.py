@@ -131,6 +131,21 @@ def train_and_register(
     `spark` is called only for the Spark MLlib family, so in-process training starts no JVM.
     `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
     """
+    if spec.is_unsupervised:
+        from aurora_pipelines.training.unsupervised.stage import train_and_register_unsupervised
+
+        return train_and_register_unsupervised(
+            spec,
+            plan,
+            features_path=features_path,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            governance=governance,
+            actor=actor,
+            correlation_id=correlation_id,
+            tags=run_tags(spec, plan, correlation_id, run_id),
+            run_id=run_id,
+        )
     features_version = delta.version(features_path)
     inputs = _TrainingInputs(
         spec=spec,
