@@ -77,6 +77,8 @@ class ModelCard:
     # What a person stated in the spec (the card adds generated notes and fallbacks to these).
     stated_intended_use: str = ""
     stated_limitations: list[str] = field(default_factory=list)
+    # Unsupervised versions: cluster profiles / components / score distribution, by title.
+    report_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """Small JSON-ready facts for asset metadata and the approval request."""
@@ -311,6 +313,7 @@ def _sections(card: ModelCard) -> list[tuple[str, list[tuple[str, Any]] | pd.Dat
         ),
         ("Training method and search", f"{card.algorithm}: {card.training_method}".strip(": ")),
         ("Metrics (holdout, bootstrap confidence intervals)", metrics),
+        *card.report_tables.items(),
         ("Global feature importance (SHAP)", importance),
         ("Top interactions (approximate)", pd.DataFrame(card.explanation.interactions)),
         (

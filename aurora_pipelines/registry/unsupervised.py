@@ -43,15 +43,22 @@ def _description(result: UnsupervisedResult, feature_table: str, version: int) -
     board = "; ".join(
         f"{row['algorithm']} {row.get(result.primary_metric, '')}" for row in result.leaderboard
     )
-    text = {
-        "clustering": f"{result.best_algorithm} with k={result.params.get('k')} chosen by "
-        f"silhouette {result.primary_score:.4f} on a seeded sample of {result.search_rows} rows",
-        "dimensionality_reduction": f"{result.best_algorithm} keeping "
-        f"{result.params.get('components')} components ({result.primary_score:.1%} of the "
-        "variance)",
-        "anomaly_detection": f"{result.best_algorithm} (contamination "
-        f"{result.params.get('contamination'):.4f}, {result.params.get('contamination_source')})",
-    }[result.problem_type]
+    params = result.params
+    if result.problem_type == "clustering":
+        text = (
+            f"{result.best_algorithm} with k={params.get('k')} chosen by silhouette "
+            f"{result.primary_score:.4f} on a seeded sample of {result.search_rows} rows"
+        )
+    elif result.problem_type == "dimensionality_reduction":
+        text = (
+            f"{result.best_algorithm} keeping {params.get('components')} components "
+            f"({result.primary_score:.1%} of the variance)"
+        )
+    else:
+        text = (
+            f"{result.best_algorithm} (contamination {params.get('contamination', 0):.4f}, "
+            f"{params.get('contamination_source')})"
+        )
     return (
         f"{text}, among: {board}. Fit on {result.n_rows} rows of {feature_table} "
         f"(Delta version {version})."
