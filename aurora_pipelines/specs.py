@@ -544,7 +544,7 @@ def load_specs(directory: Path) -> list[ExperimentSpec]:
     """All specs in a directory, sorted by name."""
     if not directory.is_dir():
         return []
-    return [task for p in sorted(directory.glob("*.yaml")) for task in load_spec(p).task_specs()]
+    return [load_spec(p) for p in sorted(directory.glob("*.yaml"))]
 
 
 def find_spec(directory: Path, name: str) -> ExperimentSpec:
