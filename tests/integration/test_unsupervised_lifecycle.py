@@ -187,8 +187,9 @@ def test_drift_sees_the_cluster_share_shift(chain: Chain):
     metadata = asset_metadata(
         chain.results[tuple(lifecycle.DRIFT)], chain.spec.key(*lifecycle.DRIFT)
     )
+    # One PSI per cluster's membership share (the per-output scores of the version).
     shares = metadata["class_score_psi"]
-    assert sorted(shares) == ["0", "1", "2"]
+    assert sorted(shares) == ["__score__[0]", "__score__[1]", "__score__[2]"]
     assert max(shares.values()) > chain.spec.monitoring.psi_threshold
     checks = {
         c.check_name: c.passed
@@ -213,7 +214,7 @@ def test_predict_returns_cluster_and_distance_over_http(chain: Chain):
                 import time
 
                 time.sleep(0.1)
-            response = client.post(f"/v1/models/{NAME}/predict", json=records)
+            response = client.post(f"/v1/models/{NAME}/predict", json={"records": records})
         assert response.status_code == 200, response.text
         predictions = response.json()["predictions"]
         assert [set(p) for p in predictions] == [{"cluster", "distance", "model_version"}] * 3
