@@ -7,8 +7,8 @@ output (cluster-share PSI) feeding the drift checks the retrain policy reads."""
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import dagster as dg
 import httpx
@@ -211,8 +211,6 @@ def test_predict_returns_cluster_and_distance_over_http(chain: Chain):
                 health = client.get("/health").json()
                 if health["experiments"].get(NAME, {}).get("can_answer"):
                     break
-                import time
-
                 time.sleep(0.1)
             response = client.post(f"/v1/models/{NAME}/predict", json={"records": records})
         assert response.status_code == 200, response.text
