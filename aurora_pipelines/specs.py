@@ -427,9 +427,9 @@ class ExperimentSpec(_Strict):
         kind = self.problem_type
         if kind in SUPERVISED and not self.target:
             raise ValueError(
-                f"a {kind.value} experiment needs `target:` (the column to predict); for data "
-                "without a target use problem_type clustering, dimensionality_reduction or "
-                "anomaly_detection"
+                f"missing required field `target` (the column a {kind.value} experiment "
+                "predicts); for data without a target use problem_type clustering, "
+                "dimensionality_reduction or anomaly_detection"
             )
         if kind in TARGETLESS and self.target:
             raise ValueError(

@@ -37,6 +37,7 @@ from aurora_pipelines.training.unsupervised.trainer import UnsupervisedResult
 
 ASSIGNMENT_ARTIFACT = "training_assignment.parquet"
 REPORT_ARTIFACT = "report.json"
+SIGNATURE_ROWS = 10_000
 
 
 def _description(result: UnsupervisedResult, feature_table: str, version: int) -> str:
@@ -82,7 +83,11 @@ def log_and_register_unsupervised(
     client = _client(tracking_uri)
     experiment_id = _experiment_id(client, experiment_name, artifact_root)
     features = training_data[result.feature_columns]
-    signature = _signature(features, result.model)
+    # Types only (every input is optional): a seeded sample infers them; MLflow's null scan
+    # of all rows took 32 s on 200k x 20 (measured).
+    signature = _signature(
+        features.sample(n=min(SIGNATURE_ROWS, len(features)), random_state=0), result.model
+    )
     trusted = skops_trusted_types(result.model)
     lineage = {
         FEATURE_TABLE_TAG: feature_table,

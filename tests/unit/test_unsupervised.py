@@ -46,7 +46,7 @@ def test_clustering_spec_with_a_target_is_refused():
 
 
 def test_supervised_spec_without_target_points_to_the_unsupervised_types():
-    with pytest.raises(ValidationError, match="needs `target:`.*clustering"):
+    with pytest.raises(ValidationError, match="missing required field `target`.*clustering"):
         make_spec("churn", target=None)
 
 
