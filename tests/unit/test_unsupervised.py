@@ -175,3 +175,28 @@ def test_recommendations_explain_the_tasks():
     churn = make_spec("fraud", target="is_fraud", id_column="id", training={"cv_folds": 3})
     notes = recommend_for_frame(frame, churn).notes
     assert any("anomaly_detection as a complement" in n for n in notes)
+
+
+@pytest.mark.parametrize("kind", ["clustering", "anomaly_detection", "dimensionality_reduction"])
+def test_the_serving_fast_path_answers_as_the_pipeline(kind):
+    from types import SimpleNamespace
+
+    from aurora_pipelines.serving.models import LoadedModel
+
+    frame = _blobs(300).drop(columns="id")
+    frame["plan"] = np.where(frame["a"] > 0, "x", "y")
+    result = train_unsupervised(frame, problem_type=kind, settings=UnsupervisedSpec(), seed=0)
+    loaded = LoadedModel(
+        name="m",
+        version="1",
+        model=result.model,
+        schema=SimpleNamespace(names=list(frame.columns)),
+        threshold=None,
+        input_example=frame.head(5),
+    )
+    assert loaded.fast_path
+    answers, scores, _ = loaded.score(frame.head(4))
+    expected = unsupervised_response(result.model, frame.head(4))
+    served = pd.json_normalize(answers).drop(columns="model_version")
+    pd.testing.assert_frame_equal(served, pd.json_normalize(expected), check_exact=False)
+    assert np.allclose(scores, unsupervised_outputs(result.model, frame.head(4))[0])
