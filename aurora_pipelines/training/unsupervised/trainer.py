@@ -57,6 +57,7 @@ ANOMALY_ALGORITHMS = ("isolation_forest", "local_outlier_factor", "one_class_svm
 ANOMALY_LABEL_MAX_SHARE = 0.2
 # Rows the sample-only detectors (LOF, one-class SVM: quadratic) are fitted on.
 SAMPLE_DETECTOR_ROWS = 5000
+EVALUATION_ROWS = 50_000
 
 
 @dataclass
@@ -288,13 +289,18 @@ def _train_anomaly(Z, positions, X, algorithms, settings, seed, labels):  # noqa
     else:
         contamination, source = float(settings.contamination), "spec"
     sample = Z[positions]
+    # Thresholds and average precision on a seeded evaluation sample: scoring every row with
+    # a one-class SVM is rows x support vectors, too slow for a large table.
+    evaluated = seeded_positions(len(Z), EVALUATION_ROWS, seed + 1)
+    if y is not None:
+        y = y[evaluated]
     rows, steps = [], {}
     for name in algorithms:
         detector = forest if name == "isolation_forest" else _detector(name, contamination, seed)
         if name != "isolation_forest":
             # Quadratic in rows: fitted on (a part of) the seeded sample.
             detector.fit(sample[:SAMPLE_DETECTOR_ROWS])
-        train_score = -np.asarray(detector.score_samples(Z), dtype="float64")
+        train_score = -np.asarray(detector.score_samples(Z[evaluated]), dtype="float64")
         threshold = float(np.quantile(train_score, 1 - contamination))
         steps[name] = AnomalyScorer(detector=detector, threshold=threshold).fit(Z)
         row: dict[str, Any] = {
