@@ -219,3 +219,39 @@ def test_predict_returns_cluster_and_distance_over_http(chain: Chain):
         assert all(p["cluster"] in (0, 1, 2) and p["distance"] >= 0 for p in predictions)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("kind", "keys"), [("anomaly_detection", ["anomaly"]), ("dimensionality_reduction", None)]
+)
+def test_spark_batch_scoring_writes_anomaly_flags_and_components(spark, kind, keys):
+    from aurora_pipelines.registry.model_version import ModelVersion, metric_direction
+    from aurora_pipelines.serving.batch import score_batch
+    from aurora_pipelines.specs import UnsupervisedSpec
+    from aurora_pipelines.training.unsupervised.estimators import (
+        output_keys,
+        unsupervised_outputs,
+    )
+    from aurora_pipelines.training.unsupervised.trainer import train_unsupervised
+
+    frame = _frame().drop(columns="truth")
+    result = train_unsupervised(
+        frame, problem_type=kind, settings=UnsupervisedSpec(), seed=1, id_column="customer_id"
+    )
+    version = ModelVersion(
+        name="toy",
+        version="1",
+        model=result.model,
+        input_columns=tuple(result.feature_columns),
+        problem_type=kind,
+        primary_metric=result.primary_metric,
+        greater_is_better=metric_direction(result.primary_metric, kind),
+        classes=output_keys(result.model),
+    )
+    scored = score_batch(
+        spark.createDataFrame(frame.head(200)), version, id_column="customer_id"
+    ).toPandas()
+    score, prediction, matrix = unsupervised_outputs(result.model, frame.head(200))
+    assert np.allclose(scored["score"], score) and np.allclose(scored["prediction"], prediction)
+    expected = keys or [f"pc{i + 1}" for i in range(matrix.shape[1])]
+    assert sorted(scored["class_probabilities"].iloc[0]) == sorted(expected)
