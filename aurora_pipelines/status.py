@@ -58,6 +58,7 @@ def _health(settings: Settings, name: str) -> dict[str, Any] | None:
 
     return latest_health(WorkspaceStore(GovernanceStore.from_settings(settings)), name)
 
+
 def _registry_view(uri: str, name: str) -> tuple[_Latest | None, dict[str, str]]:
     """The newest version (with its run's metrics) and the aliases of model `name`: by SQL on
     MLflow's tables when that applies (no MLflow import: `aurora status` answers in under a

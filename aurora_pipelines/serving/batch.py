@@ -187,6 +187,9 @@ def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTar
     keys = list(version.class_keys)
     key_array = np.asarray(keys, dtype=object)
     multiclass = version.is_multiclass
+    unsupervised = version.is_unsupervised
+    if unsupervised:
+        from aurora_pipelines.training.unsupervised.estimators import unsupervised_outputs
     proba_columns = [f"__p{i}" for i in range(len(keys))]
     literals = {
         "model_name": F.lit(version.name),
@@ -204,7 +207,15 @@ def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTar
             out: dict[str, Any] = {}
             ids = batch.column(id_column)
             out[id_column] = ids if pa.types.is_string(ids.type) else _as_strings(ids)
-            if not version.is_classifier:
+            if unsupervised:
+                # score: distance / reconstruction error / anomaly score; per-output map:
+                # cluster membership, components or the anomaly flag (drift compares each).
+                features = batch.select(feature_columns).to_pandas()
+                score, prediction, matrix = unsupervised_outputs(model.model, features)
+                out["score"], out["prediction"] = score, prediction
+                for i, column in enumerate(proba_columns):
+                    out[column] = matrix[:, i]
+            elif not version.is_classifier:
                 out["score"] = model.answer_arrow(batch, feature_columns, proba=False)
                 out["prediction"] = out["score"]
             else:

@@ -151,6 +151,21 @@ def train_and_register(
     spec_version, _ = workspace.record_version(
         spec, actor, note="recorded when training started", correlation_id=correlation_id
     )
+    if spec.is_unsupervised:
+        from aurora_pipelines.training.unsupervised.stage import train_and_register_unsupervised
+
+        return train_and_register_unsupervised(
+            spec,
+            plan,
+            features_path=features_path,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            governance=governance,
+            actor=actor,
+            correlation_id=correlation_id,
+            tags={**run_tags(spec, plan, correlation_id, run_id), **version_tags(spec_version)},
+            run_id=run_id,
+        )
     features_version = delta.version(features_path)
     inputs = _TrainingInputs(
         spec=spec,
