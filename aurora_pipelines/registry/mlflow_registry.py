@@ -38,6 +38,7 @@ from aurora_pipelines.registry.digest import (
     model_version_digest,
 )
 from aurora_pipelines.registry.model_version import PRIMARY_METRIC_TAG, PROBLEM_TYPE_TAG
+from aurora_pipelines.training.leaderboard import leaderboard_markdown
 from aurora_pipelines.training.plots import residual_summary, write_plots
 from aurora_pipelines.training.trainer import TrainingResult, get_metric
 
@@ -313,6 +314,10 @@ def log_and_register(
                 columns = Path(tmp) / "feature_columns.json"
                 columns.write_text(json.dumps(result.feature_columns, indent=2))
                 client.log_artifact(run_id, str(board))
+                # Base vs tuned side by side, readable in MLflow's artifact viewer.
+                table = Path(tmp) / "leaderboard.md"
+                table.write_text(leaderboard_markdown(result.leaderboard, result.primary_metric))
+                client.log_artifact(run_id, str(table))
                 client.log_artifact(run_id, str(columns))
                 if result.feature_importance:
                     importance = Path(tmp) / "feature_importance.json"

@@ -140,3 +140,30 @@ def soft_vote(
     noise = float(np.std(diff, ddof=1) / np.sqrt(n)) if n > 1 else float("inf")
     gain = float(np.mean(diff))
     return EnsembleVerdict(members, scores, oof, gain, noise, chosen=gain > noise)
+
+
+def leaderboard_markdown(rows: list[dict[str, Any]], primary: str) -> str:
+    """The board as a Markdown table: base vs tuned primary metric, spread, fit time."""
+    lines = [
+        f"| rank | algorithm | role | base {primary} | tuned {primary} | CV std "
+        "| base fit s/fold | tuned fit s/fold | trials |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def num(value: Any, digits: int = 4) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    for row in rows:
+        base = row.get(f"base_{primary}")
+        algorithm = row["algorithm"]
+        if row["role"] == "ensemble":
+            verdict = "chosen" if row.get("chosen") else "not chosen"
+            algorithm += f" ({', '.join(row['members'])}; {verdict}: gain {row['gain']:+.4f}"
+            algorithm += f" vs noise {row['noise']:.4f})"
+        lines.append(
+            f"| {row['rank']} | {algorithm} | {row['role']} | {num(base)} | "
+            f"{num(row[primary])} | {num(row.get(f'{primary}_std'))} | "
+            f"{num(row.get('base_fit_seconds'), 3)} | {num(row.get('fit_seconds'), 3)} | "
+            f"{row.get('trials', '')} |"
+        )
+    return "\n".join(lines)
