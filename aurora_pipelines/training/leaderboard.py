@@ -1,7 +1,8 @@
 """The leaderboard: every candidate's base (defaults) and tuned CV result, side by side.
 
 Rows hold, per algorithm, the mean and spread over the CV folds of every metric for the
-tuned configuration (the plain keys, e.g. `roc_auc`, `roc_auc_std`) and for the base one
+tuned configuration (the plain keys, e.g. `roc_auc`, `roc_auc_std`; the defaults again when
+no trial beat them by more than the CV noise, `tuned_kept` false) and for the base one
 (`base_roc_auc`, ...: trial 0, the library's defaults), the mean fit time per fold of each,
 the trial count and the parameters. Two plain baselines are in every leaderboard (and are
 candidates like the others, so the chosen model is never below them on CV): scikit-learn's
@@ -76,6 +77,8 @@ def build_rows(
         row["trials"] = len(outcome.trials)
         row["params"] = outcome.params
         row["base_params"] = dict(base.params) if base else {}
+        # False: no trial beat the defaults by more than the CV noise, so they are kept.
+        row["tuned_kept"] = bool(base) and outcome.params != base.params
         rows.append(row)
     sign = -1.0 if greater_is_better else 1.0
     rows.sort(key=lambda r: sign * r[primary])

@@ -399,7 +399,7 @@ def train_experiment(
             # The baselines are untuned: the whole budget goes to the requested algorithms.
             share = len(tuned_specs) or 1
             timeout = tuning.timeout_seconds / share if tuning.timeout_seconds else None
-            outcomes[spec.name] = tune(
+            searched = tune(
                 spec.name,
                 space,
                 evaluate,
@@ -410,6 +410,7 @@ def train_experiment(
                 study_key=study_key,
                 timeout_seconds=timeout,
             )
+            outcomes[spec.name] = _tuned_beyond_noise(searched, evaluate, metric)
         else:
             outcomes[spec.name] = untuned(spec.name, evaluate, {}, metric.name)
 
@@ -543,6 +544,34 @@ def train_experiment(
         feature_importance=importance,
         family=family,
         mode=mode,
+    )
+
+
+def _tuned_beyond_noise(outcome: SearchOutcome, evaluate: Any, metric: Metric) -> SearchOutcome:
+    """The best trial when it beats trial 0 (the defaults) by more than the CV noise (the
+    standard error of the paired per-fold differences), else the defaults.
+
+    The best of many trials on the same folds is optimistic: on small tables a tuned value
+    that wins by less than the noise scored below the plain defaults on new rows.
+    """
+    base = next((t for t in outcome.trials if t.number == 0 and t.state == "COMPLETE"), None)
+    if base is None or not base.folds or base.params == outcome.params:
+        return outcome
+    sign = 1.0 if metric.greater_is_better else -1.0
+    diff = sign * (np.asarray(outcome.scores[metric.name]) - np.asarray(base.folds[metric.name]))
+    noise = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    if float(np.mean(diff)) > noise:
+        return outcome
+    oof = outcome.base_oof
+    if oof is None:  # trial 0 ran in an earlier (resumed) process
+        _, oof = evaluate(dict(base.params), None)
+    return SearchOutcome(
+        params=dict(base.params),
+        scores=base.folds,
+        oof=oof,
+        trials=outcome.trials,
+        study_name=outcome.study_name,
+        base_oof=oof,
     )
 
 
