@@ -122,7 +122,7 @@ def build_archive(
     }
     with tempfile.TemporaryDirectory(prefix="aurora-archive-") as tmp:
         root = Path(tmp) / "archive"
-        download_model(tracking, name, version, root / "model")
+        _copy_tree(download_model(tracking, name, version, Path(tmp) / "download"), root / "model")
         present, missing = ["model"], []
         for section, source in sections.items():
             if source.is_dir() and any(source.iterdir()):
