@@ -121,3 +121,46 @@ def test_soft_vote_is_chosen_only_when_its_gain_exceeds_the_paired_fold_noise():
     same = {"a": outcomes["a"], "b": _outcome([1.0, 1.0, 1.0], high)}
     assert not soft_vote(rows, same, splits, score, **kwargs).chosen
     assert soft_vote(rows[:1], outcomes, splits, score, **kwargs) is None
+
+
+def test_three_class_boosting_and_its_soft_vote_give_per_class_probabilities():
+    from aurora_pipelines.training.algorithms import (
+        build_pipeline,
+        get_algorithm,
+        select_feature_columns,
+    )
+    from aurora_pipelines.training.leaderboard import EnsembleVerdict
+    from aurora_pipelines.training.trainer import _ensemble
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(450, 4))
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame["label"] = np.array(["low", "mid", "high"])[
+        np.digitize(X[:, 0] + 0.5 * X[:, 1], [-0.5, 0.5])
+    ]
+    options = {"target": "label", "id_column": None, "time_column": None}
+    result = train_model(
+        frame,
+        algorithms=["xgboost", "lightgbm"],
+        primary_metric="log_loss",
+        ensemble_top_k=2,
+        **options,
+    )
+    proba = result.model.predict_proba(frame)
+    assert proba.shape == (450, 3) and np.allclose(proba.sum(axis=1), 1.0)
+    classes = np.asarray(result.model.classes_)
+    assert list(classes) == ["high", "low", "mid"]
+    assert (result.model.predict(frame) == classes[proba.argmax(axis=1)]).all()
+    assert any(row["role"] == "ensemble" for row in result.leaderboard)
+
+    names = ["xgboost", "lightgbm"]
+    specs = [get_algorithm(n, "classification") for n in names]
+    features = select_feature_columns(frame, target="label")
+    bases = {s.name: build_pipeline(s, "classification", features, 1) for s in specs}
+    outcomes = {n: SearchOutcome(params={}, scores={}, oof=np.empty(0), trials=[]) for n in names}
+    verdict = EnsembleVerdict(names, {}, np.empty(0), 0.1, 0.0, chosen=True)
+    vote = _ensemble(verdict, bases, outcomes, specs, "classification", features, 1)
+    vote.fit(frame[features.all], frame["label"])
+    assert vote.predict_proba(frame.head(5)).shape == (5, 3)
+    assert set(vote.predict(frame)) <= {"low", "mid", "high"}
+    assert skops_trusted_types(vote)  # the soft vote stores with skops too
