@@ -191,6 +191,18 @@ class TrainingSpec(_Strict):
         default_factory=dict, description="Per algorithm: parameter -> Optuna range."
     )
     hpo: HpoSpec = HpoSpec()
+    mode: Literal["base", "tuned"] = Field(
+        default="tuned",
+        description="base: every algorithm with its defaults only (fast); tuned: Optuna "
+        "search per algorithm (`hpo`), defaults first. The leaderboard shows both.",
+    )
+    ensemble_top_k: int = Field(
+        default=3,
+        ge=0,
+        le=5,
+        description="Soft-vote the top k algorithms; chosen only when it beats the best "
+        "single model by more than the CV noise. 0 or 1: no ensemble.",
+    )
 
 
 class UnsupervisedSpec(_Strict):
