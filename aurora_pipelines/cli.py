@@ -22,6 +22,7 @@ from aurora_pipelines.commands import (
     experiments,
     governance_report,
     login,
+    models,
     pipeline,
     serve,
 )
@@ -46,6 +47,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(governance_app, name="governance")
 governance_app.command("report")(governance_report.report)
 app.add_typer(deploy.app, name="deploy")
+app.add_typer(models.app, name="models")
 app.command("drift")(drift.drift)
 app.command("serve")(serve.serve)
 pipeline.register(app)

@@ -23,6 +23,14 @@ NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
 class ProblemType(StrEnum):
     classification = "classification"
     regression = "regression"
+    clustering = "clustering"
+    dimensionality_reduction = "dimensionality_reduction"
+    anomaly_detection = "anomaly_detection"
+
+
+SUPERVISED = (ProblemType.classification, ProblemType.regression)
+# Tasks that take no target: a target there would be silently ignored, so it is refused.
+TARGETLESS = (ProblemType.clustering, ProblemType.dimensionality_reduction)
 
 
 class _Strict(BaseModel):
@@ -183,6 +191,63 @@ class TrainingSpec(_Strict):
         default_factory=dict, description="Per algorithm: parameter -> Optuna range."
     )
     hpo: HpoSpec = HpoSpec()
+    mode: Literal["base", "tuned"] = Field(
+        default="tuned",
+        description="base: every algorithm with its defaults only (fast); tuned: Optuna "
+        "search per algorithm (`hpo`), defaults first. The leaderboard shows both.",
+    )
+    ensemble_top_k: int = Field(
+        default=3,
+        ge=0,
+        le=5,
+        description="Soft-vote the top k algorithms; chosen only when it beats the best "
+        "single model by more than the CV noise. 0 or 1: no ensemble.",
+    )
+
+
+class UnsupervisedSpec(_Strict):
+    """Settings of the unsupervised tasks (clustering, dimensionality_reduction,
+    anomaly_detection); ignored by classification and regression."""
+
+    algorithms: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Candidates (default: recommended). Clustering: kmeans, "
+        "mini_batch_kmeans, gaussian_mixture, agglomerative, birch, dbscan, hdbscan; "
+        "dimensionality_reduction: pca, truncated_svd; anomaly_detection: isolation_forest, "
+        "local_outlier_factor, one_class_svm.",
+    )
+    k: int | None = Field(default=None, ge=2, description="Fixed cluster count (no search).")
+    k_min: int = Field(default=2, ge=2, description="Smallest k the search tries.")
+    k_max: int = Field(default=10, ge=2, le=200, description="Largest k the search tries.")
+    search_rows: int = Field(
+        default=5000, ge=100, description="Seeded sample the k search and model choice use."
+    )
+    variance_target: float = Field(
+        default=0.9, gt=0, le=1, description="Share of variance the kept components explain."
+    )
+    max_components: int | None = Field(default=None, ge=1)
+    contamination: float | Literal["auto"] = Field(
+        default="auto", description="Expected anomaly share in (0, 0.5], or auto (estimated)."
+    )
+    label_column: str | None = Field(
+        default=None,
+        description="anomaly_detection: a known 0/1 anomaly label, used only to score the "
+        "detector (average precision), never to fit it.",
+    )
+
+    @field_validator("contamination")
+    @classmethod
+    def _share(cls, value: float | str) -> float | str:
+        if isinstance(value, float | int) and not 0 < value <= 0.5:
+            raise ValueError("must be a share in (0, 0.5] or `auto`")
+        return value
+
+    @model_validator(mode="after")
+    def _k_range(self) -> UnsupervisedSpec:
+        if self.k_min > self.k_max:
+            raise ValueError(f"k_min {self.k_min} is above k_max {self.k_max}; swap them")
+        return self
 
 
 class ScoringSpec(_Strict):
@@ -382,8 +447,15 @@ class ExperimentSpec(_Strict):
     team: str
     owner: str
     source: SourceSpec
-    target: str
+    target: str | None = None
     problem_type: ProblemType = ProblemType.classification
+    tasks: list[ProblemType] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several tasks in one experiment, e.g. [classification, clustering]: the "
+        "first is `problem_type` under the experiment's name, each other one its own asset "
+        "group and registered model `<name>_<task>`.",
+    )
     id_column: str | None = None
     time_column: str | None = None
     features: FeaturesSpec
@@ -393,6 +465,78 @@ class ExperimentSpec(_Strict):
     monitoring: MonitoringSpec = MonitoringSpec()
     governance: GovernanceSpec = GovernanceSpec()
     deployment: DeploymentSpec = DeploymentSpec()
+    unsupervised: UnsupervisedSpec = UnsupervisedSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _first_task(cls, data: Any) -> Any:
+        # `tasks:` alone names the primary task; `problem_type` then defaults to its first.
+        if isinstance(data, dict) and data.get("tasks") and "problem_type" not in data:
+            data = {**data, "problem_type": data["tasks"][0]}
+        return data
+
+    @model_validator(mode="after")
+    def _target_fits_task(self) -> ExperimentSpec:
+        kind = self.problem_type
+        if kind in SUPERVISED and not self.target:
+            raise ValueError(
+                f"missing required field `target` (the column a {kind.value} experiment "
+                "predicts); for data without a target use problem_type clustering, "
+                "dimensionality_reduction or anomaly_detection"
+            )
+        if kind in TARGETLESS and self.target:
+            raise ValueError(
+                f"a {kind.value} experiment takes no target, but `target: {self.target}` is "
+                "set; remove it (or put it in `tasks:` beside a classification/regression task)"
+            )
+        if kind == ProblemType.anomaly_detection and self.target:
+            raise ValueError(
+                "an anomaly_detection experiment is fitted without labels; name a known "
+                f"anomaly label as `unsupervised.label_column: {self.target}` instead of "
+                "`target` (it is used only to score the detector)"
+            )
+        if self.tasks:
+            if self.tasks[0] != kind:
+                raise ValueError(
+                    f"`tasks` starts with {self.tasks[0].value} but problem_type is "
+                    f"{kind.value}; the first task is the experiment's own problem_type"
+                )
+            if len(set(self.tasks)) != len(self.tasks):
+                raise ValueError("`tasks` lists a task twice; list each task once")
+            extra = [t for t in self.tasks[1:] if t in SUPERVISED]
+            if extra:
+                raise ValueError(
+                    f"only the first task may be supervised ({extra[0].value} is not first); "
+                    "one experiment has one target"
+                )
+        return self
+
+    @property
+    def is_unsupervised(self) -> bool:
+        return self.problem_type not in SUPERVISED
+
+    def task_specs(self) -> list[ExperimentSpec]:
+        """One spec per task: this one, then `<name>_<task>` for each further task (its own
+        asset group and registered model; the target stays out of an unsupervised task)."""
+        specs = [self]
+        for task in (self.tasks or [])[1:]:
+            unsupervised = self.unsupervised
+            if (
+                task == ProblemType.anomaly_detection
+                and self.target
+                and not (unsupervised.label_column)
+            ):
+                # A classification label doubles as the detector's evaluation label.
+                unsupervised = unsupervised.model_copy(update={"label_column": self.target})
+            data = self.model_dump(exclude={"tasks", "unsupervised"}, exclude_unset=True)
+            data.update(
+                name=f"{self.name}_{task.value}",
+                problem_type=task.value,
+                target=None,
+                unsupervised=unsupervised.model_dump(exclude_unset=True),
+            )
+            specs.append(ExperimentSpec.model_validate(data))
+        return specs
 
     @field_validator("name")
     @classmethod
@@ -463,6 +607,8 @@ def load_specs(directory: Path) -> list[ExperimentSpec]:
 
 def find_spec(directory: Path, name: str) -> ExperimentSpec:
     path = directory / f"{name}.yaml"
+    if not path.exists() and (task := _task_of(directory, name)) is not None:
+        return task
     if not path.exists():
         known = ", ".join(s.stem for s in sorted(directory.glob("*.yaml"))) or "none"
         raise SpecError(
@@ -470,6 +616,18 @@ def find_spec(directory: Path, name: str) -> ExperimentSpec:
             f"create it with `aurora experiments create {name} --source ... --target ...`"
         )
     return load_spec(path)
+
+
+def _task_of(directory: Path, name: str) -> ExperimentSpec | None:
+    """The further task `<experiment>_<task>` of a multi-task spec, if `name` is one."""
+    for kind in ProblemType:
+        suffix = f"_{kind.value}"
+        parent = directory / f"{name.removesuffix(suffix)}.yaml"
+        if name.endswith(suffix) and parent.exists():
+            for task in load_spec(parent).task_specs()[1:]:
+                if task.name == name:
+                    return task
+    return None
 
 
 def write_spec(directory: Path, spec: ExperimentSpec) -> Path:

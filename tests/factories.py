@@ -186,6 +186,10 @@ TRAINING_DEFAULTS: dict[str, Any] = {
     "primary_metric": "roc_auc",
     "id_column": ID_COLUMN,
     "time_column": TIME_COLUMN,
+    # Plain baselines and the top-k ensemble are on in the product; off here so a test
+    # trains only what it names (tests/unit/test_leaderboard.py covers them).
+    "baselines": False,
+    "ensemble_top_k": 0,
 }
 
 

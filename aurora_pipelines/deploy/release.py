@@ -13,16 +13,16 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-
 from aurora_pipelines.deploy import routing
 from aurora_pipelines.deploy.records import DeploymentRecord
 from aurora_pipelines.deploy.routing import RoutingState, read_routing
 from aurora_pipelines.errors import GovernanceError, NotFound, PermissionDenied, SpecError
 from aurora_pipelines.governance import audit
+from aurora_pipelines.registry.sql_registry import SqlRegistry, sql_registry
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # MLflow costs seconds to import: only the MlflowClient path pays for it
+    from mlflow import MlflowClient
+
     from aurora_pipelines.deploy.artifact_store import ArtifactStore
     from aurora_pipelines.governance.store import GovernanceStore
 
@@ -48,9 +48,19 @@ class ReleaseContext:
     @cached_property
     def client(self) -> MlflowClient:
         """One registry client per context: creating one on a SQLite store costs ~1 s."""
+        from mlflow import MlflowClient
+
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
+    @cached_property
+    def sql(self) -> SqlRegistry | None:
+        """The direct SQL path to the registry when it applies (no MLflow import, one
+        transaction per routing change); None: go through `client`."""
+        return sql_registry(self.tracking_uri)
+
     def routing(self) -> RoutingState:
+        if self.sql is not None:
+            return read_routing(self.tracking_uri, self.model_name)
         return read_routing(self.tracking_uri, self.model_name, self.client)
 
 
@@ -77,12 +87,25 @@ def authorize(ctx: ReleaseContext, action: str) -> None:
         raise
 
 
-def _set_alias(client: MlflowClient, name: str, alias: str, version: str | None) -> None:
-    if version is None:
-        with contextlib.suppress(MlflowException):  # already unset
-            client.delete_registered_model_alias(name, alias)
+def _move(
+    ctx: ReleaseContext, aliases: dict[str, str | None], tags: dict[str, str] | None = None
+) -> None:
+    """Point the aliases at their versions (None removes one) and set the routing tags: one
+    transaction on the SQL path, else MlflowClient calls in this order."""
+    if ctx.sql is not None:
+        ctx.sql.apply(ctx.model_name, aliases, tags)
         return
-    client.set_registered_model_alias(name, alias, str(version))
+    from mlflow.exceptions import MlflowException
+
+    client = ctx.client
+    for alias, version in aliases.items():
+        if version is None:
+            with contextlib.suppress(MlflowException):  # already unset
+                client.delete_registered_model_alias(ctx.model_name, alias)
+        else:
+            client.set_registered_model_alias(ctx.model_name, alias, str(version))
+    for key, value in (tags or {}).items():
+        client.set_registered_model_tag(ctx.model_name, key, value)
 
 
 def verify_bundle_for(ctx: ReleaseContext, version: str, digest: str) -> str | None:
@@ -166,6 +189,10 @@ def verify_production_approval(ctx: ReleaseContext, version: str) -> int:
 
 
 def _staging_version(ctx: ReleaseContext) -> str | None:
+    if ctx.sql is not None:
+        return ctx.sql.alias_version(ctx.model_name, routing.STAGING)
+    from mlflow.exceptions import MlflowException
+
     try:
         return str(ctx.client.get_model_version_by_alias(ctx.model_name, routing.STAGING).version)
     except MlflowException:
@@ -214,14 +241,14 @@ def _record(
     )
 
 
-def _set_tags(client: MlflowClient, name: str, share: float, strategy: str) -> None:
+def _routing_tags(share: float, strategy: str) -> dict[str, str]:
     from datetime import UTC, datetime
 
-    client.set_registered_model_tag(name, routing.CHALLENGER_SHARE_TAG, f"{share:g}")
-    client.set_registered_model_tag(name, routing.DEPLOYMENT_STRATEGY_TAG, strategy)
-    client.set_registered_model_tag(
-        name, CANARY_STEP_STARTED_TAG, datetime.now(UTC).isoformat(timespec="microseconds")
-    )
+    return {
+        routing.CHALLENGER_SHARE_TAG: f"{share:g}",
+        routing.DEPLOYMENT_STRATEGY_TAG: strategy,
+        CANARY_STEP_STARTED_TAG: datetime.now(UTC).isoformat(timespec="microseconds"),
+    }
 
 
 def promote(
@@ -237,14 +264,13 @@ def promote(
     state = ctx.routing()
     target = _candidate(ctx, state, version)
     approval_id = verify_production_approval(ctx, target) if verify else None
-    client = ctx.client
     previous = state.champion
-    _set_alias(client, ctx.model_name, routing.CHAMPION, target)
+    aliases: dict[str, str | None] = {routing.CHAMPION: target}
     if previous and previous != target:
-        _set_alias(client, ctx.model_name, routing.FALLBACK, previous)
+        aliases[routing.FALLBACK] = previous
     if state.challenger:
-        _set_alias(client, ctx.model_name, routing.CHALLENGER, None)
-    _set_tags(client, ctx.model_name, 0.0, strategy)
+        aliases[routing.CHALLENGER] = None
+    _move(ctx, aliases, _routing_tags(0.0, strategy))
     return _record(
         ctx,
         action,
@@ -266,12 +292,10 @@ def rollback(ctx: ReleaseContext, reason: str | None = None) -> DeploymentRecord
             f"model '{ctx.model_name}' has no fallback version to roll back to "
             f"(champion: v{state.champion or '-'}); promote a production-approved version instead"
         )
-    client = ctx.client
-    _set_alias(client, ctx.model_name, routing.CHAMPION, state.fallback)
-    _set_alias(client, ctx.model_name, routing.FALLBACK, None)
+    aliases: dict[str, str | None] = {routing.CHAMPION: state.fallback, routing.FALLBACK: None}
     if state.challenger:
-        _set_alias(client, ctx.model_name, routing.CHALLENGER, None)
-    _set_tags(client, ctx.model_name, 0.0, "blue_green")
+        aliases[routing.CHALLENGER] = None
+    _move(ctx, aliases, _routing_tags(0.0, "blue_green"))
     return _record(
         ctx,
         "rollback",
@@ -301,9 +325,7 @@ def start_canary(ctx: ReleaseContext, share: float, version: str | None = None) 
     if str(version) == state.champion:
         raise SpecError(f"v{version} already is the champion of '{ctx.model_name}'")
     approval_id = verify_production_approval(ctx, str(version))
-    client = ctx.client
-    _set_alias(client, ctx.model_name, routing.CHALLENGER, str(version))
-    _set_tags(client, ctx.model_name, share, "canary")
+    _move(ctx, {routing.CHALLENGER: str(version)}, _routing_tags(share, "canary"))
     return _record(
         ctx,
         "canary_start",
@@ -320,16 +342,14 @@ def set_canary_share(
     state = ctx.routing()
     if not state.challenger:
         raise NotFound(f"model '{ctx.model_name}' has no canary (challenger) running")
-    _set_tags(ctx.client, ctx.model_name, share, "canary")
+    _move(ctx, {}, _routing_tags(share, "canary"))
     return _record(ctx, "canary_step", "canary", reason=reason, details={"metrics": metrics})
 
 
 def abort_canary(ctx: ReleaseContext, reason: str, metrics: dict | None = None) -> DeploymentRecord:
     """Canary rollback: the challenger alias is removed and its share set to 0."""
     state = ctx.routing()
-    client = ctx.client
-    _set_alias(client, ctx.model_name, routing.CHALLENGER, None)
-    _set_tags(client, ctx.model_name, 0.0, "canary")
+    _move(ctx, {routing.CHALLENGER: None}, _routing_tags(0.0, "canary"))
     return _record(
         ctx,
         "canary_rollback",
@@ -355,8 +375,7 @@ def start_shadow(ctx: ReleaseContext, version: str | None = None) -> DeploymentR
         raise GovernanceError(
             f"model '{ctx.model_name}' version {version} cannot shadow production: {verdict.reason}"
         )
-    client = ctx.client
-    _set_alias(client, ctx.model_name, routing.SHADOW, str(version))
+    _move(ctx, {routing.SHADOW: str(version)})
     return _record(
         ctx,
         "shadow_start",
@@ -367,5 +386,5 @@ def start_shadow(ctx: ReleaseContext, version: str | None = None) -> DeploymentR
 
 
 def stop_shadow(ctx: ReleaseContext) -> DeploymentRecord:
-    _set_alias(ctx.client, ctx.model_name, routing.SHADOW, None)
+    _move(ctx, {routing.SHADOW: None})
     return _record(ctx, "shadow_stop", "shadow", reason="shadow stopped")

@@ -9,9 +9,12 @@ alias change reaches traffic without a restart.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from aurora_pipelines.registry.sql_registry import sql_registry
+
+if TYPE_CHECKING:  # MLflow costs seconds to import: only the MlflowClient path pays for it
+    from mlflow.tracking import MlflowClient
 
 STAGING = "staging"  # what UAT scores; set by the staging gate
 CHAMPION = "champion"  # answers production traffic
@@ -45,14 +48,30 @@ def read_routing(
 ) -> RoutingState:
     """The routing state now; an unknown model reads as nothing deployed.
 
-    Pass `client` to reuse one (creating an MlflowClient on a SQLite store costs ~1 s)."""
-    client = client or MlflowClient(tracking_uri=tracking_uri)
-    try:
-        registered = client.get_registered_model(model_name)
-    except MlflowException:
-        return RoutingState(model_name=model_name)
-    aliases = {alias: str(version) for alias, version in (registered.aliases or {}).items()}
-    tags = registered.tags or {}
+    Read with one SQL round trip on MLflow's tables when possible (registry/sql_registry.py),
+    else through `client` (pass one to reuse it: creating one on a SQLite store costs ~1 s)."""
+    fast = sql_registry(tracking_uri) if client is None else None
+    if fast is not None:
+        view = fast.routing_view(model_name)
+        if view is None:
+            return RoutingState(model_name=model_name)
+        aliases, tags = view
+    else:
+        from mlflow.exceptions import MlflowException
+        from mlflow.tracking import MlflowClient
+
+        client = client or MlflowClient(tracking_uri=tracking_uri)
+        try:
+            registered = client.get_registered_model(model_name)
+        except MlflowException:
+            return RoutingState(model_name=model_name)
+        aliases = {alias: str(version) for alias, version in (registered.aliases or {}).items()}
+        tags = registered.tags or {}
+    return routing_state(model_name, aliases, tags)
+
+
+def routing_state(model_name: str, aliases: dict[str, str], tags: dict[str, str]) -> RoutingState:
+    """The routing state that aliases and registered-model tags describe."""
     try:
         share = float(tags.get(CHALLENGER_SHARE_TAG, 0.0))
     except ValueError:

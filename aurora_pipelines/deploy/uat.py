@@ -428,6 +428,20 @@ def run_uat(
     from aurora_pipelines.serving.batch import CLASS_PROBABILITIES, score_batch
 
     version = load_experiment_version(tracking_uri, spec, model_version)
+    if version.is_unsupervised:
+        from aurora_pipelines.deploy.uat_unsupervised import run_unsupervised_uat
+
+        return run_unsupervised_uat(
+            spark,
+            spec,
+            version,
+            tracking_uri=tracking_uri,
+            features_path=features_path,
+            output_path=output_path,
+            reports_dir=reports_dir,
+            commit_info=commit_info,
+            access=access,
+        )
     uat, selection = select_uat_set(spark, spec, features_path, access)
     if spec.target not in uat.columns:
         raise DataError(

@@ -85,6 +85,28 @@ def generate_model_card(
     if governance is not None:
         requests = governance.list_requests(experiment=spec.name)
         history = approval_history([r for r in requests if r.model_name == model_name])
+    if version.is_unsupervised:
+        from aurora_pipelines.explain.unsupervised_card import unsupervised_model_card
+
+        card = unsupervised_model_card(
+            version,
+            features,
+            spec=spec,
+            tracking_uri=tracking_uri,
+            model_digest=model_digest,
+            description=description or "",
+            data_sources=data_sources,
+            quality_score=quality_score,
+            history=history,
+            risk=risk_tier(spec, governance),
+        )
+        background = features[list(version.input_columns)].sample(
+            n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
+        )
+        files = write_model_card(
+            card, model_card_dir(reports_dir, spec.name, model_version), background
+        )
+        return card, files
     if is_spark_model(model):
         card = _spark_model_card(
             model,

@@ -81,6 +81,9 @@ class ModelCard:
     objective: str = ""
     data_dictionary: list[dict[str, Any]] = field(default_factory=list)
 
+    # Unsupervised versions: cluster profiles / components / score distribution, by title.
+    report_tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
     def summary(self) -> dict[str, Any]:
         """Small JSON-ready facts for asset metadata and the approval request."""
         top = self.explanation.importance.head(5)
@@ -352,6 +355,7 @@ def _sections(card: ModelCard) -> list[tuple[str, list[tuple[str, Any]] | pd.Dat
         ),
         ("Training method and search", f"{card.algorithm}: {card.training_method}".strip(": ")),
         ("Metrics (holdout, bootstrap confidence intervals)", metrics),
+        *card.report_tables.items(),
         ("Global feature importance (SHAP)", importance),
         ("Top interactions (approximate)", pd.DataFrame(card.explanation.interactions)),
         (

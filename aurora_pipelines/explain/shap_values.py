@@ -86,7 +86,8 @@ def _explainer(model: Any, background: np.ndarray) -> tuple[Any, str]:
 
     _, estimator = _parts(model)
     kind = type(estimator).__name__
-    if "Forest" in kind or "GradientBoosting" in kind or "Tree" in kind:
+    # LGBM* / *XGB*: shap's TreeExplainer reads LightGBM and XGBoost boosters natively.
+    if any(part in kind for part in ("Forest", "GradientBoosting", "Tree", "LGBM", "XGB")):
         return shap.TreeExplainer(estimator), "tree"
     if hasattr(estimator, "coef_"):
         return shap.LinearExplainer(estimator, background), "linear"

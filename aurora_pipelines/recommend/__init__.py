@@ -36,6 +36,10 @@ def recommend_for_frame(
     from aurora_pipelines.training.algorithms import check_problem_type
     from aurora_pipelines.training.trainer import check_columns
 
+    if spec.is_unsupervised:
+        from aurora_pipelines.recommend.unsupervised import recommend_unsupervised
+
+        return recommend_unsupervised(df, spec, total_rows=total_rows)
     check_problem_type(spec.problem_type.value)
     check_columns(df, target=spec.target, id_column=spec.id_column, time_column=spec.time_column)
     chars = measure(
@@ -47,7 +51,11 @@ def recommend_for_frame(
         total_rows=total_rows,
         seed=spec.training.seed,
     )
-    return recommend(chars)
+    recommendation = recommend(chars)
+    from aurora_pipelines.recommend.unsupervised import task_notes
+
+    recommendation.notes.extend(task_notes(df, spec))
+    return recommendation
 
 
 def table_rows(path: Path) -> int:

@@ -15,7 +15,7 @@ from aurora_pipelines.recommend.rules import Recommendation
 from aurora_pipelines.specs import ExperimentSpec
 from aurora_pipelines.training.hpo import HpoConfig
 
-IN_PROCESS_FAMILIES = ("sklearn", "torch")
+IN_PROCESS_FAMILIES = ("sklearn", "torch", "lightgbm", "xgboost")
 
 
 @dataclass
@@ -24,7 +24,7 @@ class TrainingPlan:
     primary_metric: str
     cv_folds: int
     validation: str
-    class_weight: bool
+    class_weight: bool | str  # True: forced balanced; "search": tuned (default none)
     holdout_fraction: float
     calibration: str
     threshold: float | None
@@ -32,6 +32,8 @@ class TrainingPlan:
     hpo: HpoConfig
     seed: int
     family: str = "sklearn"
+    mode: str = "tuned"
+    ensemble_top_k: int = 3
     # field -> "spec" or "recommended": where each decision came from
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -49,6 +51,8 @@ class TrainingPlan:
             "search_spaces": self.search_spaces,
             "hpo": self.hpo,
             "seed": self.seed,
+            "mode": self.mode,
+            "ensemble_top_k": self.ensemble_top_k,
         }
 
     def as_dict(self) -> dict[str, Any]:
@@ -113,7 +117,9 @@ def resolve_plan(
         class_weight = training.class_weight == "balanced"
         sources["class_weight"] = "spec"
     else:
-        class_weight = bool(recommendation and recommendation.class_weight)
+        # Recommended weights are a tuned choice, never forced: forced balanced weights lost
+        # to plain defaults on a rare-positive table (see trainer.CLASS_WEIGHT_CHOICE).
+        class_weight = "search" if recommendation and recommendation.class_weight else False
         sources["class_weight"] = "recommended"
     return TrainingPlan(
         algorithms=algorithms,
@@ -134,6 +140,8 @@ def resolve_plan(
         ),
         seed=training.seed,
         family=family,
+        mode=training.mode,
+        ensemble_top_k=training.ensemble_top_k,
         sources=sources,
     )
 

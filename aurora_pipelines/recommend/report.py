@@ -76,7 +76,8 @@ def as_markdown(recommendation: Recommendation, selected: list[str] | None = Non
         f"**Validation:** `{recommendation.validation}`, {recommendation.cv_folds} folds — "
         + "; ".join(recommendation.validation_reasons),
         "",
-        f"**Class weights:** {'balanced' if recommendation.class_weight else 'none'}",
+        "**Class weights:** "
+        + ("none or balanced, tuned" if recommendation.class_weight else "none"),
         "",
         f"**Data:** {c.rows:,} rows, {c.features} features ({c.numeric_features} numeric, "
         f"{c.categorical_features} categorical), {c.missing_cell_share:.1%} cells missing, "

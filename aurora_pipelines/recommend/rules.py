@@ -25,6 +25,8 @@ WEAK_LINEAR = {"roc_auc": 0.75, "r2": 0.5}
 
 PRIORS = {
     "hist_gradient_boosting": 0.80,
+    "lightgbm": 0.78,
+    "xgboost": 0.72,
     "random_forest": 0.65,
     "logistic_regression": 0.60,
     "ridge": 0.60,
@@ -128,6 +130,8 @@ def recommend(chars: DataCharacteristics) -> Recommendation:
                 adjust(spec, +0.1, f"{_n(chars.rows)} rows are enough to train an MLP")
             if _is(spec, "bagging"):
                 adjust(spec, -0.1, f"deep forests grow slowly on {_n(chars.rows)} rows")
+            if spec.family in ("lightgbm", "xgboost"):
+                adjust(spec, +0.05, f"{_n(chars.rows)} rows: its histogram trees scale well")
         if chars.missing_cell_share > 0:
             share = f"{chars.missing_cell_share:.1%} of feature cells are missing"
             if _is(spec, "boosting"):
@@ -162,7 +166,8 @@ def recommend(chars: DataCharacteristics) -> Recommendation:
                 adjust(spec, +0.05, f"{seen} only: non-linear effects are likely")
         if problem == "classification" and _is_imbalanced(chars):
             reasons[spec.name].append(
-                f"1:{chars.imbalance_ratio:.0f} class imbalance → balanced class weights"
+                f"1:{chars.imbalance_ratio:.0f} class imbalance → balanced class weights "
+                "tried in tuning (unweighted first: forced weights can lower ROC AUC)"
             )
 
     ordered = sorted(candidates, key=lambda s: (-round(score[s.name], 6), s.name))

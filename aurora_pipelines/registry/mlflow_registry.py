@@ -38,6 +38,7 @@ from aurora_pipelines.registry.digest import (
     model_version_digest,
 )
 from aurora_pipelines.registry.model_version import PRIMARY_METRIC_TAG, PROBLEM_TYPE_TAG
+from aurora_pipelines.training.leaderboard import leaderboard_markdown
 from aurora_pipelines.training.plots import residual_summary, write_plots
 from aurora_pipelines.training.trainer import TrainingResult, get_metric
 
@@ -90,20 +91,35 @@ def skops_trusted_types(model: Any) -> list[str]:
 
 
 def _check_trusted(types: list[str], *, what: str) -> None:
-    unexpected = [t for t in types if not t.startswith(TRUSTED_TYPE_PREFIXES)]
+    from aurora_pipelines.training.boosting import TRUSTED_BOOSTING_TYPES
+
+    unexpected = [
+        t
+        for t in types
+        if not t.startswith(TRUSTED_TYPE_PREFIXES) and t not in TRUSTED_BOOSTING_TYPES
+    ]
     if unexpected:
         raise IntegrityError(
             f"{what} needs types outside Aurora's trusted list ({', '.join(unexpected)}); "
-            "only sklearn/numpy/scipy/aurora_pipelines.training types may be deserialised"
+            "only sklearn/numpy/scipy/aurora_pipelines.training types and the LightGBM/XGBoost "
+            "estimator and booster classes may be deserialised"
         )
 
 
-def _pip_requirements() -> list[str]:
+def _pip_requirements(trusted: list[str] | None = None) -> list[str]:
     # Explicit pins: MLflow's requirement inference re-imports the model in a subprocess,
     # which costs ~10 s per model here and pins everything the venv happens to import.
     from importlib.metadata import version
 
+    from aurora_pipelines.training.boosting import REQUIREMENTS
+
     pins = ["mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy"]
+    # A LightGBM / XGBoost model needs its library where it is loaded (from its types).
+    pins += [
+        pkg
+        for lib, pkg in REQUIREMENTS.items()
+        if any(t.startswith(f"{lib}.") for t in trusted or [])
+    ]
     return [f"{pkg}=={version(pkg)}" for pkg in pins]
 
 
@@ -384,6 +400,10 @@ def _log_and_register(
                 columns = Path(tmp) / "feature_columns.json"
                 columns.write_text(json.dumps(result.feature_columns, indent=2))
                 client.log_artifact(run_id, str(board))
+                # Base vs tuned side by side, readable in MLflow's artifact viewer.
+                table = Path(tmp) / "leaderboard.md"
+                table.write_text(leaderboard_markdown(result.leaderboard, result.primary_metric))
+                client.log_artifact(run_id, str(table))
                 client.log_artifact(run_id, str(columns))
                 if result.feature_importance:
                     importance = Path(tmp) / "feature_importance.json"
@@ -401,7 +421,7 @@ def _log_and_register(
                     input_example=example,
                     serialization_format="skops",
                     skops_trusted_types=trusted,
-                    pip_requirements=_pip_requirements(),
+                    pip_requirements=_pip_requirements(trusted),
                 )
 
         # The registry resolves a `models:/<model_id>` source through MLflow's global

@@ -62,6 +62,14 @@ class ModelVersion:
         return self.problem_type == "classification"
 
     @property
+    def is_unsupervised(self) -> bool:
+        return self.problem_type in (
+            "clustering",
+            "dimensionality_reduction",
+            "anomaly_detection",
+        )
+
+    @property
     def is_multiclass(self) -> bool:
         return self.is_classifier and len(self.classes) > 2
 
@@ -114,6 +122,20 @@ def model_classes(model: Any) -> tuple[Any, ...]:
     return tuple(c.item() if hasattr(c, "item") else c for c in classes)
 
 
+def _output_classes(model: Any, kind: str) -> tuple[Any, ...]:
+    """A classifier's classes; an unsupervised model's output keys (cluster ids, `anomaly`,
+    component names), which scoring writes as the per-output map drift compares per key."""
+    if kind == "classification":
+        return model_classes(model)
+    from aurora_pipelines.training.unsupervised import is_unsupervised
+
+    if is_unsupervised(kind):
+        from aurora_pipelines.training.unsupervised.estimators import output_keys
+
+        return output_keys(model)
+    return ()
+
+
 def load_model_version(
     tracking_uri: str,
     name: str,
@@ -154,7 +176,7 @@ def load_model_version(
         greater_is_better=metric_direction(metric, kind),
         digest=registered.digest,
         threshold=float(threshold) if threshold else None,
-        classes=model_classes(model) if kind == "classification" else (),
+        classes=_output_classes(model, kind),
         metrics=registered.metrics,
         signature=signature,
     )
@@ -179,7 +201,10 @@ def metric_direction(metric: str, problem_type: str) -> bool:
     """True when a higher `metric` is better (the trainer's metric registry decides)."""
     from aurora_pipelines.errors import SpecError
     from aurora_pipelines.training.trainer import get_metric
+    from aurora_pipelines.training.unsupervised import UNSUPERVISED_METRICS
 
+    if metric in UNSUPERVISED_METRICS.get(problem_type, {}):
+        return UNSUPERVISED_METRICS[problem_type][metric]
     try:
         return get_metric(metric, problem_type).greater_is_better
     except SpecError:

@@ -161,58 +161,93 @@ class _ScoresTarget:
 
 
 def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTarget) -> DataFrame:
-    """The in-process model inside `mapInPandas`. Class probabilities leave pandas as plain
-    double columns and become the map on Spark: no Python object per row."""
+    """The in-process model inside `mapInArrow`: Arrow batches in, Arrow batches out, no pandas
+    frame on Aurora's fast path (serving/batch_worker.py). The model goes to the executors once
+    as a broadcast and is loaded once per Python worker. Class probabilities leave the worker
+    as plain double columns and become the map on Spark; the model name, version and role are
+    Spark literals: no Python object per row."""
+    import dataclasses
+    import uuid
+
+    import pyarrow as pa
     from pyspark.sql import functions as F
+    from pyspark.sql.pandas.types import to_arrow_schema
     from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
 
-    # Plain values for the closure shipped to the executors.
+    from aurora_pipelines.serving.batch_worker import scorer, ship
+
+    # Plain values for the closure shipped to the executors; the model is not among them.
     id_column, label_column = target.id_column, target.label_column
-    role, scored_at = target.role, target.scored_at
-    model = version.model
+    scored_at = np.datetime64(target.scored_at, "us")
+    # A fresh key per scoring: a long-lived worker never answers with another model's cache.
+    key = f"{version.name}/{version.version}/{version.digest}/{uuid.uuid4().hex}"
+    shipment = ship(rows.sparkSession, key, version.model)
+    version = dataclasses.replace(version, model=None, signature=None)
     feature_columns = list(version.input_columns)
     keys = list(version.class_keys)
     key_array = np.asarray(keys, dtype=object)
     multiclass = version.is_multiclass
+    unsupervised = version.is_unsupervised
+    if unsupervised:
+        from aurora_pipelines.training.unsupervised.estimators import unsupervised_outputs
     proba_columns = [f"__p{i}" for i in range(len(keys))]
-    fields = [f for f in target.schema.fields if f.name != CLASS_PROBABILITIES]
+    literals = {
+        "model_name": F.lit(version.name),
+        "model_version": F.lit(version.version),
+        "role": F.lit(target.role),
+    }
+    fields = [f for f in target.schema.fields if f.name not in {CLASS_PROBABILITIES, *literals}]
     inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
+    # Arrow timestamps are UTC instants; scored_at is naive UTC (the session runs in UTC).
+    arrow_schema = to_arrow_schema(inner, timezone="UTC")
 
     def _score(batches):
+        model = scorer(shipment)
         for batch in batches:
-            features = batch[feature_columns]
-            out = pd.DataFrame({id_column: batch[id_column].astype(str)})
-            if not version.is_classifier:
-                out["score"] = model.predict(features).astype("float64")
+            out: dict[str, Any] = {}
+            ids = batch.column(id_column)
+            out[id_column] = ids if pa.types.is_string(ids.type) else _as_strings(ids)
+            if unsupervised:
+                # score: distance / reconstruction error / anomaly score; per-output map:
+                # cluster membership, components or the anomaly flag (drift compares each).
+                features = batch.select(feature_columns).to_pandas()
+                score, prediction, matrix = unsupervised_outputs(model.model, features)
+                out["score"], out["prediction"] = score, prediction
+                for i, column in enumerate(proba_columns):
+                    out[column] = matrix[:, i]
+            elif not version.is_classifier:
+                out["score"] = model.answer_arrow(batch, feature_columns, proba=False)
                 out["prediction"] = out["score"]
             else:
-                proba = np.asarray(model.predict_proba(features), dtype="float64")
+                proba = model.answer_arrow(batch, feature_columns, proba=True)
                 score, picked = version.decide(proba)
                 out["score"] = score
                 out["prediction"] = key_array[picked] if multiclass else picked
                 for i, column in enumerate(proba_columns):
                     out[column] = proba[:, i]
-            out["model_name"] = version.name
-            out["model_version"] = version.version
-            out["role"] = role
-            out["scored_at"] = scored_at
+            out["scored_at"] = np.full(batch.num_rows, scored_at)
             if label_column:
-                out[LABEL_COLUMN] = _labels(batch[label_column], multiclass)
-            yield out[inner.names]
+                labels = batch.column(label_column).to_pandas()
+                out[LABEL_COLUMN] = _labels(labels, multiclass).to_numpy()
+            arrays = [pa.array(out[f.name], type=f.type) for f in arrow_schema]
+            yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
 
-    scored = rows.mapInPandas(_score, inner)
+    scored = rows.mapInArrow(_score, inner)
     if proba_columns:
         probabilities = F.map_from_arrays(
             F.array(*[F.lit(k) for k in keys]), F.array(*[F.col(c) for c in proba_columns])
         )
     else:
         probabilities = F.lit(None).cast(MapType(StringType(), DoubleType()))
+    columns = {CLASS_PROBABILITIES: probabilities, **literals}
     return scored.select(
-        *[
-            probabilities.alias(f.name) if f.name == CLASS_PROBABILITIES else F.col(f.name)
-            for f in target.schema.fields
-        ]
+        *[columns.get(f.name, F.col(f.name)).alias(f.name) for f in target.schema.fields]
     )
+
+
+def _as_strings(values: Any) -> Any:
+    """An id column as strings, as pandas' `astype(str)` writes them (1.0 stays "1.0")."""
+    return values.to_pandas().astype(str).to_numpy(dtype=object)
 
 
 def _labels(values: pd.Series, multiclass: bool) -> pd.Series:

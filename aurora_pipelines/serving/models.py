@@ -22,6 +22,7 @@ import pandas as pd
 from aurora_pipelines.registry.model_version import DEFAULT_THRESHOLD, ModelVersion, decide
 from aurora_pipelines.serving.fastpath import compile_pipeline
 from aurora_pipelines.serving.validation import InputSchema
+from aurora_pipelines.training.unsupervised.estimators import is_unsupervised_model
 
 log = logging.getLogger(__name__)
 BACKGROUND_FILE = "shap_background.parquet"  # written by explain/model_card.py
@@ -61,6 +62,17 @@ class LoadedModel:
 
     def score(self, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[float], list[float]]:
         """(response predictions, log scores, log predictions) for each row of `frame`."""
+        if is_unsupervised_model(self.model):
+            # Cluster id + distance, components, or anomaly score + flag; the inputs go
+            # through the verified fast path's preprocessing when there is one.
+            last = self.model.steps[-1][1]
+            if self._fast is not None:
+                Z = self._fast.transform(frame)
+            else:
+                Z = self.model[:-1].transform(frame)
+            out = [{**answer, "model_version": self.version} for answer in last.response(Z)]
+            score, prediction, _ = last.outputs(Z)
+            return out, score.astype(float).tolist(), prediction.astype(float).tolist()
         if not self.is_classifier:
             predict = self._fast.predict if self._fast is not None else self.model.predict
             values = np.asarray(predict(frame), dtype=float)

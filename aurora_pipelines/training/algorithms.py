@@ -56,7 +56,7 @@ class AlgorithmSpec:
 
     @property
     def family(self) -> str:
-        """The library family that trains it: sklearn, torch or spark."""
+        """The library family that trains it: sklearn, torch, lightgbm, xgboost or spark."""
         return self.library
 
     def supports(self, problem_type: str) -> bool:
@@ -306,5 +306,6 @@ def _register_torch() -> None:
 
 _register_torch()
 
-# The Spark MLlib family registers itself (its factories import pyspark only when called).
-from aurora_pipelines.training import spark_ml  # noqa: E402, F401
+# The Spark MLlib family registers itself (its factories import pyspark only when called),
+# and so do LightGBM and XGBoost (their libraries are imported by the factories).
+from aurora_pipelines.training import boosting, spark_ml  # noqa: E402, F401

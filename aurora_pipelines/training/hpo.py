@@ -73,6 +73,7 @@ class SearchOutcome:
     oof: np.ndarray
     trials: list[TrialRecord]
     study_name: str | None = None
+    base_oof: np.ndarray | None = None  # trial 0's (the defaults') out-of-fold predictions
 
 
 def check_search_space(algorithm: str, space: dict[str, dict[str, Any]]) -> None:
@@ -212,6 +213,7 @@ def tune(
         oof=oof,
         trials=[_record(algorithm, t) for t in study.get_trials(deepcopy=False)],
         study_name=study_name,
+        base_oof=oof_by_trial.get(0),
     )
 
 

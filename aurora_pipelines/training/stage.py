@@ -133,12 +133,14 @@ def train_and_register(
     actor: str,
     correlation_id: str,
     run_id: str | None = None,
+    eda_dir: Path | None = None,
 ) -> TrainingOutcome:
     """Train `plan` on the feature table, register the best model and record it as the
     experiment's training candidate (with an audit row under `correlation_id`).
 
     `spark` is called only for the Spark MLlib family, so in-process training starts no JVM.
     `run_id` is the orchestrator's run id (tag `aurora.dagster_run_id`), when there is one.
+    `eda_dir` holds eda/profile's report: its HTML, JSON and plots are logged to the run.
     """
     from aurora_pipelines.workspace.roles import TRAIN
     from aurora_pipelines.workspace.store import WorkspaceStore
@@ -151,6 +153,21 @@ def train_and_register(
     spec_version, _ = workspace.record_version(
         spec, actor, note="recorded when training started", correlation_id=correlation_id
     )
+    if spec.is_unsupervised:
+        from aurora_pipelines.training.unsupervised.stage import train_and_register_unsupervised
+
+        return train_and_register_unsupervised(
+            spec,
+            plan,
+            features_path=features_path,
+            tracking_uri=tracking_uri,
+            artifact_root=artifact_root,
+            governance=governance,
+            actor=actor,
+            correlation_id=correlation_id,
+            tags={**run_tags(spec, plan, correlation_id, run_id), **version_tags(spec_version)},
+            run_id=run_id,
+        )
     features_version = delta.version(features_path)
     inputs = _TrainingInputs(
         spec=spec,
@@ -163,6 +180,11 @@ def train_and_register(
     )
     train = _train_on_spark if plan.family == "spark" else _train_in_process
     registered, score_basis, score, details, evidence = train(inputs, spark)
+    if eda_dir is not None:
+        from aurora_pipelines.registry.eda_artifacts import log_eda_artifacts
+
+        logged = log_eda_artifacts(tracking_uri, registered.run_id, eda_dir)
+        details["eda_artifacts"] = len(logged)
     metric = plan.primary_metric
     greater_is_better = metric_direction(metric, spec.problem_type.value)
     bound = resolve_bound(
@@ -265,6 +287,7 @@ def _train_in_process(
 ) -> tuple[RegisteredModel, str, float, MetadataDict, _BoundEvidence]:
     """sklearn / torch: CV + Optuna on a pandas frame, scored by the mean CV metric."""
     from aurora_pipelines.registry.mlflow_registry import log_and_register
+    from aurora_pipelines.training.leaderboard import leaderboard_markdown
     from aurora_pipelines.training.plots import metadata_plots
     from aurora_pipelines.training.trainer import train_experiment
 
@@ -277,7 +300,6 @@ def _train_in_process(
         training_data=frame,
         **inputs.registration(),
     )
-    leaderboard = pd.DataFrame(result.leaderboard).drop(columns=["params"], errors="ignore")
     details: MetadataDict = {
         "best_algorithm": result.best_algorithm,
         "best_params": JsonValue(result.best_params),
@@ -287,7 +309,8 @@ def _train_in_process(
         "trials": len(result.trials),
         "training_rows": result.n_rows,
         "holdout_rows": result.n_holdout_rows,
-        "leaderboard": Markdown(leaderboard.to_markdown(index=False)),
+        "mode": result.mode,
+        "leaderboard": Markdown(leaderboard_markdown(result.leaderboard, plan.primary_metric)),
         **{f"cv_{name}": float(value) for name, value in result.metrics.items()},
         **{f"holdout_{name}": float(v) for name, v in result.holdout_metrics.items()},
     }

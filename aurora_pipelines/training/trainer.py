@@ -32,6 +32,7 @@ from sklearn.preprocessing import label_binarize
 
 from aurora_pipelines.errors import DataError, SourceError, SpecError
 from aurora_pipelines.training.algorithms import (
+    AlgorithmSpec,
     build_pipeline,
     check_problem_type,
     get_algorithm,
@@ -53,6 +54,13 @@ from aurora_pipelines.training.hpo import (
     fingerprint,
     tune,
     untuned,
+)
+from aurora_pipelines.training.leaderboard import (
+    BASELINES,
+    ENSEMBLE,
+    EnsembleVerdict,
+    build_rows,
+    soft_vote,
 )
 from aurora_pipelines.training.validation import (
     check_target,
@@ -168,6 +176,7 @@ class TrainingResult:
     evaluation: Evaluation | None = None
     feature_importance: dict[str, float] = field(default_factory=dict)
     family: str = "sklearn"
+    mode: str = "tuned"  # base: defaults only; tuned: Optuna search per algorithm
 
     @property
     def primary_score(self) -> float:
@@ -227,11 +236,21 @@ def configure(pipeline: Pipeline, params: dict[str, Any]) -> Pipeline:
     return configured
 
 
+def _takes_class_weight(pipeline: Pipeline) -> bool:
+    return "class_weight" in pipeline.named_steps["model"].get_params(deep=False)
+
+
 def _with_class_weight(pipeline: Pipeline) -> Pipeline:
-    estimator = pipeline.named_steps["model"]
-    if "class_weight" in estimator.get_params(deep=False):
+    if _takes_class_weight(pipeline):
         pipeline.set_params(model__class_weight="balanced")
     return pipeline
+
+
+# `class_weight="search"`: weights are a tuned choice whose default (trial 0) is none. Forcing
+# balanced weights lost 0.018-0.024 ROC AUC to plain HistGradientBoosting on a 6%-positive
+# table (benchmarks/insurance_table.py): 16x weight on few positives adds variance and does
+# not help a ranking metric; the decision threshold handles the imbalance instead.
+CLASS_WEIGHT_CHOICE = {"type": "categorical", "choices": [None, "balanced"], "default": None}
 
 
 def check_columns(
@@ -264,11 +283,14 @@ def train_experiment(
     time_column: str | None = None,
     validation: str = "kfold",
     holdout_fraction: float = 0.0,
-    class_weight: bool = False,
+    class_weight: bool | str = False,
     hpo: HpoConfig | None = None,
     search_spaces: dict[str, dict[str, dict[str, Any]]] | None = None,
     calibration: str = "none",
     threshold: float | None = None,
+    mode: str = "tuned",
+    ensemble_top_k: int = 3,
+    baselines: bool = True,
 ) -> TrainingResult:
     """Cross-validate (and tune) `algorithms` on `df`, pick the best by `primary_metric`.
 
@@ -276,8 +298,12 @@ def train_experiment(
     `time_column` order). With `holdout_fraction` > 0 that share of rows (the latest, for
     time validation) stays out of CV and tuning: the chosen model is fit on the rest and
     scored on it; otherwise it is fit on all rows. With `hpo`, Optuna tunes each
-    algorithm's search space (trial 0 = defaults). Deterministic for the same data, seed
-    and settings whenever the trial budget (not the time budget) ends the search.
+    algorithm's search space (trial 0 = defaults); `mode="base"` trains defaults only.
+    `class_weight`: True forces balanced weights, "search" makes them a tuned choice.
+    The plain baselines (leaderboard.BASELINES) are added untuned when not requested, and
+    a soft vote of the top `ensemble_top_k` is chosen when it beats the best by more than
+    the CV noise. Deterministic for the same data, seed and settings whenever the trial
+    budget (not the time budget) ends the search.
     """
     # Validate everything the spec controls before touching the data.
     metric = get_metric(primary_metric, problem_type)
@@ -290,6 +316,8 @@ def train_experiment(
             f"{', '.join(distributed)} train on Spark (spark_ml.train_spark), not in process; "
             "list only sklearn/torch algorithms in `training.algorithms`"
         )
+    if mode not in ("base", "tuned"):
+        raise SpecError(f"unknown training mode '{mode}' (known: base, tuned); fix `training.mode`")
     check_validation(validation, time_column)
     if calibration not in CALIBRATION_METHODS:
         raise SpecError(
@@ -334,7 +362,12 @@ def train_experiment(
         check_target(y_train, problem_type=problem_type, cv_folds=cv_folds)
     splits = cv_splits(problem_type, validation, cv_folds, seed, ye_train)
 
-    tuning = hpo if hpo is not None and hpo.n_trials > 0 else None
+    roles = {s.name: "candidate" for s in specs}
+    for name in BASELINES[problem_type] if baselines else ():
+        if name not in roles:
+            roles[name] = "baseline"
+            specs.append(get_algorithm(name, problem_type))
+    tuning = hpo if hpo is not None and hpo.n_trials > 0 and mode == "tuned" else None
     study_key = ""
     if tuning is not None:
         settings = {
@@ -350,16 +383,23 @@ def train_experiment(
         study_key = fingerprint(X_train, y_train, settings)
     outcomes: dict[str, SearchOutcome] = {}
     bases: dict[str, Pipeline] = {}
+    tuned_specs = [s for s in specs if roles[s.name] == "candidate"]
     for spec in specs:
         base = build_pipeline(spec, problem_type, features, seed)
-        if class_weight and problem_type == "classification":
+        candidate = roles[spec.name] == "candidate"
+        weighted = candidate and problem_type == "classification"
+        if class_weight is True and weighted:
             base = _with_class_weight(base)
         bases[spec.name] = base
         evaluate = _CvEvaluator(base, X_train, y_train, ye_train, splits, metrics, metric, classes)
-        space = spaces[spec.name]
+        space = spaces.get(spec.name, {}) if candidate else {}
+        if class_weight == "search" and weighted and _takes_class_weight(base):
+            space = {**space, "class_weight": CLASS_WEIGHT_CHOICE}
         if tuning is not None and space:
-            timeout = tuning.timeout_seconds / len(specs) if tuning.timeout_seconds else None
-            outcomes[spec.name] = tune(
+            # The baselines are untuned: the whole budget goes to the requested algorithms.
+            share = len(tuned_specs) or 1
+            timeout = tuning.timeout_seconds / share if tuning.timeout_seconds else None
+            searched = tune(
                 spec.name,
                 space,
                 evaluate,
@@ -370,25 +410,69 @@ def train_experiment(
                 study_key=study_key,
                 timeout_seconds=timeout,
             )
+            outcomes[spec.name] = _tuned_beyond_noise(searched, evaluate, metric)
         else:
             outcomes[spec.name] = untuned(spec.name, evaluate, {}, metric.name)
 
     cv = {name: outcome.scores for name, outcome in outcomes.items()}
-    leaderboard = _leaderboard(cv, metric)
-    for row in leaderboard:
-        outcome = outcomes[row["algorithm"]]
-        row["family"] = get_algorithm(row["algorithm"], problem_type).family
-        row["trials"] = len(outcome.trials)
-        row["params"] = outcome.params
+    leaderboard = build_rows(
+        outcomes,
+        roles,
+        {s.name: s.family for s in specs},
+        primary=metric.name,
+        greater_is_better=metric.greater_is_better,
+        folds=len(splits),
+    )
     best = leaderboard[0]["algorithm"]
     best_outcome = outcomes[best]
     best_pipeline = configure(bases[best], best_outcome.params)
+    family = get_algorithm(best, problem_type).family
+
+    def score_fold(test_idx: np.ndarray, pred: np.ndarray) -> dict[str, float]:
+        args = (pred, len(classes)) if classes is not None else (pred[:, 0],)
+        return {name: m.score(ye_train[test_idx], *args) for name, m in metrics.items()}
+
+    in_process = [r for r in leaderboard if r["family"] != "torch"]  # torch: see _ensemble
+    verdict = soft_vote(
+        in_process,
+        outcomes,
+        splits,
+        score_fold,
+        primary=metric.name,
+        greater_is_better=metric.greater_is_better,
+        top_k=ensemble_top_k,
+    )
+    if verdict is not None:
+        fit = sum(r["fit_seconds"] or 0.0 for r in leaderboard if r["algorithm"] in verdict.members)
+        # Recorded either way; it heads the board only when chosen.
+        row = verdict.row(metric.name, round(fit, 4))
+        leaderboard.insert(0 if verdict.chosen else len(leaderboard), row)
+        for rank, entry in enumerate(leaderboard, start=1):
+            entry["rank"] = rank
+    if verdict is not None and verdict.chosen:
+        best = ENSEMBLE
+        cv[ENSEMBLE] = verdict.scores
+        best_outcome = SearchOutcome(
+            params={"members": ",".join(verdict.members)},
+            scores=verdict.scores,
+            oof=verdict.oof,
+            trials=[],
+        )
+        best_pipeline = _ensemble(verdict, bases, outcomes, specs, problem_type, features, seed)
+        family = "sklearn"
 
     method = decide_calibration(calibration, best_outcome.oof, ye_train, classes, seed)
     model: Any = best_pipeline
     if method != "none":
+        # ensemble=False: one model fit on all training rows, its calibrator fit on
+        # out-of-fold predictions. The default (an average of k models each fit on (k-1)/k
+        # of the rows) cost ROC AUC on small tables, where rows matter most. Time splits
+        # do not cover every row, so they keep the per-split calibrated models.
         model = CalibratedClassifierCV(
-            best_pipeline, method=method, cv=calibration_splitter(validation, seed)
+            best_pipeline,
+            method=method,
+            cv=calibration_splitter(validation, seed),
+            ensemble=validation == "time",
         )
     model.fit(X_train, y_train)
 
@@ -430,7 +514,7 @@ def train_experiment(
         shares = y.value_counts(normalize=True).sort_index()
         class_balance = {str(label): round(float(share), 6) for label, share in shares.items()}
     params = _key_params(best_pipeline, best, cv_folds, seed)
-    params.update({"validation": validation, "holdout_fraction": holdout_fraction})
+    params.update({"validation": validation, "holdout_fraction": holdout_fraction, "mode": mode})
     params["calibration"] = method
     return TrainingResult(
         problem_type=problem_type,
@@ -451,15 +535,86 @@ def train_experiment(
         n_train_rows=len(train_pos),
         holdout_metrics=holdout_metrics,
         best_params=best_outcome.params,
-        trials=[t for name in cv for t in outcomes[name].trials],
+        trials=[t for name in outcomes for t in outcomes[name].trials],
         calibration=method,
-        class_weight="balanced" if class_weight and classes is not None else None,
+        class_weight=_chosen_class_weight(best_pipeline) if classes is not None else None,
         decision_threshold=chosen_threshold,
         threshold_metric=threshold_metric,
         evaluation=evaluation,
         feature_importance=importance,
-        family=get_algorithm(best, problem_type).family,
+        family=family,
+        mode=mode,
     )
+
+
+def _tuned_beyond_noise(outcome: SearchOutcome, evaluate: Any, metric: Metric) -> SearchOutcome:
+    """The best trial when it beats trial 0 (the defaults) by more than the CV noise (the
+    standard error of the paired per-fold differences), else the defaults.
+
+    The best of many trials on the same folds is optimistic: on small tables a tuned value
+    that wins by less than the noise scored below the plain defaults on new rows.
+    """
+    base = next((t for t in outcome.trials if t.number == 0 and t.state == "COMPLETE"), None)
+    if base is None or not base.folds or base.params == outcome.params:
+        return outcome
+    sign = 1.0 if metric.greater_is_better else -1.0
+    diff = sign * (np.asarray(outcome.scores[metric.name]) - np.asarray(base.folds[metric.name]))
+    noise = float(np.std(diff, ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
+    if float(np.mean(diff)) > noise:
+        return outcome
+    oof = outcome.base_oof
+    if oof is None:  # trial 0 ran in an earlier (resumed) process
+        _, oof = evaluate(dict(base.params), None)
+    return SearchOutcome(
+        params=dict(base.params),
+        scores=base.folds,
+        oof=oof,
+        trials=outcome.trials,
+        study_name=outcome.study_name,
+        base_oof=oof,
+    )
+
+
+def _chosen_class_weight(pipeline: Pipeline) -> str | None:
+    estimator = pipeline.named_steps["model"]
+    members = getattr(estimator, "estimators", None) or [("", estimator)]
+    weights = {getattr(e, "class_weight", None) for _, e in members}
+    return "balanced" if "balanced" in weights else None
+
+
+def _ensemble(
+    verdict: EnsembleVerdict,
+    bases: dict[str, Pipeline],
+    outcomes: dict[str, SearchOutcome],
+    specs: list[AlgorithmSpec],
+    problem_type: str,
+    features: Any,
+    seed: int,
+) -> Pipeline:
+    """One Aurora pipeline (`preprocess` + `model`) whose model soft-votes the members.
+
+    The members share one preprocessing with standardised numerics: linear models need it
+    and trees are invariant to it, so each member sees what it saw in CV. Torch members are
+    left out of ensembles (their own scaler and early stopping make the vote costly).
+    """
+    from dataclasses import replace
+
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    by_name = {s.name: s for s in specs}
+    shared = build_pipeline(
+        replace(by_name[verdict.members[0]], scale_numeric=True), problem_type, features, seed
+    ).named_steps["preprocess"]
+    estimators = [
+        (name, configure(bases[name], outcomes[name].params).named_steps["model"])
+        for name in verdict.members
+    ]
+    vote = (
+        VotingClassifier(estimators, voting="soft")
+        if problem_type == "classification"
+        else VotingRegressor(estimators)
+    )
+    return Pipeline([("preprocess", shared), ("model", vote)])
 
 
 def _labels(classes: np.ndarray | None) -> list[str] | None:
@@ -502,26 +657,11 @@ def permutation_importances(
 
 def _proba_in_class_order(model: Pipeline, X: pd.DataFrame, classes: np.ndarray) -> np.ndarray:
     # Stratified folds give every class to every training split, but align defensively.
-    raw = model.predict_proba(X)
+    raw = np.asarray(model.predict_proba(X), dtype=float)
     proba = np.zeros((len(X), len(classes)))
     proba[:, np.searchsorted(classes, model.classes_)] = raw
-    return proba
-
-
-def _leaderboard(cv: dict[str, dict[str, list[float]]], primary: Metric) -> list[dict[str, Any]]:
-    rows = []
-    for algorithm, scores in cv.items():
-        row: dict[str, Any] = {"algorithm": algorithm}
-        for name, values in scores.items():
-            row[name] = float(np.mean(values))
-            row[f"{name}_std"] = float(np.std(values))
-        rows.append(row)
-    sign = -1.0 if primary.greater_is_better else 1.0
-    # Ties keep the caller's order (sorted is stable), so the result is deterministic.
-    rows.sort(key=lambda r: sign * r[primary.name])
-    for rank, row in enumerate(rows, start=1):
-        row["rank"] = rank
-    return rows
+    # LightGBM / XGBoost return float32 rows that miss 1.0 by rounding: renormalise.
+    return proba / proba.sum(axis=1, keepdims=True)
 
 
 def _key_params(model: Pipeline, algorithm: str, cv_folds: int, seed: int) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from aurora_pipelines.registry import mlflow_registry
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.sources.sample_data import generate_credit_data
 from aurora_pipelines.specs import ExperimentSpec, write_spec
+from aurora_pipelines.training.leaderboard import BASELINES, ENSEMBLE
 from tests.factories import asset_metadata, make_spec, materialize
 
 # A small search, so each spec of this file trains in seconds.
@@ -57,7 +58,10 @@ def test_recommendations_drive_training_and_the_model_is_registered_with_its_evi
     assert plan["validation"] == "time"
 
     metadata = asset_metadata(result, spec.key(*lifecycle.MODEL))
-    assert metadata["best_algorithm"] in plan["algorithms"]
+    # The plain baselines compete beside the plan's algorithms (untuned), as does the soft vote.
+    baselines = [a for a in BASELINES["classification"] if a not in plan["algorithms"]]
+    assert metadata["best_algorithm"] in [*plan["algorithms"], *baselines, ENSEMBLE]
+    assert "| base average_precision | tuned average_precision |" in metadata["leaderboard"]
     assert metadata["primary_metric"] == "average_precision"
     assert metadata["validation"] == "time"
 
@@ -78,8 +82,12 @@ def test_recommendations_drive_training_and_the_model_is_registered_with_its_evi
     children = client.search_runs(
         [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{latest.run_id}'"
     )
-    assert len(children) == 4  # 2 trials x 2 algorithms, each a nested run
-    assert {c.data.tags["aurora.algorithm"] for c in children} == set(plan["algorithms"])
+    # 2 trials x 2 algorithms and one untuned trial per added baseline, each a nested run.
+    assert len(children) == 4 + len(baselines)
+    assert {c.data.tags["aurora.algorithm"] for c in children} == {*plan["algorithms"], *baselines}
+    assert {"leaderboard.json", "leaderboard.md"} <= {
+        a.path for a in client.list_artifacts(latest.run_id)
+    }
     threshold = mlflow_registry.decision_threshold(uri, spec.name, "1")
     assert threshold is not None and 0 < threshold < 1
     assert (

@@ -153,7 +153,8 @@ def test_spec_fields_written_in_the_spec_override_the_recommendation():
     plan = resolve_plan(free, rec)
     assert plan.primary_metric == "average_precision"
     assert plan.algorithms == [s.algorithm for s in rec.algorithms[:2]]
-    assert plan.class_weight is True
+    # Recommended weights are searched (trial 0 unweighted), never forced.
+    assert plan.class_weight == "search"
     assert plan.sources["primary_metric"] == "recommended"
 
     pinned = make_spec(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from aurora_pipelines.serving.fastpath import compile_pipeline
@@ -73,6 +74,9 @@ def test_fast_path_equals_sklearn(algorithm: str, problem: str, target: str) -> 
     assert fast.verified(model, frame)
     one = to_frame(rows[2:3], schema)
     assert fast.verified(model, one)
+    # Batch scoring's executors read Arrow batches: same matrix, nulls and unknowns included.
+    arrow = pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    np.testing.assert_allclose(fast.transform_arrow(arrow), fast.transform(frame))
 
 
 def test_other_shapes_are_not_compiled() -> None:

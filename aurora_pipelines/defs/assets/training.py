@@ -139,6 +139,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             actor=actor_of(context) or spec.owner,
             correlation_id=correlation_id(context),
             run_id=context.run_id,
+            eda_dir=lake.layout.report_dir(spec.name, "eda"),
         )
         return materialize(outcome)
 

@@ -1,0 +1,248 @@
+"""Aliases, registered-model tags and version lookups read and written straight on MLflow's SQL
+registry tables, for the commands a person waits on (`aurora status`, `aurora deploy ...`).
+
+Why: importing MLflow costs ~3.5 s and opening its SQLAlchemy store another ~2.3 s (schema and
+migration checks), while a rollback is three alias rows and three tags. This module needs only
+SQLAlchemy Core, which the governance store imports anyway.
+
+It is used only when it can be exactly right: a SQL tracking URI (sqlite, postgresql), MLflow
+workspaces off, and the database at a schema revision this module was written against
+(`KNOWN_REVISIONS`; a test compares it with the head of MLflow's own migrations, so an MLflow
+upgrade with a new revision fails that test instead of writing a changed schema). Anything else
+(an HTTP tracking server, another revision) gets None from `sql_registry()` and callers go
+through MlflowClient as before. Writes follow MlflowClient's semantics (an alias may only point
+at an existing version of an existing model) and one `apply()` is one transaction, so a rollback
+never leaves a half-moved routing.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from aurora_pipelines.errors import NotFound
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+
+# Alembic revisions of MLflow's tracking schema whose registry tables this module knows
+# (MLflow 3.17: aliases, tags and versions carry a `workspace` column, 'default' without
+# workspaces). tests/unit/test_sql_registry.py checks the newest equals MLflow's head.
+KNOWN_REVISIONS = frozenset({"dc11669786a5"})
+WORKSPACE = "default"
+_SQL_SCHEMES = ("sqlite:", "postgresql:", "postgresql+")
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    """The registry row of one model version (what `aurora status` shows)."""
+
+    version: str
+    run_id: str
+    tags: dict[str, str]
+
+
+class SqlRegistry:
+    """MLflow's registry tables on one database (see the module docstring for when it is used)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- reads ------------------------------------------------------------------------
+
+    def routing_view(self, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+        """(aliases -> version, registered-model tags) of model `name`; None if unknown."""
+        with self.engine.connect() as conn:
+            if not _model_exists(conn, name):
+                return None
+            aliases = _rows(
+                conn,
+                "SELECT alias, version FROM registered_model_aliases "
+                "WHERE workspace = :ws AND name = :name",
+                name=name,
+            )
+            tags = _rows(
+                conn,
+                'SELECT "key", value FROM registered_model_tags '
+                "WHERE workspace = :ws AND name = :name",
+                name=name,
+            )
+        return {a: str(v) for a, v in aliases}, {k: v for k, v in tags}
+
+    def alias_version(self, name: str, alias: str) -> str | None:
+        """The version `alias` points at; None if the alias or the model does not exist."""
+        with self.engine.connect() as conn:
+            found = _rows(
+                conn,
+                "SELECT version FROM registered_model_aliases "
+                "WHERE workspace = :ws AND name = :name AND alias = :alias",
+                name=name,
+                alias=alias,
+            )
+        return str(found[0][0]) if found else None
+
+    def latest_version(self, name: str) -> VersionRow | None:
+        """The highest-numbered version of `name` with its tags; None if it has none."""
+        with self.engine.connect() as conn:
+            found = _rows(
+                conn,
+                "SELECT version, run_id FROM model_versions WHERE workspace = :ws "
+                "AND name = :name AND current_stage != 'Deleted_Internal' "
+                "ORDER BY version DESC LIMIT 1",
+                name=name,
+            )
+            if not found:
+                return None
+            version, run_id = found[0]
+            tags = _rows(
+                conn,
+                'SELECT "key", value FROM model_version_tags '
+                "WHERE workspace = :ws AND name = :name AND version = :version",
+                name=name,
+                version=int(version),
+            )
+        return VersionRow(str(version), run_id or "", {k: v for k, v in tags})
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """The latest value of every metric of a run (what MlflowClient.get_run reports)."""
+        if not run_id:
+            return {}
+        with self.engine.connect() as conn:
+            rows = _rows(
+                conn,
+                'SELECT "key", value, is_nan FROM latest_metrics WHERE run_uuid = :run',
+                run=run_id,
+            )
+        return {k: math.nan if is_nan else float(v) for k, v, is_nan in rows}
+
+    # --- writes -----------------------------------------------------------------------
+
+    def apply(
+        self, name: str, aliases: dict[str, str | None], tags: dict[str, str] | None = None
+    ) -> None:
+        """In one transaction: point each alias at its version (None removes it) and set the
+        registered-model tags. NotFound (nothing written) if the model or a version is missing."""
+        from sqlalchemy import text
+
+        with self.engine.begin() as conn:
+            if not _model_exists(conn, name):
+                raise NotFound(f"registered model '{name}' not found in the MLflow registry")
+            for alias, version in aliases.items():
+                key = {"ws": WORKSPACE, "name": name, "alias": alias}
+                if version is None:
+                    conn.execute(
+                        text(
+                            "DELETE FROM registered_model_aliases "
+                            "WHERE workspace = :ws AND name = :name AND alias = :alias"
+                        ),
+                        key,
+                    )
+                    continue
+                number = int(version)
+                if not _rows(
+                    conn,
+                    "SELECT 1 FROM model_versions WHERE workspace = :ws AND name = :name "
+                    "AND version = :version AND current_stage != 'Deleted_Internal'",
+                    name=name,
+                    version=number,
+                ):
+                    raise NotFound(f"model '{name}' has no version {version} for alias {alias}")
+                _upsert(
+                    conn,
+                    "registered_model_aliases",
+                    key={**key},
+                    column="version",
+                    value=number,
+                    where="workspace = :ws AND name = :name AND alias = :alias",
+                    columns="workspace, name, alias",
+                    values=":ws, :name, :alias",
+                )
+            for tag, value in (tags or {}).items():
+                _upsert(
+                    conn,
+                    "registered_model_tags",
+                    key={"ws": WORKSPACE, "name": name, "key": tag},
+                    column="value",
+                    value=value,
+                    where='workspace = :ws AND name = :name AND "key" = :key',
+                    columns='workspace, name, "key"',
+                    values=":ws, :name, :key",
+                )
+
+
+def _rows(conn: Connection, sql: str, **params: object) -> list[tuple]:
+    from sqlalchemy import text
+
+    return [tuple(r) for r in conn.execute(text(sql), {"ws": WORKSPACE, **params})]
+
+
+def _model_exists(conn: Connection, name: str) -> bool:
+    return bool(
+        _rows(
+            conn,
+            "SELECT 1 FROM registered_models WHERE workspace = :ws AND name = :name",
+            name=name,
+        )  # fmt: skip
+    )
+
+
+def _upsert(
+    conn: Connection,
+    table: str,
+    *,
+    key: dict[str, object],
+    column: str,
+    value: object,
+    where: str,
+    columns: str,
+    values: str,
+) -> None:
+    """UPDATE, else INSERT: portable across SQLite and PostgreSQL (the row's key is the
+    table's primary key, so a concurrent insert fails the transaction rather than duplicating)."""
+    from sqlalchemy import text
+
+    params = {**key, "value": value}
+    updated = conn.execute(text(f"UPDATE {table} SET {column} = :value WHERE {where}"), params)
+    if not updated.rowcount:
+        conn.execute(
+            text(f"INSERT INTO {table} ({columns}, {column}) VALUES ({values}, :value)"), params
+        )
+
+
+def sql_registry(tracking_uri: str) -> SqlRegistry | None:
+    """The direct SQL path for `tracking_uri`, or None when MlflowClient must be used."""
+    if not tracking_uri.startswith(_SQL_SCHEMES):
+        return None
+    if os.environ.get("MLFLOW_ENABLE_WORKSPACES", "").lower() in ("1", "true"):
+        return None
+    if tracking_uri not in _OPEN:
+        registry = _open(tracking_uri)
+        if registry is None:
+            return None  # not cached: MLflow may create or migrate the database later
+        _OPEN[tracking_uri] = registry
+    return _OPEN[tracking_uri]
+
+
+_OPEN: dict[str, SqlRegistry] = {}  # one engine per registry per process
+
+
+def _open(tracking_uri: str) -> SqlRegistry | None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if tracking_uri.startswith("sqlite:"):
+        path = tracking_uri.split("///", 1)[-1]
+        if not path or not os.path.exists(path):
+            return None  # no registry yet: MLflow creates (and migrates) it
+    engine = create_engine(tracking_uri)
+    try:
+        with engine.connect() as conn:
+            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        revision = None
+    if revision not in KNOWN_REVISIONS:
+        engine.dispose()
+        return None
+    return SqlRegistry(engine)
