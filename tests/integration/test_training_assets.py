@@ -28,7 +28,8 @@ SMALL_SPEC = {
         "cv_folds": 3,
         "metric_min": 0.1,
         "max_algorithms": 2,
-        "hpo": {"n_trials": 2, "timeout_seconds": 120},
+        # Trials only (no time budget): the count of nested runs below must not depend on load.
+        "hpo": {"n_trials": 2, "timeout_seconds": None},
     },
 }
 

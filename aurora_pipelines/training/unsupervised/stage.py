@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aurora_pipelines.governance.store import GovernanceStore
     from aurora_pipelines.recommend.plan import TrainingPlan
     from aurora_pipelines.specs import ExperimentSpec
+    from aurora_pipelines.training.metric_bound import MetricBound
     from aurora_pipelines.training.stage import TrainingOutcome
 
 # The bar a metric must meet when the spec sets no `training.metric_min` (the supervised
@@ -32,9 +33,27 @@ DEFAULT_BARS = {
 
 
 def metric_bar(spec: ExperimentSpec, metric: str) -> float:
-    if "metric_min" in spec.training.model_fields_set:
+    if spec.training.metric_min is not None:
         return spec.training.metric_min
     return DEFAULT_BARS.get(metric, 0.0)
+
+
+def unsupervised_bound(spec: ExperimentSpec, metric: str, greater_is_better: bool) -> MetricBound:
+    """The bar of train/model, as the supervised stage states it: the spec's, else the default
+    for the metric (no dummy baseline exists for a silhouette or an anomaly rate)."""
+    from aurora_pipelines.training.metric_bound import MetricBound
+
+    value = metric_bar(spec, metric)
+    if spec.training.metric_min is not None:
+        return MetricBound(metric, value, greater_is_better, "spec", "training.metric_min")
+    return MetricBound(
+        metric,
+        value,
+        greater_is_better,
+        "default",
+        f"the default {metric} bar for {spec.problem_type.value} (set training.metric_min "
+        "to choose another)",
+    )
 
 
 def train_and_register_unsupervised(
@@ -95,6 +114,11 @@ def train_and_register_unsupervised(
         id_column=spec.id_column,
     )
     metric = result.primary_metric
+    bound = unsupervised_bound(spec, metric, UNSUPERVISED_METRICS[kind][metric])
+    from aurora_pipelines.registry.mlflow_registry import set_version_tags
+
+    # UAT judges the version against the same bound (registry/model_version tags).
+    set_version_tags(tracking_uri, registered.name, registered.version, bound.as_tags())
     candidate = governance.record_candidate(
         experiment=spec.name,
         model_name=registered.name,
@@ -131,7 +155,7 @@ def train_and_register_unsupervised(
         score=result.primary_score,
         score_basis="search sample" if kind == "clustering" else "training rows",
         greater_is_better=UNSUPERVISED_METRICS[kind][metric],
-        metric_min=metric_bar(spec, metric),
+        bound=bound,
         details=details,
     )
 
