@@ -11,6 +11,7 @@ import pandas as pd
 
 from aurora_pipelines.lake import delta
 from aurora_pipelines.results import JsonValue, Markdown, MetadataDict
+from aurora_pipelines.training.metric_bound import MetricBound
 from aurora_pipelines.training.row_sample import sample_pandas
 from aurora_pipelines.training.unsupervised import UNSUPERVISED_METRICS
 
@@ -131,8 +132,22 @@ def train_and_register_unsupervised(
         score=result.primary_score,
         score_basis="search sample" if kind == "clustering" else "training rows",
         greater_is_better=UNSUPERVISED_METRICS[kind][metric],
-        metric_min=metric_bar(spec, metric),
+        bound=_bound(spec, metric, UNSUPERVISED_METRICS[kind][metric]),
         details=details,
+    )
+
+
+def _bound(spec: ExperimentSpec, metric: str, greater_is_better: bool) -> MetricBound:
+    """The bar as the metric_min check reports it (no dummy baseline exists for these)."""
+    from_spec = "metric_min" in spec.training.model_fields_set
+    return MetricBound(
+        metric=metric,
+        value=metric_bar(spec, metric),
+        greater_is_better=greater_is_better,
+        source="spec" if from_spec else "default",
+        reason="training.metric_min of the spec"
+        if from_spec
+        else f"the default bar of an unsupervised {metric} (training.metric_min unset)",
     )
 
 
