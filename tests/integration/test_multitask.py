@@ -98,10 +98,10 @@ def trained(tmp_path_factory: pytest.TempPathFactory, spark):
         target="bought",
         id_column="customer_id",
         tasks=["classification", "clustering"],
-        unsupervised={"k_max": 5, "search_rows": 600},
+        unsupervised={"algorithms": ["kmeans"], "k_max": 5, "search_rows": 400},
     )
     write_spec(settings.experiments_dir, spec)
-    X, y = make_blobs(600, centers=3, n_features=3, cluster_std=0.7, random_state=4)
+    X, y = make_blobs(400, centers=3, n_features=3, cluster_std=0.7, random_state=4)
     frame = pd.DataFrame(X, columns=["a", "b", "c"])
     frame["customer_id"] = [f"C{i:04d}" for i in range(len(frame))]
     # The parent's target: far from the blobs' scale, it would dominate the clusters if it
@@ -132,7 +132,7 @@ def test_the_clustering_task_trains_on_the_parents_features_as_its_own_model(tra
     uri = settings.tracking_uri
     version = load_model_version(uri, task.name, "1")
     assert version.problem_type == "clustering"
-    assert sorted(version.columns) == ["a", "b", "c"]  # neither the target nor the id
+    assert sorted(version.input_columns) == ["a", "b", "c"]  # neither the target nor the id
     tags = mlflow_registry.version_tags(uri, task.name, "1")
     assert tags["feature_table"].endswith(f"{NAME}/features")
     assert not settings.lake_dir.joinpath(task.name, *lifecycle.FEATURES).exists()
