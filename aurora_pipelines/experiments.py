@@ -63,7 +63,7 @@ def create_experiment(
     *,
     name: str,
     source: str | SourceSpec,
-    target: str,
+    target: str | None,
     team: str | None,
     problem_type: str,
     id_column: str | None,
@@ -125,7 +125,7 @@ def create_experiment(
     df = access.read(get_spark(settings), source_spec).df
     require_columns(
         df,
-        {"target": target, "id_column": id_column or "", "time_column": time_column or ""},
+        {"target": target or "", "id_column": id_column or "", "time_column": time_column or ""},
         source_spec,
     )
     from aurora_pipelines.governance.store import GovernanceStore

@@ -30,6 +30,11 @@ PREDICTION_LOG = Stage(("serve", "prediction_log"))
 DRIFT = Stage(("monitor", "drift"))
 PERFORMANCE = Stage(("monitor", "performance"))
 
+# The data stages a further task of a multi-task experiment (`tasks:`) shares with its parent:
+# ingested and featurised once; the task's own assets start at train/recommendations.
+SHARED_DATA_STAGES: frozenset[tuple[str, ...]] = frozenset(
+    {RAW, RAW_BATCH, PROFILE, FEATURES, SCORING_FEATURES}
+)
 
 # The UAT check's name, here so the Dagster side can declare it without importing pandas.
 UAT_CHECK = "uat_metric_min"

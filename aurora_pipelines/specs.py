@@ -15,6 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aurora_pipelines.errors import SpecError
+from aurora_pipelines.lifecycle import SHARED_DATA_STAGES
 from aurora_pipelines.workspace.questionnaire import Questionnaire
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
@@ -234,6 +235,11 @@ class UnsupervisedSpec(_Strict):
         default=None,
         description="anomaly_detection: a known 0/1 anomaly label, used only to score the "
         "detector (average precision), never to fit it.",
+    )
+    exclude_columns: list[str] = Field(
+        default_factory=list,
+        description="Feature-table columns that are not inputs (a multi-task experiment's "
+        "target is excluded from its unsupervised tasks by itself).",
     )
 
     @field_validator("contamination")
@@ -466,6 +472,11 @@ class ExperimentSpec(_Strict):
     governance: GovernanceSpec = GovernanceSpec()
     deployment: DeploymentSpec = DeploymentSpec()
     unsupervised: UnsupervisedSpec = UnsupervisedSpec()
+    parent: str | None = Field(
+        default=None,
+        description="Set by `task_specs()` on a further task of a multi-task experiment: the "
+        "experiment whose raw, profile and feature tables the task reads (never in a file).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -528,12 +539,18 @@ class ExperimentSpec(_Strict):
             ):
                 # A classification label doubles as the detector's evaluation label.
                 unsupervised = unsupervised.model_copy(update={"label_column": self.target})
+            if self.target and self.target not in unsupervised.exclude_columns:
+                # The parent's features hold its target: never an input of an unsupervised task.
+                unsupervised = unsupervised.model_copy(
+                    update={"exclude_columns": [*unsupervised.exclude_columns, self.target]}
+                )
             data = self.model_dump(exclude={"tasks", "unsupervised"}, exclude_unset=True)
             data.update(
                 name=f"{self.name}_{task.value}",
                 problem_type=task.value,
                 target=None,
                 unsupervised=unsupervised.model_dump(exclude_unset=True),
+                parent=self.name,
             )
             specs.append(ExperimentSpec.model_validate(data))
         return specs
@@ -551,8 +568,17 @@ class ExperimentSpec(_Strict):
     def scoring_source(self) -> SourceSpec:
         return self.scoring.source or self.source
 
+    @property
+    def data_owner(self) -> str:
+        """The experiment whose data stages (raw, profile, features) this spec reads: its
+        parent for a further task of a multi-task experiment, else itself."""
+        return self.parent or self.name
+
     def key(self, *parts: str) -> list[str]:
-        """Asset key path for a lifecycle stage of this experiment."""
+        """Asset key path for a lifecycle stage of this experiment; a task's shared data
+        stages are its parent's (ingested and featurised once, for every task)."""
+        if self.parent and tuple(parts) in SHARED_DATA_STAGES:
+            return [self.parent, *parts]
         return [self.name, *parts]
 
 
@@ -586,6 +612,11 @@ def load_spec(path: Path) -> ExperimentSpec:
         ) from exc
     if not isinstance(raw, dict):
         raise SpecError(f"experiment spec {path} must be a YAML mapping of fields")
+    if "parent" in raw:
+        raise SpecError(
+            f"experiment spec {path}: `parent` is set by `tasks:` of the parent experiment, "
+            "never in a file; remove it (list the task in the parent's `tasks:`)"
+        )
     try:
         spec = ExperimentSpec.model_validate(raw)
     except ValidationError as exc:

@@ -68,7 +68,20 @@ def experiments_create(
         str | None, typer.Option(help="Target column (default: the template's).")
     ] = None,
     team: Annotated[str | None, typer.Option(help="Owning team (default: caller's team).")] = None,
-    problem: Annotated[str | None, typer.Option(help="classification or regression.")] = None,
+    problem: Annotated[
+        str | None,
+        typer.Option(
+            help="classification, regression, clustering, dimensionality_reduction or "
+            "anomaly_detection (the last three take no --target)."
+        ),
+    ] = None,
+    task: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A further unsupervised task beside --problem (repeatable), e.g. --task "
+            "clustering: its own asset group and registered model NAME_<task>."
+        ),
+    ] = None,
     id_column: Annotated[str | None, typer.Option(help="Row identifier column.")] = None,
     time_column: Annotated[str | None, typer.Option(help="Event-time column.")] = None,
     answers: Annotated[
@@ -100,10 +113,15 @@ def experiments_create(
         base["origin"] = {"kind": "template", "name": template}
     chosen_target = target or base.pop("target", None)
     base.pop("target", None)
-    if not chosen_target:
-        raise SpecError("no target: pass --target COLUMN")
     kind = problem or base.pop("problem_type", "classification")
     base.pop("problem_type", None)
+    if not chosen_target and kind in ("classification", "regression"):
+        raise SpecError(
+            f"no target: pass --target COLUMN for a {kind} experiment (or --problem clustering, "
+            "dimensionality_reduction or anomaly_detection for data without a target)"
+        )
+    if task:
+        base["tasks"] = [kind, *task]
     # Creating reads the source: a data-access request, made as the authenticated caller.
     with acting_settings(get_settings(), "experiments create", f"experiment/{name}") as settings:
         created = create_experiment(

@@ -129,9 +129,13 @@ EXPERIMENT_STAGES = (
 
 
 def experiment_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Definitions:
-    """One experiment's lifecycle: its stages' definitions and its whole-lifecycle job."""
+    """One experiment's lifecycle: its stages' definitions and its whole-lifecycle job.
+
+    A further task of a multi-task experiment (`tasks:`, `spec.parent` set) has no ingest
+    stage: its model-side assets depend on the parent's raw and feature assets."""
+    stages = EXPERIMENT_STAGES[1:] if spec.parent else EXPERIMENT_STAGES
     merged = dg.Definitions.merge(
-        *(stage(spec, jobs) for stage in EXPERIMENT_STAGES),
+        *(stage(spec, jobs) for stage in stages),
         dg.Definitions(jobs=[jobs.lifecycle, jobs.lifecycle_daily]),
     )
     if spec.archived is not None:
@@ -148,6 +152,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     )
     for spec in specs:
         check_feature_models(spec, dbt)
+    # Each further task of a multi-task spec is its own group and model (`<name>_<task>`).
+    specs = [task for spec in specs for task in spec.task_specs()]
     jobs = {spec.name: build_experiment_jobs(spec) for spec in specs}
     return dg.Definitions.merge(
         dg.Definitions(assets=[dbt]),

@@ -7,8 +7,16 @@ joining path literals, so a change of layout is one change here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+
+class _Keyed(Protocol):
+    """What a stage table needs of a spec: its asset key path per stage (`ExperimentSpec`)."""
+
+    def key(self, *parts: str) -> list[str]: ...
 
 
 @dataclass(frozen=True)
@@ -30,6 +38,11 @@ class LakeLayout:
     def table(self, experiment: str, *stage: str) -> Path:
         """A stage's Delta table, e.g. `table("churn", "serve", "batch_scores")`."""
         return self.lake_dir.joinpath(experiment, *stage)
+
+    def stage_table(self, spec: _Keyed, stage: Sequence[str]) -> Path:
+        """A stage's Delta table of a spec, at its asset key: a further task of a multi-task
+        experiment reads its parent's raw / features / scoring-features tables here."""
+        return self.lake_dir.joinpath(*spec.key(*stage))
 
     def report(self, experiment: str, *parts: str) -> Path:
         """A report file of the experiment; its directory is created."""

@@ -53,11 +53,15 @@ class MonitoringPaths:
     reports: Path  # drift HTML reports, `drift_<day>.html`
 
     @classmethod
-    def of(cls, layout: LakeLayout, experiment: str) -> MonitoringPaths:
-        """The experiment's monitoring paths, as the lake lays them out."""
+    def of(
+        cls, layout: LakeLayout, experiment: str, data_owner: str | None = None
+    ) -> MonitoringPaths:
+        """The experiment's monitoring paths, as the lake lays them out; `data_owner` is the
+        experiment whose feature tables it reads (a multi-task experiment's parent)."""
+        data = data_owner or experiment
         return cls(
-            features=layout.table(experiment, *lifecycle.FEATURES),
-            scoring_features=layout.table(experiment, *lifecycle.SCORING_FEATURES),
+            features=layout.table(data, *lifecycle.FEATURES),
+            scoring_features=layout.table(data, *lifecycle.SCORING_FEATURES),
             batch_scores=layout.table(experiment, *lifecycle.BATCH_SCORES),
             prediction_log=layout.prediction_log(experiment),
             uat_scores=layout.table(experiment, *lifecycle.UAT_SCORES),

@@ -157,12 +157,10 @@ def test_questionnaire_versions_roles_search_clone_and_archive(
     assert clone.origin is not None and clone.origin.name == "loans" and clone.origin.version == 3
     assert clone.questionnaire == spec.questionnaire
 
-    # Templates: segmentation needs clustering, refused with the reason; churn is searchable.
-    err = cli_error(
-        capsys, "experiments", "create", "segments", "--source", str(workspace / "loans.csv"),
-        "--template", "segmentation",
-    )  # fmt: skip
-    assert "clustering" in err and not (experiments / "segments.yaml").exists()
+    # Templates: segmentation is clustering, created without a target; churn is searchable.
+    _create(workspace, "segments", "--template", "segmentation")
+    segments = load_spec(experiments / "segments.yaml")
+    assert segments.problem_type.value == "clustering" and segments.target is None
     _create(workspace, "retention", "--template", "churn", "--target", "default_flag")
     retention = load_spec(experiments / "retention.yaml")
     assert retention.origin is not None and retention.origin.kind == "template"

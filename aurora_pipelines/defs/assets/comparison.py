@@ -42,7 +42,7 @@ def build_comparison_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             tracking_uri=registry.tracking_uri,
             champion=registry.alias_version(spec.name, "champion"),
             candidate=candidate.model_version if candidate else None,
-            scoring_features=lake.path(spec.name, *lifecycle.SCORING_FEATURES),
+            scoring_features=lake.stage_path(spec, lifecycle.SCORING_FEATURES),
             reports_dir=lake.layout.report_dir(spec.name, "train"),
         )
         return dg.MaterializeResult(

@@ -123,7 +123,7 @@ def _uat_asset(spec: ExperimentSpec) -> dg.AssetsDefinition:
             spec,
             tracking_uri=registry.tracking_uri,
             model_version=version,
-            features_path=lake.path(spec.name, *lifecycle.FEATURES),
+            features_path=lake.stage_path(spec, lifecycle.FEATURES),
             output_path=lake.path(spec.name, *lifecycle.UAT_SCORES),
             reports_dir=lake.layout.reports_dir,
             commit_info=commit_info(context),

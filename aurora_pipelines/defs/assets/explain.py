@@ -42,8 +42,8 @@ def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         candidate = candidate_for_gate(
             registry.tracking_uri, spec.name, Gate.staging, governance=store, experiment=spec.name
         )
-        raw_path = lake.path(spec.name, *lifecycle.RAW)
-        features_path = lake.path(spec.name, *lifecycle.FEATURES)
+        raw_path = lake.stage_path(spec, lifecycle.RAW)
+        features_path = lake.stage_path(spec, lifecycle.FEATURES)
         card, files = generate_model_card(
             spec=spec,
             tracking_uri=registry.tracking_uri,
@@ -62,7 +62,7 @@ def build_explain_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
                 ),
             ],
             # From the profile the engine wrote, not from Dagster's event log.
-            quality_score=latest_quality_score(lake.settings_for(None), spec.name),
+            quality_score=latest_quality_score(lake.settings_for(None), spec.data_owner),
             reports_dir=lake.layout.reports_dir,
             governance=store,
         )

@@ -48,7 +48,7 @@ def _window_inputs(
     of `spec` against its champion."""
     return {
         "spark": spark.spark_session,
-        "paths": MonitoringPaths.of(lake.layout, spec.name),
+        "paths": MonitoringPaths.of(lake.layout, spec.name, data_owner=spec.data_owner),
         "monitoring": spec.monitoring,
         "experiment": spec.name,
         "day": window_of(context),

@@ -53,7 +53,7 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             spec,
             day=context.partition_key,
             tracking_uri=registry.tracking_uri,
-            features_path=lake.path(spec.name, *lifecycle.SCORING_FEATURES),
+            features_path=lake.stage_path(spec, lifecycle.SCORING_FEATURES),
             scores_path=lake.path(spec.name, *lifecycle.BATCH_SCORES),
             load_version=lambda v: load_experiment_version(registry.tracking_uri, spec, v),
             commit_info=commit_info(context),

@@ -60,7 +60,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         from aurora_pipelines.recommend import recommend_for_table, resolve_plan
         from aurora_pipelines.recommend.report import as_markdown, write_json
 
-        features_path = lake.path(spec.name, *lifecycle.FEATURES)
+        features_path = lake.stage_path(spec, lifecycle.FEATURES)
         recommendation = recommend_for_table(features_path, spec)
         plan = resolve_plan(spec, recommendation)
         path = lake.report_path(spec.name, "train", RECOMMENDATIONS_FILE)
@@ -131,7 +131,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         outcome = train_and_register(
             spec,
             plan,
-            features_path=lake.path(spec.name, *lifecycle.FEATURES),
+            features_path=lake.stage_path(spec, lifecycle.FEATURES),
             tracking_uri=registry.tracking_uri,
             artifact_root=registry.artifacts_dir,
             spark=lambda: spark.spark_session,  # called only for the Spark MLlib family
@@ -139,7 +139,7 @@ def build_training_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             actor=actor_of(context) or spec.owner,
             correlation_id=correlation_id(context),
             run_id=context.run_id,
-            eda_dir=lake.layout.report_dir(spec.name, "eda"),
+            eda_dir=lake.layout.report_dir(spec.data_owner, "eda"),
         )
         return materialize(outcome)
 

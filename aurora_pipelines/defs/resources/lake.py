@@ -13,7 +13,9 @@ import dagster as dg
 from pydantic import Field
 
 from aurora_pipelines.lake.layout import LakeLayout
+from aurora_pipelines.lifecycle import Stage
 from aurora_pipelines.settings import Settings
+from aurora_pipelines.specs import ExperimentSpec
 
 
 class LakeResource(dg.ConfigurableResource):
@@ -37,6 +39,10 @@ class LakeResource(dg.ConfigurableResource):
     def path(self, experiment: str, *parts: str) -> Path:
         """A stage's Delta table, e.g. `path("churn", "features")`."""
         return self.layout.table(experiment, *parts)
+
+    def stage_path(self, spec: ExperimentSpec, stage: Stage) -> Path:
+        """A spec's stage table; a task's shared data stages resolve to its parent's."""
+        return self.layout.stage_table(spec, stage)
 
     def report_path(self, experiment: str, *parts: str) -> Path:
         """A report file; its directory is created."""

@@ -11,6 +11,7 @@ import pandas as pd
 
 from aurora_pipelines.lake import delta
 from aurora_pipelines.results import JsonValue, Markdown, MetadataDict
+from aurora_pipelines.training.metric_bound import MetricBound
 from aurora_pipelines.training.row_sample import sample_pandas
 from aurora_pipelines.training.unsupervised import UNSUPERVISED_METRICS
 
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from aurora_pipelines.governance.store import GovernanceStore
     from aurora_pipelines.recommend.plan import TrainingPlan
     from aurora_pipelines.specs import ExperimentSpec
-    from aurora_pipelines.training.metric_bound import MetricBound
     from aurora_pipelines.training.stage import TrainingOutcome
 
 # The bar a metric must meet when the spec sets no `training.metric_min` (the supervised
@@ -41,8 +41,6 @@ def metric_bar(spec: ExperimentSpec, metric: str) -> float:
 def unsupervised_bound(spec: ExperimentSpec, metric: str, greater_is_better: bool) -> MetricBound:
     """The bar of train/model, as the supervised stage states it: the spec's, else the default
     for the metric (no dummy baseline exists for a silhouette or an anomaly rate)."""
-    from aurora_pipelines.training.metric_bound import MetricBound
-
     value = metric_bar(spec, metric)
     if spec.training.metric_min is not None:
         return MetricBound(metric, value, greater_is_better, "spec", "training.metric_min")

@@ -110,7 +110,8 @@ def train_unsupervised(
         )
     if len(df) < 4:
         raise DataError(f"experiment '{experiment}': {len(df)} rows are too few to train on")
-    inputs = select_inputs(df, exclude=[id_column, time_column, label], experiment=experiment)
+    excluded = [id_column, time_column, label, *settings.exclude_columns]
+    inputs = select_inputs(df, exclude=excluded, experiment=experiment)
     # One BLAS/OpenMP thread: the search is many small fits, and on a shared machine
     # oversubscribed threads made a k sweep ten times slower than one thread (measured).
     with threadpool_limits(limits=1):
