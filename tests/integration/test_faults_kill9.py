@@ -159,3 +159,101 @@ def test_the_next_s3_put_aborts_a_killed_multipart_upload(tmp_path: Path) -> Non
         assert [u["UploadId"] for u in left] == [other["UploadId"]]  # `1` is not `10`
         assert store.list("bundles/m/1") == ["bundles/m/1/model.pkl"]
         assert store.abort_abandoned_uploads("bundles/m/1", older_than_seconds=0) == []
+
+
+# --- training: killed while its MLflow run is logging ----------------------------------------
+
+TRAINER = """
+    import sys
+    from aurora_pipelines.lake import delta
+    from tests.factories import register_model, train_model
+
+    uri, features = sys.argv[1], sys.argv[2]
+    frame = delta.read_pandas(features)
+    register_model(uri, "killed_training", train_model(frame), frame, features)
+"""
+
+
+def _runs(db: Path, status: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2) as conn:
+            return conn.execute("SELECT count(*) FROM runs WHERE status = ?", (status,)).fetchone()[
+                0
+            ]
+    except sqlite3.OperationalError:  # the schema is still being created, or locked
+        return 0
+
+
+def test_kill_9_during_training_leaves_no_half_registered_model_and_a_rerun_registers(
+    tmp_path: Path,
+) -> None:
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.registry.mlflow_registry import DIGEST_TAG
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from tests.factories import register_model, train_model
+
+    features = tmp_path / "lake" / "credit" / "features"
+    frame = generate_credit_data(300, seed=5)
+    delta.write_table(features, frame)
+    db = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{db}"
+    worker = _spawn(TRAINER, tmp_path, uri, str(features))
+    _kill_when(worker, lambda: _runs(db, "RUNNING") > 0, "the MLflow run started")
+    # The feature table is as it was; no version of the model exists, so none lacks a digest.
+    assert delta.version(features) == 0
+    client = MlflowClient(uri, uri)
+    assert client.search_model_versions("name = 'killed_training'") == []
+    # MLflow cannot know the run died: it stays RUNNING, with whatever it logged, and no
+    # version points at it. The rerun trains and registers a complete version.
+    assert _runs(db, "RUNNING") == 1
+    registered = register_model(uri, "killed_training", train_model(frame), frame, features)
+    (version,) = client.search_model_versions("name = 'killed_training'")
+    assert str(version.version) == registered.version
+    assert version.tags[DIGEST_TAG] == registered.digest
+    with sqlite3.connect(db) as conn:
+        dead = {r[0] for r in conn.execute("SELECT run_uuid FROM runs WHERE status = 'RUNNING'")}
+    assert len(dead) == 1 and version.run_id not in dead
+
+
+# --- a dbt run: killed with its model's output staged, before the commit ------------------------
+
+
+def test_kill_9_during_a_dbt_run_keeps_the_feature_table_version_and_a_rerun_commits(
+    tmp_path: Path,
+) -> None:
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from tests.dbt_support import AURORA_DBT, PROJECT_DIR, lake, run_dbt
+
+    home = tmp_path / "home"
+    write = delta.write_table
+    write(lake(home, "raw"), generate_credit_data(200, seed=1))
+    write(lake(home, "raw_batch"), generate_credit_data(20, seed=2).drop(columns="default_flag"))
+    select = ("--select", "credit_default_features")
+    first = run_dbt(home, "build", *select)
+    assert first.returncode == 0, first.stdout[-3000:]
+    features = lake(home, "features")
+    assert delta.version(features) == 0 and len(delta.read_pandas(features)) == 200
+    write(lake(home, "raw"), generate_credit_data(300, seed=3))  # new data arrives
+    staged = home / "dbt" / "staged"
+
+    def staged_not_committed() -> bool:  # the model ran; its tests (and the commit) are next
+        return any(staged.glob("*/credit_default_features.json"))
+
+    command = [
+        AURORA_DBT, "build", *select, "--target", "duckdb",
+        "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(home / "dbt_target_duckdb"), "--log-path", str(home / "dbt_logs"),
+    ]  # fmt: skip
+    env = {**os.environ, "AURORA_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _kill_when(worker, staged_not_committed, "dbt staged the model's output")
+    # No partial table version: readers still see version 0 and its 200 rows.
+    assert delta.version(features) == 0 and len(delta.read_pandas(features)) == 200
+    (left,) = staged.iterdir()  # the killed run's stage folder
+    rerun = run_dbt(home, "build", *select)
+    assert rerun.returncode == 0, rerun.stdout[-3000:]
+    assert delta.version(features) == 1 and len(delta.read_pandas(features)) == 300
+    assert not left.exists() and list(staged.iterdir()) == []
