@@ -29,12 +29,16 @@ def _spawn(script: str, tmp_path: Path, *args: str, **env: str) -> subprocess.Po
     path = tmp_path / "worker.py"
     path.write_text(textwrap.dedent(script))
     environment = {**os.environ, "PYTHONPATH": str(WORKTREE), **env}
-    return subprocess.Popen(
-        [sys.executable, str(path), *args],
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    return _popen([sys.executable, str(path), *args], environment, tmp_path)
+
+
+def _popen(command: list[str], env: dict[str, str], tmp_path: Path) -> subprocess.Popen[bytes]:
+    # stderr to a file, not a pipe: a worker that fills an unread pipe would block forever.
+    log = tmp_path / "worker.err"
+    with log.open("wb") as err:
+        worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    worker.err_log = log  # type: ignore[attr-defined]  # read by _kill_when on failure
+    return worker
 
 
 def _kill_when(worker: subprocess.Popen[bytes], ready: Callable[[], bool], what: str) -> None:
@@ -43,7 +47,7 @@ def _kill_when(worker: subprocess.Popen[bytes], ready: Callable[[], bool], what:
         deadline = time.monotonic() + 240
         while not ready():
             if worker.poll() is not None:
-                err = worker.stderr.read().decode()[-3000:] if worker.stderr else ""
+                err = worker.err_log.read_text(errors="replace")[-3000:]  # type: ignore[attr-defined]
                 pytest.fail(f"the worker ended (rc {worker.returncode}) before {what}:\n{err}")
             assert time.monotonic() < deadline, f"timed out waiting for {what}"
             time.sleep(0.02)
@@ -248,7 +252,7 @@ def test_kill_9_during_a_dbt_run_keeps_the_feature_table_version_and_a_rerun_com
         "--target-path", str(home / "dbt_target_duckdb"), "--log-path", str(home / "dbt_logs"),
     ]  # fmt: skip
     env = {**os.environ, "AURORA_HOME": str(home), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
-    worker = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    worker = _popen(command, env, tmp_path)
     _kill_when(worker, staged_not_committed, "dbt staged the model's output")
     # No partial table version: readers still see version 0 and its 200 rows.
     assert delta.version(features) == 0 and len(delta.read_pandas(features)) == 200
