@@ -8,7 +8,10 @@ before, so a re-put never leaves stale files next to the new ones.
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import socket
+import time
 import uuid
 from abc import ABC, abstractmethod
 from pathlib import Path, PurePosixPath
@@ -19,6 +22,8 @@ from aurora_pipelines.errors import NotFound, SourceError, SpecError
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3 refuses smaller parts (except the last)
 DEFAULT_MULTIPART_THRESHOLD = 64 * 1024 * 1024
 # S3 error codes worth another try: throttling and server-side trouble.
+# A staging or swapped-out folder nobody on another host can still be using after this long.
+STALE_STAGING_SECONDS = 24 * 3600
 TRANSIENT_CODES = frozenset(
     {"500", "502", "503", "504", "InternalError", "ServiceUnavailable", "SlowDown",
      "RequestTimeout", "RequestTimeTooSkewed", "Throttling", "ThrottlingException"}
@@ -79,13 +84,17 @@ class LocalArtifactStore(ArtifactStore):
             raise NotFound(f"cannot store {local}: it does not exist")
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        # Copy beside the target, then swap: readers never see a half-copied bundle.
-        staging = target.with_name(f".{target.name}.tmp-{uuid.uuid4().hex}")
+        remove_stale_staging(target)
+        # Copy beside the target, then swap: readers never see a half-copied bundle. The
+        # name carries host and pid, so a later put can tell a dead upload's leftovers from
+        # a live one's (remove_stale_staging).
+        owner = f"{_HOST}-{os.getpid()}"
+        staging = target.with_name(f".{target.name}.tmp-{owner}-{uuid.uuid4().hex}")
         if local.is_dir():
             shutil.copytree(local, staging)
         else:
             shutil.copy2(local, staging)
-        previous = target.with_name(f".{target.name}.old-{uuid.uuid4().hex}")
+        previous = target.with_name(f".{target.name}.old-{owner}-{uuid.uuid4().hex}")
         if target.exists():
             target.rename(previous)
         staging.rename(target)
@@ -124,6 +133,67 @@ class LocalArtifactStore(ArtifactStore):
             if key.startswith(prefix):
                 keys.append(key)
         return sorted(keys)
+
+
+_HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname()) or "host"
+_STAGING = re.compile(
+    r"^\.(?P<name>.+)\.(?P<kind>tmp|old)-(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-[0-9a-f]{32}$"
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's live process
+        return True
+    return True
+
+
+def remove_stale_staging(target: Path, *, now: float | None = None) -> list[Path]:
+    """Delete the staging (`.<name>.tmp-...`) and swapped-out (`.<name>.old-...`) folders a
+    killed put of `target` left beside it, and return them.
+
+    A put killed mid-copy (kill -9, OOM, power loss) cannot clean up after itself. Its
+    leftovers are hidden (list() skips them) but hold a whole bundle's bytes, so the next put
+    of the same key removes them: at once if their owner was a process on this host that is
+    gone, after STALE_STAGING_SECONDS if it ran on another host (a shared disk). A live
+    concurrent put's folder is left alone. A put killed between its two renames left no
+    target but the previous copy as `.old-`: that copy is moved back, not deleted.
+    """
+    now = time.time() if now is None else now
+    removed = []
+    for path in target.parent.glob(f".{glob_escape(target.name)}.*-*"):
+        match = _STAGING.match(path.name)
+        if match is None or match["name"] != target.name:
+            continue
+        if match["host"] == _HOST:
+            stale = not _alive(int(match["pid"]))
+        else:
+            try:
+                stale = now - path.lstat().st_mtime > STALE_STAGING_SECONDS
+            except FileNotFoundError:
+                continue
+        if not stale:
+            continue
+        if match["kind"] == "old" and not target.exists():
+            # Killed between the two renames: the swapped-out copy is the last good one.
+            path.rename(target)
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    """`name` with glob metacharacters escaped (a key segment may contain `[`)."""
+    import glob
+
+    return glob.escape(name)
 
 
 class S3ArtifactStore(ArtifactStore):
@@ -266,6 +336,7 @@ class S3ArtifactStore(ArtifactStore):
                 full,
                 Config=self._transfer,
             )
+            self.abort_abandoned_uploads(key)
             return self.uri(key)
         uploaded = set()
         for path in sorted(p for p in local.rglob("*") if p.is_file()):
@@ -281,7 +352,43 @@ class S3ArtifactStore(ArtifactStore):
             uploaded.add(object_key)
         # Files of an earlier put under the same key are removed after the new ones are up.
         self._delete([k for k in self._keys(f"{full}/") if k not in uploaded])
+        self.abort_abandoned_uploads(key)
         return self.uri(key)
+
+    def abort_abandoned_uploads(
+        self, key: str, *, older_than_seconds: float = STALE_STAGING_SECONDS
+    ) -> list[str]:
+        """Abort the multipart uploads under `key` started more than `older_than_seconds` ago,
+        and return their object keys.
+
+        A failed multipart upload is aborted by boto3 itself; one whose process was killed
+        (kill -9) is not, and S3 keeps (and bills) its parts, invisible to list(), until
+        someone aborts it. The next put of the same key does; buckets should also carry an
+        `AbortIncompleteMultipartUpload` lifecycle rule (docs: README, artifact store) for keys
+        that are never put again. Younger uploads may be a live concurrent put: left alone.
+        """
+        import datetime as dt
+
+        full = self._full(key)
+        listed = self._call(
+            "list uploads", self._client.list_multipart_uploads, Bucket=self.bucket, Prefix=full
+        )
+        cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=older_than_seconds)
+        aborted = []
+        for upload in listed.get("Uploads", []):
+            if upload["Key"] != full and not upload["Key"].startswith(f"{full}/"):
+                continue
+            if upload["Initiated"] > cutoff:
+                continue
+            self._call(
+                "abort upload",
+                self._client.abort_multipart_upload,
+                Bucket=self.bucket,
+                Key=upload["Key"],
+                UploadId=upload["UploadId"],
+            )
+            aborted.append(self._relative(upload["Key"]))
+        return aborted
 
     def get(self, key: str, dest: Path) -> Path:
         full = self._full(key)

@@ -285,7 +285,9 @@ def run(args: Sequence[str]) -> int:
     from aurora_pipelines.settings import get_settings
 
     settings = get_settings()
-    stage_dir = settings.root / "dbt" / "staged" / uuid.uuid4().hex
+    remove_dead_stages(settings.root / "dbt" / "staged")
+    # Named for its process, so a later run can tell a killed run's leftovers from a live one.
+    stage_dir = settings.root / "dbt" / "staged" / f"{os.getpid()}-{uuid.uuid4().hex}"
     previous_stage = os.environ.get(STAGE_ENV)
     os.environ[STAGE_ENV] = str(stage_dir)
     spark = None
@@ -318,6 +320,35 @@ def run(args: Sequence[str]) -> int:
 
             stop_spark()
             shutil.rmtree(dbt_warehouse_dir(settings), ignore_errors=True)
+
+
+def remove_dead_stages(staged_root: Path) -> list[Path]:
+    """Delete the stage folders of runs that were killed (kill -9, OOM) before their cleanup.
+
+    A killed run commits nothing (its models' outputs are only staged), but its folder stays.
+    A folder is dead when the process its name starts with is gone; AURORA_HOME is one
+    machine's, so the pid is this host's. Folders of live runs are left alone.
+    """
+    removed: list[Path] = []
+    if not staged_root.is_dir():
+        return removed
+    for folder in staged_root.iterdir():
+        pid, _, rest = folder.name.partition("-")
+        if not (pid.isdigit() and rest) or _alive(int(pid)):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
 
 
 def _exit_code(result: Any) -> int:
