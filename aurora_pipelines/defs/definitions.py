@@ -26,6 +26,7 @@ from aurora_pipelines.defs.assets.serving import build_serving_assets
 from aurora_pipelines.defs.assets.training import build_training_assets
 from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
 from aurora_pipelines.defs.resources import build_resources
+from aurora_pipelines.defs.resources.profiles import build_executor
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
     build_canary_job,
@@ -159,7 +160,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 ),
             ]
         ),
-        dg.Definitions(resources=build_resources(settings)),
+        dg.Definitions(resources=build_resources(settings), executor=build_executor()),
     )
 
 
