@@ -22,6 +22,7 @@ This script imports nothing of aurora_pipelines: it is the operator's tool, not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shlex
@@ -180,14 +181,14 @@ def up(args: argparse.Namespace) -> None:
         raise StackError(f"a stack is already recorded in {stack.file}; run `down` first")
     stack.state.mkdir(parents=True, exist_ok=True)
     admin = args.postgres_url or os.environ.get("AURORA_TEST_POSTGRES_URL")
-    if not admin:
+    if not admin and not args.spark_only:
         raise StackError("no PostgreSQL: pass --postgres-url or set AURORA_TEST_POSTGRES_URL")
     home = Path(args.home or stack.state / "home").resolve()
     home.mkdir(parents=True, exist_ok=True)
     dagster_home = stack.state / "dagster"
     dagster_home.mkdir(exist_ok=True)
     (dagster_home / "dagster.yaml").write_text(dagster_yaml(args.max_concurrent_runs))
-    urls = create_databases(admin, args.name)
+    urls = {} if args.spark_only else create_databases(admin, args.name)
     t0 = time.monotonic()
     ports = {
         "spark_master": free_port(7077),
@@ -233,6 +234,12 @@ def up(args: argparse.Namespace) -> None:
         wait_for(
             f"{args.workers} spark workers", lambda: alive_workers() >= args.workers, 90, proc, wlog
         )
+    if args.spark_only:  # the scaling benchmark: the Spark cluster alone
+        stack.info["urls"] = {"spark": f"http://127.0.0.1:{ports['spark_ui']}"}
+        stack.info["spark_master"] = master_url
+        stack.save()
+        print(f"spark up: {master_url}")
+        return
     s3_env = {**base, "AWS_ACCESS_KEY_ID": S3_KEY, "AWS_SECRET_ACCESS_KEY": S3_KEY}
     s3_url = f"http://127.0.0.1:{ports['s3']}"
     moto, log = stack.start(
@@ -278,8 +285,9 @@ def up(args: argparse.Namespace) -> None:
         "MLFLOW_S3_ENDPOINT_URL": s3_url,
         "AURORA_CLUSTER_STATE": str(stack.state),
     }
-    if args.policy:
-        env["AURORA_POLICY"] = str(Path(args.policy).resolve())
+    env["AURORA_POLICY"] = str(Path(args.policy).resolve() if args.policy else token_policy(stack))
+    # The driver advertises 127.0.0.1 to executors (this host's name resolves elsewhere).
+    env["SPARK_LOCAL_IP"] = "127.0.0.1"
     env.update(_metastore_credentials(admin))
     run_env = {**base, **env}
     daemon, log = stack.start(
@@ -317,6 +325,15 @@ def up(args: argparse.Namespace) -> None:
     stack.save()
     print(f"stack up in {stack.info['started_seconds']} s; `source {env_file}`")
     status(args)
+
+
+def token_policy(stack: Stack) -> Path:
+    """The packaged policy with `identity: token`: a shared deployment believes tokens only."""
+    packaged = REPO / "aurora_pipelines" / "governance" / "policy.yaml"
+    text = packaged.read_text().replace("identity: trust_env", "identity: token")
+    path = stack.state / "policy.yaml"
+    path.write_text(text)
+    return path
 
 
 def _jdbc_url(admin_url: str, database: str) -> str:
@@ -368,10 +385,8 @@ def down(args: argparse.Namespace) -> None:
         deadline = time.monotonic() + 20
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
-            try:
+            with contextlib.suppress(ChildProcessError):  # reap it when it is our child
                 os.waitpid(pid, os.WNOHANG)
-            except ChildProcessError:
-                pass
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)
         print(f"stopped {name} (pid {pid})")
@@ -394,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--name", default="aurora_cluster", help="database name prefix")
             p.add_argument("--postgres-url", help="admin URL (default AURORA_TEST_POSTGRES_URL)")
             p.add_argument("--policy", help="governance policy (must not be trust_env)")
+            p.add_argument("--spark-only", action="store_true", help="master + workers only")
     args = parser.parse_args(argv)
     try:
         {"up": up, "status": status, "down": down}[args.command](args)
