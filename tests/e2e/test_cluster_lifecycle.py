@@ -160,18 +160,30 @@ def lifecycle(cluster: dict[str, str]) -> dict:
     return {"runs": runs, "store": store, "requests": (staging, production)}
 
 
-def test_promotions_are_launched_by_the_approval_sensor_and_run_by_the_daemon(lifecycle):
+def _materialized_in(instance, run, *stage: str) -> bool:
     import dagster as dg
 
+    event = instance.get_latest_materialization_event(dg.AssetKey([EXPERIMENT, *stage]))
+    return event is not None and event.run_id == run.run_id
+
+
+def test_promotions_are_launched_by_the_approval_sensor_and_run_by_the_daemon(lifecycle, cluster):
+    import dagster as dg
+
+    instance, runs = _instance(cluster), lifecycle["runs"]
+    # Each run stops at the next gate (its blocking check fails until someone approves) after
+    # materializing everything in front of it; the last one runs through.
+    assert _materialized_in(instance, runs["lifecycle"], "train", "model")
+    assert _materialized_in(instance, runs["staging"], "deploy", "staging")
+    assert _materialized_in(instance, runs["staging"], "serve", "uat_scores")
+    assert runs["production"].status == dg.DagsterRunStatus.SUCCESS
+    assert _materialized_in(instance, runs["production"], "deploy", "production")
     for name in ("staging", "production"):
-        run = lifecycle["runs"][name]
-        assert run.status == dg.DagsterRunStatus.SUCCESS, (name, run.status)
-        assert run.tags.get("dagster/sensor_name") == "approval_sensor"
-        # Queued first: the run coordinator, not the sensor, decided when it started.
-        assert run.tags.get("aurora/actor") == "ds_alice"
+        assert runs[name].tags.get("dagster/sensor_name") == "approval_sensor", name
+        assert runs[name].tags.get("aurora/actor") == "ds_alice"
     staging, production = lifecycle["requests"]
-    assert lifecycle["runs"]["staging"].tags["aurora/approval_request_id"] == str(staging.id)
-    assert lifecycle["runs"]["production"].tags["aurora/approved_by"] == "mrm_carol"
+    assert runs["staging"].tags["aurora/approval_request_id"] == str(staging.id)
+    assert runs["production"].tags["aurora/approved_by"] == "mrm_carol"
 
 
 def test_spark_work_ran_on_executors_in_the_workers_jvms(lifecycle):
