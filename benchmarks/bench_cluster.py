@@ -193,7 +193,7 @@ def main() -> None:
 
             measured = with_spark(workers, state, measure)
             for workload, m in measured.items():
-                results.append({"rows": rows, "workers": workers, "workload": workload, **m})
+                results.append({**m, "rows": rows, "workers": workers, "workload": workload})
                 print(rows, workers, workload, round(m["seconds"], 1), flush=True)
     lines = [
         f"`python benchmarks/bench_cluster.py --rows {args.rows}` on {platform.machine()}, "
