@@ -213,7 +213,13 @@ def test_champion_lives_in_the_mlflow_server_and_its_bundle_on_s3(lifecycle, clu
     assert champion.version == str(production.model_version)
     assert client.get_model_version_by_alias(production.model_name, "staging")
     # Proxied artifacts: the run's model is in the server's S3 destination.
-    s3 = boto3.client("s3", endpoint_url=cluster["AWS_ENDPOINT_URL_S3"], region_name="us-east-1")
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=cluster["AWS_ENDPOINT_URL_S3"],
+        region_name="us-east-1",
+        aws_access_key_id=cluster["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=cluster["AWS_SECRET_ACCESS_KEY"],
+    )
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="aurora").get("Contents", [])]
     assert any(k.startswith("mlflow/") for k in keys), keys[:10]
     assert any(k.startswith("bundles/") for k in keys), keys[:10]
