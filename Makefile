@@ -87,3 +87,21 @@ serve: install  ## scoring service on 127.0.0.1:8000 (OpenAPI at /docs)
 
 bench-serving: install  ## aurora serve vs mlflow models serve, single-record requests
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python benchmarks/bench_serving.py
+
+# The cluster profile on this machine (deploy/cluster/stack.py: Spark standalone master + 2
+# workers, moto S3, MLflow server on PostgreSQL, dagster-daemon + webserver on PostgreSQL).
+# Needs PostgreSQL (AURORA_TEST_POSTGRES_URL; `.ci/postgres.sh` starts one). KEEP=1 leaves it up.
+CLUSTER_STATE ?= $(CURDIR)/.aurora-cluster
+.PHONY: cluster-up cluster-down test-cluster demo-cluster
+cluster-up: install
+	$(BIN)/python deploy/cluster/stack.py up --state $(CLUSTER_STATE)
+
+cluster-down:
+	$(BIN)/python deploy/cluster/stack.py down --state $(CLUSTER_STATE)
+
+# The end-to-end lifecycle on the running stack (the `cluster` marker; `make test` skips it).
+test-cluster: install
+	AURORA_CLUSTER_STATE=$(CLUSTER_STATE) $(BIN)/pytest -m cluster tests/e2e/test_cluster_lifecycle.py -q
+
+demo-cluster: install
+	bash deploy/cluster/demo.sh $(CLUSTER_STATE)

@@ -31,6 +31,12 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str | None = None
     artifact_url: str | None = Field(default=None, description="Local dir or s3://bucket/prefix.")
     spark_master: str = "local[2]"
+    metastore_url: str | None = Field(
+        default=None,
+        description="JDBC URL of a shared Hive metastore (AURORA_METASTORE_URL, e.g. "
+        "jdbc:postgresql://host/db, with AURORA_METASTORE_USER/_PASSWORD); default: embedded "
+        "Derby under AURORA_HOME, which admits one process at a time.",
+    )
     dbt_target: str = Field(default="duckdb", description="dbt target: duckdb (local) or spark.")
     user: str | None = Field(
         default=None,

@@ -30,6 +30,7 @@ from aurora_pipelines.defs.jobs import ExperimentJobs, build_experiment_jobs
 from aurora_pipelines.defs.launch import launch_definitions
 from aurora_pipelines.defs.operations import operations_definitions
 from aurora_pipelines.defs.resources import build_resources
+from aurora_pipelines.defs.resources.profiles import build_executor
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
     build_canary_job,
@@ -185,12 +186,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             ]
         ),
         operations_definitions(specs),
-        dg.Definitions(
-            resources=build_resources(settings),
-            # One process per run (UI launches too): one Spark session, and the embedded Hive
-            # metastore (Derby) admits one JVM; multiprocess steps each started their own.
-            executor=dg.in_process_executor,
-        ),
+        dg.Definitions(resources=build_resources(settings), executor=build_executor()),
     )
 
 

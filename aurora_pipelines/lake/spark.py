@@ -68,15 +68,47 @@ def _builder(settings: Settings, hive: bool = True, extra_config: dict[str, Any]
         return builder.config("spark.sql.warehouse.dir", str(warehouse)).config(
             "spark.sql.catalogImplementation", "in-memory"
         )
-    return (
-        builder.config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
-        .config(
+    builder = builder.config("spark.sql.warehouse.dir", str(settings.warehouse_dir))
+    if settings.metastore_url:
+        builder = _shared_metastore(builder, settings.metastore_url, jars)
+    else:
+        builder = builder.config(
             "spark.hadoop.javax.jdo.option.ConnectionURL",
             f"jdbc:derby:;databaseName={settings.metastore_dir};create=true",
+        ).config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
+    return builder.enableHiveSupport()
+
+
+def _shared_metastore(builder: Any, url: str, jars: list[str]) -> Any:
+    """A Hive metastore in a database every process shares (the cluster profile): each Dagster
+    step and run worker is its own Spark driver, and embedded Derby admits only one of them.
+    The driver's JDBC jar goes on the driver classpath: DataNucleus loads it from there."""
+    if not url.startswith("jdbc:postgresql:"):
+        raise ValueError(f"AURORA_METASTORE_URL={url!r}: only jdbc:postgresql://host:port/db")
+    driver_jars = [j for j in jars if "postgresql" in os.path.basename(j)]
+    if not driver_jars:
+        raise FileNotFoundError(
+            "AURORA_METASTORE_URL needs the PostgreSQL JDBC driver: install "
+            "libpostgresql-jdbc-java (/usr/share/java/postgresql.jar) or list it in "
+            "AURORA_SPARK_JARS"
         )
-        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={root}")
-        .enableHiveSupport()
-    )
+    hadoop = {
+        "javax.jdo.option.ConnectionURL": url,
+        "javax.jdo.option.ConnectionDriverName": "org.postgresql.Driver",
+        "javax.jdo.option.ConnectionUserName": os.environ.get("AURORA_METASTORE_USER", ""),
+        "javax.jdo.option.ConnectionPassword": os.environ.get("AURORA_METASTORE_PASSWORD", ""),
+        # A fresh database gets its schema on first use (the wheel has no schematool scripts).
+        # Without foreign keys: DataNucleus adds them from a second connection while the first
+        # holds row locks on the referenced table, which deadlocks on PostgreSQL.
+        "datanucleus.schema.autoCreateAll": "true",
+        "datanucleus.schema.autoCreateConstraints": "false",
+        "datanucleus.autoCreateConstraints": "false",
+        "datanucleus.rdbms.constraintCreateMode": "JDO2",
+        "hive.metastore.schema.verification": "false",
+    }
+    for name, value in hadoop.items():
+        builder = builder.config(f"spark.hadoop.{name}", value)
+    return builder.config("spark.driver.extraClassPath", ":".join(driver_jars))
 
 
 def dbt_warehouse_dir(settings: Settings) -> Path:

@@ -127,7 +127,11 @@ def _experiment_id(client: MlflowClient, name: str, artifact_root: Path) -> str:
     experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    location = (Path(artifact_root).resolve() / name).as_uri()
+    # A tracking server owns its artifact store (S3 behind the cluster's server): a local
+    # directory would be driver-local, unreadable by other processes. Embedded stores keep
+    # their artifacts under AURORA_HOME.
+    server = client.tracking_uri.startswith(("http://", "https://"))
+    location = None if server else (Path(artifact_root).resolve() / name).as_uri()
     try:
         return client.create_experiment(name, artifact_location=location)
     except MlflowException:

@@ -44,15 +44,60 @@ def test_cluster_profile_names_the_variables_it_lacks(tmp_path, monkeypatch):
         build_resources(Settings(home=tmp_path), "cluster")
 
 
-def test_cluster_profile_takes_s3_artifacts_and_keeps_urls_as_variables(tmp_path, monkeypatch):
+def _cluster_env(tmp_path, monkeypatch, identity: str = "token") -> None:
+    from aurora_pipelines.settings import DEFAULT_POLICY
+
+    policy = tmp_path / f"policy_{identity}.yaml"
+    policy.write_text(
+        DEFAULT_POLICY.read_text().replace("identity: trust_env", f"identity: {identity}")
+    )
+    monkeypatch.setenv("AURORA_POLICY", str(policy))
     monkeypatch.setenv("AURORA_SPARK_MASTER", "spark://127.0.0.1:7077")
+    monkeypatch.setenv("AURORA_METASTORE_URL", "jdbc:postgresql://127.0.0.1:5432/metastore")
     monkeypatch.setenv("AURORA_MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     monkeypatch.setenv("AURORA_GOVERNANCE_URL", SECRET_URL)
+    monkeypatch.setenv("AURORA_AUDIT_HEAD", str(tmp_path / "audit-head"))
     monkeypatch.setenv("AURORA_ARTIFACT_URL", "s3://bundles/aurora")
+
+
+def test_cluster_profile_takes_s3_artifacts_and_keeps_urls_as_variables(tmp_path, monkeypatch):
+    _cluster_env(tmp_path, monkeypatch)
     resources = build_resources(Settings(home=tmp_path), "cluster")
     assert type(resources["artifacts"]).__name__ == "S3ArtifactStoreResource"
     assert resources["artifacts"].bucket == "bundles"
     assert "s3cret-pw" not in _config(resources["governance"])
+
+
+def test_cluster_profile_refuses_a_trust_env_policy(tmp_path, monkeypatch):
+    _cluster_env(tmp_path, monkeypatch, identity="trust_env")
+    with pytest.raises(SpecError, match="refuses policy .*identity: trust_env.*identity: token"):
+        build_resources(Settings(home=tmp_path), "cluster")
+
+
+@pytest.mark.parametrize("name", ["AURORA_AUDIT_HEAD", "AURORA_METASTORE_URL"])
+def test_cluster_profile_requires_the_audit_head_and_a_shared_metastore(
+    tmp_path, monkeypatch, name
+):
+    _cluster_env(tmp_path, monkeypatch)
+    monkeypatch.delenv(name)
+    with pytest.raises(SpecError, match=f"cluster needs {name}"):
+        build_resources(Settings(home=tmp_path), "cluster")
+
+
+def test_cluster_profile_refuses_a_local_artifact_directory(tmp_path, monkeypatch):
+    _cluster_env(tmp_path, monkeypatch)
+    monkeypatch.setenv("AURORA_ARTIFACT_URL", str(tmp_path / "artifacts"))
+    with pytest.raises(SpecError, match="is not s3://bucket/prefix"):
+        build_resources(Settings(home=tmp_path), "cluster")
+
+
+def test_runs_execute_their_steps_in_the_run_worker_on_every_profile():
+    from aurora_pipelines.defs.definitions import defs
+    from aurora_pipelines.defs.resources.profiles import build_executor
+
+    assert build_executor("cluster") is dg.in_process_executor
+    assert build_executor("local") is dg.in_process_executor
+    assert defs.executor is dg.in_process_executor
 
 
 def test_an_unknown_deployment_profile_is_refused(tmp_path, monkeypatch):

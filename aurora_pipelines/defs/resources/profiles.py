@@ -6,8 +6,11 @@ variable's name in the UI and reads the value only when a run starts.
 
 - `local`: the embedded default. Spark `local[2]`, SQLite for MLflow and governance under
   AURORA_HOME, a local artifact directory; an AURORA_* variable that is set still wins.
-- `cluster`: AURORA_SPARK_MASTER, AURORA_MLFLOW_TRACKING_URI, AURORA_GOVERNANCE_URL and an
-  `s3://bucket/prefix` AURORA_ARTIFACT_URL are required.
+- `cluster`: AURORA_SPARK_MASTER, AURORA_METASTORE_URL, AURORA_MLFLOW_TRACKING_URI,
+  AURORA_GOVERNANCE_URL, AURORA_AUDIT_HEAD and an `s3://bucket/prefix` AURORA_ARTIFACT_URL are
+  required, and the policy must not say `identity: trust_env` (a shared deployment believes
+  tokens, never AURORA_USER). Each run executes its steps in its run worker's process: one
+  Spark driver per run instead of a JVM start per step (deploy/cluster/stack.py runs them).
 """
 
 from __future__ import annotations
@@ -37,8 +40,13 @@ MIB = 1024 * 1024
 DEPLOYMENT_VARIABLE = "AURORA_DEPLOYMENT"
 CLUSTER_REQUIRED = (
     "AURORA_SPARK_MASTER",
+    # Every run worker is its own Spark driver: the catalog must be a shared database.
+    "AURORA_METASTORE_URL",
     "AURORA_MLFLOW_TRACKING_URI",
     "AURORA_GOVERNANCE_URL",
+    # The audit chain's head outside the governance database, so a rewrite of both is needed
+    # to hide an edit (the SQLite default keeps it next to the file; PostgreSQL has no "next").
+    "AURORA_AUDIT_HEAD",
     "AURORA_ARTIFACT_URL",
 )
 
@@ -104,6 +112,12 @@ def cluster_resources(settings: Settings) -> dict[str, Any]:
             f"{DEPLOYMENT_VARIABLE}=cluster needs {', '.join(missing)}; set them (see README, "
             "'Deployment profiles') or use AURORA_DEPLOYMENT=local"
         )
+    _refuse_trust_env(settings)
+    if not settings.artifact_store_url.startswith("s3://"):
+        raise SpecError(
+            f"{DEPLOYMENT_VARIABLE}=cluster needs an object store for bundles: "
+            f"AURORA_ARTIFACT_URL={settings.artifact_store_url!r} is not s3://bucket/prefix"
+        )
     home = str(settings.root)
     return {
         **_common(settings),
@@ -117,6 +131,17 @@ def cluster_resources(settings: Settings) -> dict[str, Any]:
         ),
         "artifacts": _artifact_store(settings.artifact_store_url),
     }
+
+
+def _refuse_trust_env(settings: Settings) -> None:
+    from aurora_pipelines.governance.policy import load_policy
+
+    if load_policy(settings.policy).trusts_env:
+        raise SpecError(
+            f"{DEPLOYMENT_VARIABLE}=cluster refuses policy {settings.policy}: it says "
+            "`identity: trust_env`, which believes AURORA_USER (a laptop demo only); point "
+            "AURORA_POLICY at a policy with `identity: token` and give each person a token"
+        )
 
 
 RESOURCES_BY_DEPLOYMENT: dict[str, Callable[[Settings], dict[str, Any]]] = {
@@ -133,6 +158,14 @@ def deployment_name() -> str:
             f"{', '.join(RESOURCES_BY_DEPLOYMENT)}"
         )
     return name
+
+
+def build_executor(deployment: str | None = None) -> dg.ExecutorDefinition:
+    """Each run's steps run in its run worker, on every profile: one Spark driver per run (a
+    driver costs a JVM start and, on a cluster, an executor allocation), and the embedded Hive
+    metastore (Derby) admits one JVM, so multiprocess steps would each start their own."""
+    del deployment  # the same on every profile; kept for callers that name one
+    return dg.in_process_executor
 
 
 def build_resources(settings: Settings, deployment: str | None = None) -> dict[str, Any]:
