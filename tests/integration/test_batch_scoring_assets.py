@@ -90,6 +90,11 @@ def test_a_day_is_scored_by_champion_and_challenger_and_compared(
     assert ab_meta["compared"] is True and ab_meta["rows"] == day_rows
     assert ab_meta["score_psi"] > 0 and 0 < ab_meta["agreement_rate"] < 1
     assert ab_meta["champion_roc_auc"] > ab_meta["challenger_roc_auc"]  # the batch has labels
+    # What the UI shows: both sides in one table, and their score distributions as a picture.
+    assert f"| model version | {versions[0]} | {versions[1]} |" in ab_meta["comparison"]
+    assert "| roc_auc |" in ab_meta["comparison"]
+    assert "Score distributions" in ab_meta["score_distributions"]
+    assert "](data:image/png;base64," in ab_meta["score_distributions"]
     ab = delta.read_pandas(settings.lake_dir.joinpath(NAME, *lifecycle.AB_COMPARISON))
     assert ab[["date", "champion_version", "challenger_version"]].values.tolist() == [
         [DAYS[1], *versions]
