@@ -222,3 +222,38 @@ def test_a_partition_outside_the_daily_range_names_the_fix(settings: Settings, f
     for bad in ("1999-01-01", "27/11/2026"):
         with pytest.raises(NotFound, match="--partition"):
             plan_selection(defs, dg.DagsterInstance.ephemeral(), spec, partition=bad)
+
+
+def test_score_today_runs_todays_partition_of_the_daily_job(
+    settings: Settings, spark, frame, versions, tmp_path: Path
+):
+    """`<experiment>__score_today` (no partition to pick) runs `__score_and_monitor` for
+    today's UTC day as a run of its own, recorded on the same instance."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from aurora_pipelines.defs.runner import today_partition
+    from aurora_pipelines.defs.score_today import PARENT_TAG
+    from tests.integration import score_today_location
+
+    spec = score_today_location.SPEC
+    _write_features(settings, spec, frame)
+    client = MlflowClient(settings.tracking_uri)
+    client.copy_model_version(f"models:/{NAME}/{versions[0]}", spec.name)
+    client.set_registered_model_alias(spec.name, CHAMPION, "1")
+
+    repository = ReconstructableRepository.for_module(score_today_location.__name__, "defs")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        job = repository.get_reconstructable_job(f"{spec.name}__score_today")
+        with dg.execute_job(job, instance=instance) as parent:
+            assert parent.success
+            parent_id = parent.run_id
+        (child,) = [r for r in instance.get_runs() if r.run_id != parent_id]
+        assert child.job_name == f"{spec.name}__score_and_monitor"
+        assert child.tags["dagster/partition"] == today_partition()
+        assert child.tags[PARENT_TAG] == parent_id
+        key = dg.AssetKey(spec.key(*lifecycle.BATCH_SCORES))
+        (record,) = instance.fetch_materializations(key, limit=1).records
+        assert record.partition_key == today_partition() and record.run_id == child.run_id
+    assert set(
+        delta.read_pandas(settings.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))["date"]
+    ) == {today_partition()}

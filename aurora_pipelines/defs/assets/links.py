@@ -68,11 +68,12 @@ def _linked(event: Any) -> Any:
     return event
 
 
-def with_links(fn: Callable[..., Any], generator: bool) -> Callable[..., Any]:
+def with_links(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn`'s results (returned or yielded) with their links; the signature is kept."""
     import functools
+    import inspect
 
-    if generator:
+    if inspect.isgeneratorfunction(fn):
 
         @functools.wraps(fn)
         def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:

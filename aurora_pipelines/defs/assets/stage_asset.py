@@ -4,7 +4,6 @@ Every stage asset takes its key, group and owner from the spec the same way; one
 keeps them so (a new stage cannot land in another group or without its team as owner).
 """
 
-import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,7 +37,6 @@ def stage_asset(
     )
 
     def build(fn: Callable[..., Any]) -> dg.AssetsDefinition:
-        linked = with_links(fn, generator=inspect.isgeneratorfunction(fn))
-        return decorator(observed(linked, spec.name, "/".join(stage)))
+        return decorator(observed(with_links(fn), spec.name, "/".join(stage)))
 
     return build
