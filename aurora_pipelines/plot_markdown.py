@@ -89,3 +89,21 @@ def line_chart(title: str, points: Sequence[tuple[str, float]], ylabel: str, lim
     ax.set_title(title, fontsize=9)
     ax.tick_params(axis="x", labelrotation=45, labelsize=7)
     return figure_png(fig)
+
+
+def histogram_chart(
+    title: str, edges: Sequence[float], series: dict[str, Sequence[int]], xlabel: str
+) -> bytes:
+    """Counts of several series over the same bins (`edges`, one more than counts) as
+    overlaid step histograms, PNG bytes: e.g. champion vs challenger scores."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    colors = ["#2b6cb0", "#dd6b20", "#38a169"]
+    for (label, counts), color in zip(series.items(), colors, strict=False):
+        ax.stairs(list(counts), list(edges), label=label, color=color, fill=False, linewidth=1.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("rows")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ax.tick_params(labelsize=7)
+    return figure_png(fig)

@@ -51,6 +51,16 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:3000",
         description="The Dagster webserver that launches runs (AURORA_DAGSTER_URL; `make ui`).",
     )
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000",
+        description="The MLflow UI that asset metadata links runs to (AURORA_MLFLOW_UI_URL; "
+        "`make mlflow-ui`).",
+    )
+    governance_ui_url: str = Field(
+        default="http://127.0.0.1:8765/ui",
+        description="The checkers' web page that asset metadata links approval requests to "
+        "(AURORA_GOVERNANCE_UI_URL; `make governance-api`).",
+    )
     pii_key: str | None = Field(
         default=None,
         description="Secret key for masking PII columns (AURORA_PII_KEY); default: a random "

@@ -31,6 +31,7 @@ from aurora_pipelines.defs.launch import launch_definitions
 from aurora_pipelines.defs.operations import operations_definitions
 from aurora_pipelines.defs.resources import build_resources
 from aurora_pipelines.defs.resources.profiles import build_executor
+from aurora_pipelines.defs.score_today import build_score_today_job
 from aurora_pipelines.defs.sensors import (
     build_approval_sensor,
     build_canary_job,
@@ -107,7 +108,10 @@ def deploy_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Definit
 def serving_definitions(spec: ExperimentSpec, jobs: ExperimentJobs) -> dg.Definitions:
     return dg.Definitions(
         assets=_assets(spec, build_serving_assets),
-        jobs=[jobs.score_and_monitor],
+        jobs=[
+            jobs.score_and_monitor,
+            build_score_today_job(spec, target=jobs.score_and_monitor.name),
+        ],
         schedules=[build_daily_schedule(spec, jobs)],
     )
 

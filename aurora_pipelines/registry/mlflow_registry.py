@@ -728,6 +728,11 @@ def _run_metrics(client: MlflowClient, run_id: str | None) -> dict[str, float]:
     return {k: float(v) for k, v in metrics.items() if not k.startswith("cv_")}
 
 
+def run_experiment_id(tracking_uri: str, run_id: str) -> str:
+    """The MLflow experiment a run belongs to (its web page's address needs it)."""
+    return _client(tracking_uri).get_run(run_id).info.experiment_id
+
+
 def get_model_version(tracking_uri: str, name: str, version: str) -> RegisteredModel:
     """One registered model version with its digest and CV metrics; NotFound if missing."""
     client = _client(tracking_uri)

@@ -25,6 +25,7 @@ import pandas as pd
 
 from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION
 from aurora_pipelines.monitoring.psi import DEFAULT_BINS, DEFAULT_EPSILON
+from aurora_pipelines.results import MetadataDict
 from aurora_pipelines.serving.batch import (
     CLASS_PROBABILITIES,
     LABEL_COLUMN,
@@ -54,6 +55,8 @@ class AbComparison:
     metrics: dict[str, float] = field(default_factory=dict)  # only when labels are present
     # Multiclass: PSI of each class's probability, challenger vs champion, by class key.
     class_score_psi: dict[str, float] = field(default_factory=dict)
+    # Score distributions for the plot: bin edges and each role's counts (not in the table).
+    histogram: ScoreHistogram | None = None
 
     def _columns(self) -> dict[str, float]:
         per_class = {f"score_psi_{k}": v for k, v in self.class_score_psi.items()}
@@ -61,16 +64,82 @@ class AbComparison:
 
     def to_frame(self) -> pd.DataFrame:
         """One row for the `serve/ab_comparison` Delta table (metrics as columns)."""
-        skip = ("day", "metrics", "class_score_psi")
+        skip = ("day", "metrics", "class_score_psi", "histogram")
         row = {k: v for k, v in asdict(self).items() if k not in skip}
         row.update(self._columns())
         row[PARTITION_COLUMN] = self.day
         return pd.DataFrame([row])
 
-    def as_metadata(self) -> dict[str, float | int | str]:
-        skip = ("metrics", "class_score_psi")
+    def as_metadata(self) -> MetadataDict:
+        skip = ("metrics", "class_score_psi", "histogram")
         data = {k: v for k, v in asdict(self).items() if k not in skip and v is not None}
-        return {**data, **self._columns()}
+        return {**data, **self._columns(), **self.views()}
+
+    def views(self) -> MetadataDict:
+        """Champion vs challenger side by side as a table, and their score distributions as
+        an embedded PNG (plot_markdown, as the other assets' plots)."""
+        from aurora_pipelines import plot_markdown as pm
+
+        rows: list[tuple[str, object, object]] = [
+            ("model version", self.champion_version, self.challenger_version),
+            ("mean score", self.champion_mean_score, self.challenger_mean_score),
+        ]
+        prefix = f"{CHAMPION}_"
+        for name, value in self.metrics.items():
+            if name.startswith(prefix):
+                other = self.metrics.get(f"{CHALLENGER}_{name[len(prefix) :]}")
+                rows.append((name[len(prefix) :], value, "-" if other is None else other))
+        views: MetadataDict = {
+            "comparison": pm.table_markdown(["", CHAMPION, CHALLENGER], rows),
+        }
+        if self.histogram is not None:
+            views["score_distributions"] = pm.image_markdown(
+                "Score distributions, champion vs challenger",
+                pm.histogram_chart(
+                    f"scores on {self.day} ({self.rows} rows)",
+                    self.histogram.edges,
+                    {
+                        f"{CHAMPION} v{self.champion_version}": self.histogram.champion,
+                        f"{CHALLENGER} v{self.challenger_version}": self.histogram.challenger,
+                    },
+                    "score",
+                ),
+            )
+        return views
+
+
+@dataclass(frozen=True)
+class ScoreHistogram:
+    """Counts of each role's scores over the same equal-width bins (`edges`, bins + 1)."""
+
+    edges: list[float]
+    champion: list[int]
+    challenger: list[int]
+
+
+HISTOGRAM_BINS = 20
+
+
+def score_histogram(joined: DataFrame, bins: int = HISTOGRAM_BINS) -> ScoreHistogram | None:
+    """Both sides' score counts over equal-width bins spanning both, counted on the executors
+    (the rows never come to the driver); None when there is no score."""
+    from pyspark.sql import functions as F
+
+    lo, hi = joined.agg(
+        F.least(F.min("score_a"), F.min("score_b")), F.greatest(F.max("score_a"), F.max("score_b"))
+    ).first()
+    if lo is None or hi is None:
+        return None
+    lo, hi = float(lo), float(hi)
+    width = (hi - lo) / bins if hi > lo else 1.0
+    counts: dict[str, list[int]] = {"a": [0] * bins, "b": [0] * bins}
+    for side in ("a", "b"):
+        value = F.col(f"score_{side}")
+        bucket = F.least(F.floor((value - F.lit(lo)) / F.lit(width)).cast("int"), F.lit(bins - 1))
+        for row in joined.where(value.isNotNull()).groupBy(bucket.alias("b")).count().collect():
+            counts[side][int(row["b"])] = int(row["count"])
+    edges = [lo + i * width for i in range(bins + 1)]
+    return ScoreHistogram(edges=edges, champion=counts["a"], challenger=counts["b"])
 
 
 def compare_scores(
@@ -176,6 +245,7 @@ def _compare(
         challenger_mean_score=float(summary["mean_b"]),
         metrics=metrics,
         class_score_psi=class_psi,
+        histogram=score_histogram(joined),
     )
 
 

@@ -180,6 +180,10 @@ def train_and_register(
     )
     train = _train_on_spark if plan.family == "spark" else _train_in_process
     registered, score_basis, score, details, evidence = train(inputs, spark)
+    from aurora_pipelines.registry.mlflow_registry import run_experiment_id
+
+    # With mlflow_run_id, the address of the run's page in the MLflow UI (defs/assets/links.py).
+    details["mlflow_experiment_id"] = run_experiment_id(tracking_uri, registered.run_id)
     if eda_dir is not None:
         from aurora_pipelines.registry.eda_artifacts import log_eda_artifacts
 

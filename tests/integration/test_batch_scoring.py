@@ -147,6 +147,13 @@ def test_ab_comparison_measures_a_weaker_challenger(batch, models, frame):
     b = local[local["role"] == "challenger"].set_index("id").loc[a.index]
     assert result.mean_score_diff == pytest.approx((b["score"] - a["score"]).mean())
     assert result.agreement_rate == pytest.approx((a["prediction"] == b["prediction"]).mean())
+    # The plot's histogram: each side's scores over the same bins, every row counted once.
+    histogram = result.histogram
+    assert len(histogram.edges) == len(histogram.champion) + 1 == len(histogram.challenger) + 1
+    assert sum(histogram.champion) == sum(histogram.challenger) == day_rows
+    assert histogram.edges[0] == pytest.approx(min(a["score"].min(), b["score"].min()))
+    expected, _ = np.histogram(a["score"], bins=histogram.edges)
+    assert histogram.champion == expected.tolist()
     # Same bucketing as monitoring/psi.py (up to approxQuantile vs interpolated edges).
     assert result.score_psi > 0.1
     assert result.score_psi == pytest.approx(

@@ -90,6 +90,11 @@ def test_a_day_is_scored_by_champion_and_challenger_and_compared(
     assert ab_meta["compared"] is True and ab_meta["rows"] == day_rows
     assert ab_meta["score_psi"] > 0 and 0 < ab_meta["agreement_rate"] < 1
     assert ab_meta["champion_roc_auc"] > ab_meta["challenger_roc_auc"]  # the batch has labels
+    # What the UI shows: both sides in one table, and their score distributions as a picture.
+    assert f"| model version | {versions[0]} | {versions[1]} |" in ab_meta["comparison"]
+    assert "| roc_auc |" in ab_meta["comparison"]
+    assert "Score distributions" in ab_meta["score_distributions"]
+    assert "](data:image/png;base64," in ab_meta["score_distributions"]
     ab = delta.read_pandas(settings.lake_dir.joinpath(NAME, *lifecycle.AB_COMPARISON))
     assert ab[["date", "champion_version", "challenger_version"]].values.tolist() == [
         [DAYS[1], *versions]
@@ -217,3 +222,38 @@ def test_a_partition_outside_the_daily_range_names_the_fix(settings: Settings, f
     for bad in ("1999-01-01", "27/11/2026"):
         with pytest.raises(NotFound, match="--partition"):
             plan_selection(defs, dg.DagsterInstance.ephemeral(), spec, partition=bad)
+
+
+def test_score_today_runs_todays_partition_of_the_daily_job(
+    settings: Settings, spark, frame, versions, tmp_path: Path
+):
+    """`<experiment>__score_today` (no partition to pick) runs `__score_and_monitor` for
+    today's UTC day as a run of its own, recorded on the same instance."""
+    from dagster._core.definitions.reconstruct import ReconstructableRepository
+
+    from aurora_pipelines.defs.runner import today_partition
+    from aurora_pipelines.defs.score_today import PARENT_TAG
+    from tests.integration import score_today_location
+
+    spec = score_today_location.SPEC
+    _write_features(settings, spec, frame)
+    client = MlflowClient(settings.tracking_uri)
+    client.copy_model_version(f"models:/{NAME}/{versions[0]}", spec.name)
+    client.set_registered_model_alias(spec.name, CHAMPION, "1")
+
+    repository = ReconstructableRepository.for_module(score_today_location.__name__, "defs")
+    with dg.instance_for_test(temp_dir=str(tmp_path)) as instance:
+        job = repository.get_reconstructable_job(f"{spec.name}__score_today")
+        with dg.execute_job(job, instance=instance) as parent:
+            assert parent.success
+            parent_id = parent.run_id
+        (child,) = [r for r in instance.get_runs() if r.run_id != parent_id]
+        assert child.job_name == f"{spec.name}__score_and_monitor"
+        assert child.tags["dagster/partition"] == today_partition()
+        assert child.tags[PARENT_TAG] == parent_id
+        key = dg.AssetKey(spec.key(*lifecycle.BATCH_SCORES))
+        (record,) = instance.fetch_materializations(key, limit=1).records
+        assert record.partition_key == today_partition() and record.run_id == child.run_id
+    assert set(
+        delta.read_pandas(settings.lake_dir.joinpath(spec.name, *lifecycle.BATCH_SCORES))["date"]
+    ) == {today_partition()}

@@ -185,6 +185,8 @@ def test_drift_metadata_embeds_the_psi_chart_and_the_drift_share_over_time(mater
     for name in ("psi_plot", "drift_share_over_time"):
         assert "](data:image/png;base64," in metadata[name], name
     assert metadata["dagster/column_schema"].columns
+    # The Evidently HTML report as a link next to its path (defs/assets/links.py).
+    assert metadata["report_url"] == Path(metadata["report"]).resolve().as_uri()
 
 
 def test_drift_checks_have_warn_and_error_severities(materialized):

@@ -255,3 +255,6 @@ def test_ab_comparison_of_multiclass_versions_per_class_psi_and_metrics(spark, i
     row = result.to_frame()
     assert {f"score_psi_{k}" for k in CLASSES} <= set(row.columns)
     assert "challenger_roc_auc_ovr" in result.as_metadata()
+    # The UI's side-by-side table pairs each metric of the two versions.
+    assert "| f1_macro |" in result.as_metadata()["comparison"]
+    assert sum(result.histogram.champion) == len(iris)

@@ -151,6 +151,12 @@ def test_train_model_metadata_embeds_its_evaluation_plots_and_leaderboard(traine
     for name in ("roc_curve_plot", "pr_curve_plot", "feature_importance_plot"):
         assert "](data:image/png;base64," in metadata[name], name
     assert "| algorithm" in metadata["leaderboard"] or "|" in metadata["leaderboard"]
+    # A link to the run's page in the MLflow UI (AURORA_MLFLOW_UI_URL, default `make mlflow-ui`).
+    uri = trained.settings.tracking_uri
+    run = MlflowClient(uri, uri).get_run(metadata["mlflow_run_id"])
+    assert metadata["mlflow_run"] == (
+        f"http://127.0.0.1:5000/#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+    )
 
 
 def test_staging_gate_decides_on_the_train_model_version_not_a_newer_registration(
@@ -217,6 +223,12 @@ def test_a_pending_approval_stops_the_run_at_the_gate_without_failing_it(trained
     assert check.metadata["approval_request_id"].value == request.id
     assert "validator_bob" in check.metadata["who_must_decide"].value
     assert f"#{request.id}" in (check.description or "")
+    # The request's page on the checkers' site (AURORA_GOVERNANCE_UI_URL), on the check and
+    # on the gate's materialization.
+    page = f"http://127.0.0.1:8765/ui/requests/{request.id}"
+    assert check.metadata["governance_request"].value == page
+    (gate_event,) = waiting.get_asset_materialization_events()
+    assert gate_event.materialization.metadata["governance_request"].value == page
 
     trained.governance.decide(request.id, "approve", actor="validator_bob", comment="ok")
     approved = materialize(trained.settings, [staging_approval, staging], instance=instance)
@@ -278,6 +290,9 @@ def test_model_card_reads_the_quality_score_from_the_profile_the_engine_wrote(tr
     metadata = asset_metadata(result, spec.key(*lifecycle.MODEL_CARD))
     assert "| holdout roc_auc |" in metadata["card_summary"]
     assert "](data:image/png;base64," in metadata["shap_importance_plot"]
+    # The HTML card as a link that opens without a server.
+    html = card.with_suffix(".html")
+    assert html.is_file() and metadata["model_card_url"] == html.resolve().as_uri()
 
 
 def test_a_candidate_whose_artifacts_changed_is_refused_by_the_staging_gate(trained: Trained):

@@ -37,6 +37,8 @@ def test_lifecycle_job_is_unpartitioned_and_cli_runs_take_the_experiment_jobs(tm
     mixed = [key[lifecycle.RAW], key[lifecycle.BATCH_SCORES]]
     assert _job_for(defs, spec, mixed).name == "credit_default__lifecycle_daily"
     assert defs.resolve_job_def("create_experiment").name == "create_experiment"
+    # Today's partition without a picker: an unpartitioned job that runs it (score_today.py).
+    assert defs.resolve_job_def("credit_default__score_today").partitions_def is None
 
 
 def test_the_generated_instance_sends_no_telemetry_and_shows_no_onboarding(

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.links import with_links
 from aurora_pipelines.defs.assets.metadata import actor_of, correlation_id, materialize
 from aurora_pipelines.defs.resources import GovernanceResource, LakeResource, MlflowRegistryResource
 from aurora_pipelines.deploy.gates import APPROVED_CHECK, COMPLIANCE_CHECK
@@ -53,6 +54,7 @@ def _approval_asset(spec: ExperimentSpec, gate: Gate, *upstream: lifecycle.Stage
             ),
         ],
     )
+    @with_links  # the approval request's page on the checkers' site
     def _asset(
         context: dg.AssetExecutionContext,
         registry: MlflowRegistryResource,

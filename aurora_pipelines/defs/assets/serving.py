@@ -105,7 +105,7 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
             metadata={
                 "partition": day,
                 "compared": True,
-                **result.as_metadata(),
+                **to_metadata(result.as_metadata()),
                 "delta_path": path_url(path),
                 "delta_version": table_version,
                 **table_metadata(path, rows=False),

@@ -10,6 +10,7 @@ from typing import Any
 import dagster as dg
 
 from aurora_pipelines import lifecycle
+from aurora_pipelines.defs.assets.links import with_links
 from aurora_pipelines.defs.retries import retry_policy_for
 from aurora_pipelines.defs.step_logs import observed
 from aurora_pipelines.specs import ExperimentSpec
@@ -23,7 +24,8 @@ def stage_asset(
     **asset_kwargs: Any,
 ) -> Callable[..., dg.AssetsDefinition]:
     """`dg.asset` keyed `spec.key(*stage)`, depending on the `deps` stages of the same spec,
-    in the spec's group and owned by its team; `asset_kwargs` go to `dg.asset` as they are."""
+    in the spec's group and owned by its team; `asset_kwargs` go to `dg.asset` as they are.
+    Its materializations get their links (assets/links.py)."""
     if deps:
         asset_kwargs["deps"] = [spec.key(*dep) for dep in deps]
     asset_kwargs.setdefault("retry_policy", retry_policy_for(stage))
@@ -35,6 +37,6 @@ def stage_asset(
     )
 
     def build(fn: Callable[..., Any]) -> dg.AssetsDefinition:
-        return decorator(observed(fn, spec.name, "/".join(stage)))
+        return decorator(observed(with_links(fn), spec.name, "/".join(stage)))
 
     return build
