@@ -439,7 +439,7 @@ def test_broken_champion_falls_back_with_audit_then_503_without_fallback(
 
 
 @contextlib.contextmanager
-def cli_server(registry: Registry, home: Path) -> Iterator[str]:
+def cli_server(registry: Registry, home: Path, *options: str) -> Iterator[str]:
     """`aurora serve` in its own process; leaving the block sends SIGTERM (clean shutdown)."""
     port = free_port()
     env = {
@@ -449,7 +449,7 @@ def cli_server(registry: Registry, home: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "aurora_pipelines.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [*command, "--experiment", MODEL, "--poll-interval", "0.2"],
+        [*command, "--experiment", MODEL, "--poll-interval", "0.2", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -610,3 +610,45 @@ def test_aurora_serve_without_any_experiment_says_how_to_fix_it(
         main(["serve"])
     assert exited.value.code == 1
     assert "no experiment to serve: pass --experiment NAME" in capsys.readouterr().err
+
+
+def test_two_workers_each_log_their_answers_to_the_one_table(registry: Registry, tmp_path: Path):
+    """`aurora serve --workers 2`: two processes answer on one port; after SIGTERM every
+    answered record is in the Delta log once (two writers appending to one table)."""
+    set_routing(registry, champion="1", fallback="1")
+    home = tmp_path / "home"
+    pool = records(registry, 50)
+    answered: list[tuple[str, int]] = []
+    failures: list[str] = []
+
+    async def client_loop(client: httpx.AsyncClient, index: int, until: float) -> None:
+        while time.monotonic() < until:
+            response = await client.post(
+                f"/v1/models/{MODEL}/predict", json={"records": pool[index : index + 2]}
+            )
+            if response.status_code != 200:
+                failures.append(f"{response.status_code} {response.text[:200]}")
+            else:
+                body = response.json()
+                answered.append((body["request_id"], len(body["predictions"])))
+
+    async def load(url: str) -> None:
+        # Fresh connections per request, so the kernel spreads them over both workers.
+        limits = httpx.Limits(max_connections=20, max_keepalive_connections=0)
+        async with httpx.AsyncClient(base_url=url, timeout=60, limits=limits) as client:
+            until = time.monotonic() + 4
+            await asyncio.gather(*(client_loop(client, i, until) for i in range(20)))
+
+    with cli_server(registry, home, "--workers", "2", "--log-flush-ms", "200") as url:
+        asyncio.run(load(url))
+        pids: set[int] = set()
+        for _ in range(300):  # a new connection each: whichever worker accepts answers
+            pids.add(httpx.get(f"{url}/health", timeout=5).json()["pid"])
+            if len(pids) == 2:
+                break
+    assert not failures, failures[:3]
+    assert len(pids) == 2, pids  # both worker processes answered
+    log = read_pandas(prediction_log_path(home / "lake", MODEL))
+    assert len(log) == sum(n for _, n in answered)
+    assert set(log.request_id) == {request_id for request_id, _ in answered}
+    assert not log.duplicated(["request_id", "record_index", "role"]).any()
