@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,6 +24,13 @@ def serve(
     log_flush_ms: Annotated[
         int, typer.Option(help="Prediction log: commit at least this often (ms).")
     ] = 2000,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Server processes on the one port (each routes, scores and logs on its own).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve predictions and SHAP explanations of the versions the MLflow aliases route to.
 
@@ -36,14 +43,13 @@ def serve(
     from aurora_pipelines.settings import get_settings
     from aurora_pipelines.structured_logs import configure_logging
 
-    config = ServiceConfig.from_settings(
-        get_settings(),
-        experiment,
-        poll_interval=poll_interval,
-        max_records=max_records,
-        max_body_bytes=max_body_bytes,
-        log_flush_ms=log_flush_ms,
-    )
+    limits = {
+        "poll_interval": poll_interval,
+        "max_records": max_records,
+        "max_body_bytes": max_body_bytes,
+        "log_flush_ms": log_flush_ms,
+    }
+    config = ServiceConfig.from_settings(get_settings(), experiment, **limits)
     if not config.experiments:
         raise SpecError(
             "no experiment to serve: pass --experiment NAME or create a spec with "
@@ -51,17 +57,27 @@ def serve(
         )
     typer.echo(
         f"serving {', '.join(sorted(config.experiments))} on http://{host}:{port} "
-        f"(OpenAPI at /docs)",
+        f"(OpenAPI at /docs{f', {workers} workers' if workers > 1 else ''})",
         err=True,
     )
     # A service's stderr is a log stream (unlike an interactive command's): JSON lines there too.
     configure_logging(get_settings().root, stderr=True)
-    uvicorn.run(
-        create_app(config),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
+    common: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
         # Clients and load balancers reuse connections: don't drop idle ones after uvicorn's 5 s.
-        timeout_keep_alive=30,
+        "timeout_keep_alive": 30,
+    }
+    if workers == 1:
+        uvicorn.run(create_app(config), **common)
+        return
+    # Several processes: one GIL each, so socket writes, scoring and the log writer of
+    # different requests no longer queue behind each other (BENCHMARKS.md, serving).
+    from aurora_pipelines.serving.workers import export_options
+
+    export_options(experiment, limits)
+    uvicorn.run(
+        "aurora_pipelines.serving.workers:app_from_env", factory=True, workers=workers, **common
     )

@@ -270,6 +270,54 @@ def _with_counts(
     )
 
 
+# A local reference table up to this many rows is binned in this process (pandas/numpy),
+# not by Spark: for 1M x 30 that took seconds instead of approxQuantile's minute of JVM work
+# (BENCHMARKS.md, drift). Larger tables, or tables not on local disk, stay on Spark.
+LOCAL_REFERENCE_MAX_ROWS = 3_000_000
+
+
+def local_table_rows(path: str | Path) -> int | None:
+    """Rows of a Delta table (from its log) or a Parquet file/folder on local disk, or None
+    when `path` is not local (an s3:// URI) or does not hold one."""
+    if "://" in str(path):
+        return None
+    path = Path(path)
+    if (path / "_delta_log").is_dir():
+        from deltalake import DeltaTable
+
+        actions = DeltaTable(str(path)).get_add_actions(flatten=True)
+        return int(sum(actions.column("num_records").to_pylist() or [0]))
+    if path.exists():
+        import pyarrow.dataset as ds
+
+        return ds.dataset(str(path), format="parquet").count_rows()
+    return None
+
+
+def build_reference_local(
+    path: str | Path, columns: list[str], *, source: str = "", model_version: str | None = None
+) -> ReferenceProfile:
+    """Reference bins of a local Delta table (or Parquet folder) read in this process: only
+    `columns` are read; exact quantiles (Spark's are within 0.1% rank), same bins otherwise."""
+    import pyarrow as pa
+
+    path = Path(path)
+    if (path / "_delta_log").is_dir():
+        from deltalake import DeltaTable
+
+        table = DeltaTable(str(path)).to_pyarrow_table(columns=columns)
+    else:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(str(path), columns=columns)
+    # Decimals are numbers to Spark but Python objects to pandas: bin them as doubles.
+    for i, field in enumerate(table.schema):
+        if pa.types.is_decimal(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
+    frame = table.to_pandas()
+    return build_reference_pandas(frame, columns, source=source, model_version=model_version)
+
+
 class BucketCounts(BaseModel):
     """A batch's counts in one feature's reference buckets."""
 
@@ -290,6 +338,7 @@ __all__ = [
     "BucketCounts",
     "FeatureReference",
     "ReferenceProfile",
+    "build_reference_local",
     "build_reference_pandas",
     "build_reference_spark",
     "class_score_feature",

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 
 from aurora_pipelines.monitoring.binning import count_spark
 from aurora_pipelines.monitoring.reference import (
+    LOCAL_REFERENCE_MAX_ROWS,
     SCORE_FEATURE,
     BucketCounts,
     FeatureReference,
     ReferenceProfile,
+    build_reference_local,
     build_reference_spark,
     class_score_feature,
+    local_table_rows,
     score_feature_class,
 )
 from aurora_pipelines.monitoring.window import (
@@ -53,18 +56,28 @@ def load_or_build_reference(
     source: str,
     model_version: str | None,
     reference_scores: Callable[[], DataFrame | None] | None = None,
+    local_table: str | Path | None = None,
 ) -> tuple[ReferenceProfile, Path]:
     """The reference bins (`bins.json`) and a bounded sample (`sample.parquet`) in `directory`,
     computed once per source (e.g. a features table version) and model version.
 
     `reference_scores` returns the reference score distribution (UAT or training scores); it
-    is called only when the reference is (re)built."""
+    is called only when the reference is (re)built. `local_table`: where `reference` was read
+    from; a local table of at most LOCAL_REFERENCE_MAX_ROWS is binned in this process."""
     bins, sample = Path(directory) / "bins.json", Path(directory) / "sample.parquet"
     if bins.exists() and sample.exists():
         profile = ReferenceProfile.load(bins)
         if profile.source == source and profile.model_version == model_version:
             return profile, sample
-    profile = build_reference_spark(reference, columns, source=source, model_version=model_version)
+    rows = local_table_rows(local_table) if local_table is not None else None
+    if rows is not None and rows <= LOCAL_REFERENCE_MAX_ROWS:
+        profile = build_reference_local(
+            local_table, columns, source=source, model_version=model_version
+        )
+    else:
+        profile = build_reference_spark(
+            reference, columns, source=source, model_version=model_version
+        )
     scores = reference_scores() if reference_scores is not None else None
     if scores is not None:
         profile.score = score_reference(scores)

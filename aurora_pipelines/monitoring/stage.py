@@ -282,6 +282,7 @@ def run_drift_window(
         source=f"{paths.features}@{delta.version(paths.features)}",
         model_version=champion.version,
         reference_scores=lambda: reference_scores(spark, paths, champion, reference, id_column),
+        local_table=paths.features,
     )
     data = window_data(
         spark,

@@ -4,6 +4,12 @@ The request path only puts finished rows on a queue (microseconds); a writer thr
 them per experiment every `flush_rows` rows or `flush_ms` milliseconds, whichever comes
 first. `close()` drains the queue and commits the rest, so a clean shutdown loses nothing.
 Schema and location are the contract of `prediction_log.py`.
+
+Rows are tuples in schema order (`ts` as integer microseconds since the epoch), so a flush
+is one `zip(*rows)` and one `pa.array` per column. Several service processes (`aurora serve
+--workers N`) each run their own writer on the same table: Delta appends from different
+processes commit one after the other; only the race to create the table can fail, and that
+commit is retried against the table the other process made.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +31,16 @@ from aurora_pipelines.serving.prediction_log import (
     prediction_log_path,
 )
 
+Row = tuple[Any, ...]  # one value per PREDICTION_LOG_SCHEMA column, in its order
+_EXPERIMENT = PREDICTION_LOG_SCHEMA.names.index("experiment")
+_COMMIT_ATTEMPTS = 3
+
 log = logging.getLogger(__name__)
 _STOP = object()
 
 
 class PredictionLogWriter:
-    """Background micro-batch writer of prediction-log rows (dicts keyed by schema column)."""
+    """Background micro-batch writer of prediction-log rows (tuples in schema order)."""
 
     def __init__(self, lake_dir: Path, *, flush_rows: int = 5000, flush_ms: int = 2000) -> None:
         self.lake_dir = Path(lake_dir)
@@ -46,7 +57,7 @@ class PredictionLogWriter:
             self._started = True
             self._thread.start()
 
-    def put(self, rows: list[dict[str, Any]]) -> None:
+    def put(self, rows: list[Row]) -> None:
         """Queue rows for the log (never blocks on IO)."""
         if rows:
             self._queue.put(rows)
@@ -62,7 +73,7 @@ class PredictionLogWriter:
             self._started = False
 
     def _run(self) -> None:
-        buffer: list[dict[str, Any]] = []
+        buffer: list[Row] = []
         deadline = time.monotonic() + self.flush_ms / 1000
         while True:
             timeout = max(deadline - time.monotonic(), 0.0)
@@ -89,10 +100,10 @@ class PredictionLogWriter:
                 self._flush(buffer)
                 buffer = []
 
-    def _flush(self, rows: list[dict[str, Any]]) -> None:
-        by_experiment: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    def _flush(self, rows: list[Row]) -> None:
+        by_experiment: dict[str, list[Row]] = defaultdict(list)
         for row in rows:
-            by_experiment[row["experiment"]].append(row)
+            by_experiment[row[_EXPERIMENT]].append(row)
         for experiment, batch in by_experiment.items():
             try:
                 write_rows(prediction_log_path(self.lake_dir, experiment), batch)
@@ -102,10 +113,36 @@ class PredictionLogWriter:
                 log.exception("prediction log: could not write %d rows", len(batch))
 
 
-def write_rows(path: Path, rows: list[dict[str, Any]]) -> None:
+def to_micros(ts: datetime) -> int:
+    """A timezone-aware datetime as integer microseconds since the epoch (the `ts` column)."""
+    return int(ts.timestamp() * 1_000_000)
+
+
+def rows_to_table(rows: list[Row]) -> pa.Table:
+    """Tuples in schema order -> an Arrow table of PREDICTION_LOG_SCHEMA."""
+    columns = list(zip(*rows, strict=True)) if rows else [()] * len(PREDICTION_LOG_SCHEMA)
+    return pa.Table.from_arrays(
+        [
+            pa.array(values, type=field.type)
+            for values, field in zip(columns, PREDICTION_LOG_SCHEMA, strict=True)
+        ],
+        schema=PREDICTION_LOG_SCHEMA,
+    )
+
+
+def write_rows(path: Path, rows: list[Row]) -> None:
     """Append rows as one Delta commit, partitioned by `date`."""
     from deltalake import write_deltalake
+    from deltalake.exceptions import CommitFailedError
 
-    table = pa.Table.from_pylist(rows, schema=PREDICTION_LOG_SCHEMA)
+    table = rows_to_table(rows)
     Path(path).mkdir(parents=True, exist_ok=True)
-    write_deltalake(str(path), table, mode="append", partition_by=[PARTITION_COLUMN])
+    for attempt in range(_COMMIT_ATTEMPTS):
+        try:
+            write_deltalake(str(path), table, mode="append", partition_by=[PARTITION_COLUMN])
+            return
+        except CommitFailedError:
+            # Another service process created the table first: append to its table now.
+            if attempt == _COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(0.05 * (attempt + 1))

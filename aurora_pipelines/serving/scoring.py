@@ -9,6 +9,7 @@ background threads only.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import time
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 from aurora_pipelines.deploy.routing import CHALLENGER, CHAMPION, FALLBACK, SHADOW, RoutingState
-from aurora_pipelines.serving.log_writer import PredictionLogWriter
+from aurora_pipelines.serving.log_writer import PredictionLogWriter, to_micros
 from aurora_pipelines.serving.metrics import ServiceMetrics
 from aurora_pipelines.serving.models import LoadedModel, ModelPool
 from aurora_pipelines.serving.router import Router
@@ -162,7 +163,7 @@ class ScoringService:
         groups = self._route(experiment, state, records)
         ts = datetime.now(UTC)
         predictions: list[Any] = [None] * len(records)
-        rows: list[dict[str, Any]] = []
+        rows: list[tuple[Any, ...]] = []
         id_column = self.config.experiments.get(experiment)
         for group in groups:
             self._answer(experiment, state, group, records, predictions, rows, request_id, ts)
@@ -230,7 +231,12 @@ class ScoringService:
                 "can_answer": bool(can_answer),
                 "load_errors": errors,
             }
-        return {"status": "degraded" if degraded else "ok", "experiments": experiments}
+        # pid: which process answered, when `aurora serve --workers N` runs several.
+        return {
+            "status": "degraded" if degraded else "ok",
+            "pid": os.getpid(),
+            "experiments": experiments,
+        }
 
     # internals
 
@@ -282,7 +288,7 @@ class ScoringService:
         group: _Group,
         records: list[Any],
         predictions: list[Any],
-        rows: list[dict[str, Any]],
+        rows: list[tuple[Any, ...]],
         request_id: str,
         ts: datetime,
     ) -> None:
@@ -343,29 +349,34 @@ class ScoringService:
         request_id: str,
         ts: datetime,
         error: str | None = None,
-    ) -> list[dict[str, Any]]:
+    ) -> list[tuple[Any, ...]]:
+        # Rows as tuples in PREDICTION_LOG_SCHEMA order, not dicts: the writer thread turns
+        # them into columns with one zip(*rows) instead of a Python loop per column, which
+        # was most of its share of the GIL (BENCHMARKS.md, serving_profile_gil).
         id_column = self.config.experiments.get(experiment)
         names = model.schema.names
         day = ts.strftime("%Y-%m-%d")
+        micros = to_micros(ts)
+        status = "error" if error else "ok"
         return [
-            {
-                "request_id": request_id,
-                "record_index": index,
-                "entity_id": _entity_id(record, id_column),
-                "experiment": experiment,
-                "model_name": model.name,
-                "model_version": model.version,
-                "role": role,
-                "served": served,
-                "status": "error" if error else "ok",
-                "error": error,
-                "score": scores[k] if scores is not None else None,
-                "prediction": labels[k] if labels is not None else None,
-                "latency_ms": latency_ms,
-                "inputs": orjson.dumps({n: record.get(n) for n in names}).decode(),
-                "ts": ts,
-                "date": day,
-            }
+            (
+                request_id,
+                index,
+                _entity_id(record, id_column),
+                experiment,
+                model.name,
+                model.version,
+                role,
+                served,
+                status,
+                error,
+                scores[k] if scores is not None else None,
+                labels[k] if labels is not None else None,
+                latency_ms,
+                orjson.dumps({n: record.get(n) for n in names}).decode(),
+                micros,
+                day,
+            )
             for k, (index, record) in enumerate(zip(indices, records, strict=True))
         ]
 

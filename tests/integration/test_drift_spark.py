@@ -46,3 +46,49 @@ def test_spark_reference_agrees_with_the_exact_reference(spark):
     for column in ("credit_score", "loan_purpose", "interest_rate", "age"):
         assert b.feature(column).psi == pytest.approx(a.feature(column).psi, abs=0.03), column
         assert b.feature(column).drifted == a.feature(column).drifted
+
+
+def test_a_local_delta_reference_is_binned_in_process_like_spark_bins_it(spark, tmp_path):
+    """load_or_build_reference on a small local Delta table: the in-process (pandas) bins
+    have the kinds, categories and drift calls of the Spark bins, decimals stay numeric."""
+    from decimal import Decimal
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    from aurora_pipelines.lake import delta
+    from aurora_pipelines.monitoring.reference import local_table_rows
+    from aurora_pipelines.monitoring.run_window import load_or_build_reference
+
+    reference = generate_credit_data(3000, seed=1)
+    current = generate_credit_data(2000, seed=4, drift=True)
+    table = pa.Table.from_pandas(reference[FEATURES], preserve_index=False)
+    amounts = [Decimal(f"{v:.2f}") for v in reference["interest_rate"]]
+    table = table.append_column("rate_decimal", pa.array(amounts, pa.decimal128(9, 2)))
+    path = tmp_path / "features"
+    write_deltalake(str(path), table)
+    columns = [*FEATURES, "rate_decimal"]
+    assert local_table_rows(path) == 3000
+    assert local_table_rows("s3://bucket/features") is None  # remote: stays on Spark
+
+    frame = delta.read_spark(spark, path)
+    local, _ = load_or_build_reference(
+        tmp_path / "ref", frame, columns, source="t@0", model_version="1", local_table=path
+    )
+    on_spark = build_reference_spark(frame, columns)
+    assert [(f.column, f.kind) for f in local.features] == [
+        (f.column, f.kind) for f in on_spark.features
+    ]
+    assert local.feature("rate_decimal").kind == "numeric"
+    for a, b in zip(local.features, on_spark.features, strict=True):
+        if a.kind == "categorical":
+            assert a.categories == b.categories and a.counts == b.counts, a.column
+    spec = MonitoringSpec()
+    current["rate_decimal"] = current["interest_rate"].round(2)
+    # pandas counts (equal to Spark's, see the first test): no more Spark jobs than needed.
+    a = window_drift(local, count_pandas(current, local.features), spec, window="w")
+    b = window_drift(on_spark, count_pandas(current, on_spark.features), spec, window="w")
+    assert a.drift_share == pytest.approx(b.drift_share, abs=0.1)
+    assert a.drift_share > 0  # the drifted window is called drifted
+    for column in ("credit_score", "loan_purpose", "interest_rate", "age"):
+        assert a.feature(column).psi == pytest.approx(b.feature(column).psi, abs=0.03), column

@@ -439,7 +439,7 @@ def test_broken_champion_falls_back_with_audit_then_503_without_fallback(
 
 
 @contextlib.contextmanager
-def cli_server(registry: Registry, home: Path) -> Iterator[str]:
+def cli_server(registry: Registry, home: Path, *options: str) -> Iterator[str]:
     """`aurora serve` in its own process; leaving the block sends SIGTERM (clean shutdown)."""
     port = free_port()
     env = {
@@ -449,7 +449,7 @@ def cli_server(registry: Registry, home: Path) -> Iterator[str]:
     }
     command = [sys.executable, "-m", "aurora_pipelines.cli", "serve", "--port", str(port)]
     process = subprocess.Popen(
-        [*command, "--experiment", MODEL, "--poll-interval", "0.2"],
+        [*command, "--experiment", MODEL, "--poll-interval", "0.2", *options],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -477,7 +477,8 @@ def cli_server(registry: Registry, home: Path) -> Iterator[str]:
 def test_200_concurrent_clients_then_sigterm_leave_one_log_row_per_answered_record(
     registry: Registry, tmp_path: Path
 ):
-    """Bounded load on `aurora serve`; after SIGTERM every answered record is in the log."""
+    """Bounded load on `aurora serve --workers 2`; after SIGTERM every answered record is in
+    the log once: two worker processes, each with its own writer, append to one Delta table."""
     set_routing(registry, champion="1", fallback="1")
     home = tmp_path / "home"
     pool = records(registry, 200)
@@ -506,8 +507,14 @@ def test_200_concurrent_clients_then_sigterm_leave_one_log_row_per_answered_reco
             until = time.monotonic() + 8
             await asyncio.gather(*(client_loop(client, i, until) for i in range(200)))
 
-    with cli_server(registry, home) as url:
+    with cli_server(registry, home, "--workers", "2", "--log-flush-ms", "300") as url:
         asyncio.run(load(url))
+        pids: set[int] = set()
+        for _ in range(300):  # a new connection each: whichever worker accepts answers
+            pids.add(httpx.get(f"{url}/health", timeout=5).json()["pid"])
+            if len(pids) == 2:
+                break
+    assert len(pids) == 2, pids  # both worker processes answer
     assert not failures, failures[:3]
     assert len(served_clients) == 200
     log = read_pandas(prediction_log_path(home / "lake", MODEL))
