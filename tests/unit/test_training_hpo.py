@@ -72,12 +72,16 @@ def test_each_algorithm_is_tuned_within_the_trial_budget_starting_from_its_defau
         assert trials[0].params == default_params(ALGORITHMS[name].search_space)
         complete = [t for t in trials if t.state == "COMPLETE"]
         assert all(len(t.folds["roc_auc"]) == 3 for t in complete)
-    best = max(
-        (t for t in result.trials if t.algorithm == result.best_algorithm and t.value is not None),
-        key=lambda t: t.value,
-    )
-    assert result.best_params == best.params
-    assert result.metrics["roc_auc"] == pytest.approx(best.value)
+    scored = [
+        t for t in result.trials if t.algorithm == result.best_algorithm and t.value is not None
+    ]
+    best = max(scored, key=lambda t: t.value)
+    defaults = next(t for t in scored if t.number == 0)
+    # A tuned configuration is kept only when it beats the defaults (trial 0) by more than the
+    # CV noise; otherwise the defaults are.
+    assert result.best_params in (best.params, defaults.params)
+    chosen = best if result.best_params == best.params else defaults
+    assert result.metrics["roc_auc"] == pytest.approx(chosen.value)
 
 
 def test_a_finished_study_resumes_without_new_trials(credit, tuned):

@@ -118,9 +118,8 @@ def test_search_filters_by_words_team_owner_and_status(world) -> None:
         catalog.search(entries, status="done")
 
 
-def test_the_segmentation_template_waits_for_clustering() -> None:
+def test_templates_set_their_problem_and_an_unknown_one_is_refused() -> None:
     assert template_data("churn")["questionnaire"]["success_metric"] == "roc_auc"
-    with pytest.raises(SpecError, match="clustering"):
-        template_data("segmentation")
+    assert template_data("segmentation")["problem_type"] == "clustering"
     with pytest.raises(SpecError, match="unknown template"):
         template_data("fraud")
