@@ -482,8 +482,10 @@ class ExperimentSpec(_Strict):
     @classmethod
     def _first_task(cls, data: Any) -> Any:
         # `tasks:` alone names the primary task; `problem_type` then defaults to its first.
-        if isinstance(data, dict) and data.get("tasks") and "problem_type" not in data:
-            data = {**data, "problem_type": data["tasks"][0]}
+        # Only a non-empty list: any other `tasks:` is left to the field's own validation error.
+        tasks = data.get("tasks") if isinstance(data, dict) else None
+        if isinstance(tasks, list) and tasks and "problem_type" not in data:
+            data = {**data, "problem_type": tasks[0]}
         return data
 
     @model_validator(mode="after")

@@ -243,8 +243,9 @@ def test_two_writers_appending_to_one_delta_table_both_commit_in_turn(tmp_path):
     versions = sorted(int(w.communicate(timeout=120)[0].strip()) for w in writers)
     assert [w.returncode for w in writers] == [0, 0]
     # Optimistic concurrency: one commit wins version 1, the other retries onto version 2;
-    # neither overwrote the other.
-    assert versions == [1, 2] and delta.version(table) == 2
+    # neither overwrote the other. (Each writer reports the version it sees just after its
+    # commit, which may already be the other's.)
+    assert all(v in (1, 2) for v in versions) and delta.version(table) == 2
     counts = delta.read_pandas(table)["writer"].value_counts().to_dict()
     assert counts == {0: 1, 1: 1000, 2: 1000}
 
