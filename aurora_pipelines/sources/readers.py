@@ -162,7 +162,17 @@ def require_columns(df: DataFrame, columns: dict[str, str], source: SourceSpec) 
 
 def infer_source(location: str) -> SourceSpec:
     """A SourceSpec from a CLI argument: a file path (by suffix), a Delta dir, or db.table."""
-    path = Path(location).expanduser()
+    try:
+        location.encode("utf-8")
+    except UnicodeEncodeError:
+        raise SourceError(
+            f"source {location!r} is not valid text; name a file path, a Delta directory "
+            "or database.table"
+        ) from None
+    try:
+        path = Path(location).expanduser()
+    except RuntimeError:  # `~name` of no known user: a literal path, not a home directory
+        path = Path(location)
     if path.suffix.lower() == ".csv":
         return SourceSpec(kind="csv", path=str(path.resolve()))
     if path.suffix.lower() in {".parquet", ".pq"}:
