@@ -80,11 +80,12 @@ def generate_model_card(
         MlflowClient(tracking_uri=tracking_uri)
         .get_model_version(model_name, model_version)
         .description
-    )
+    ) or ""
     history: list[dict[str, Any]] = []
     if governance is not None:
         requests = governance.list_requests(experiment=spec.name)
         history = approval_history([r for r in requests if r.model_name == model_name])
+    risk = risk_tier(spec, governance)
     if version.is_unsupervised:
         from aurora_pipelines.explain.unsupervised_card import unsupervised_model_card
 
@@ -94,41 +95,73 @@ def generate_model_card(
             spec=spec,
             tracking_uri=tracking_uri,
             model_digest=model_digest,
-            description=description or "",
+            description=description,
             data_sources=data_sources,
             quality_score=quality_score,
             history=history,
-            risk=risk_tier(spec, governance),
+            risk=risk,
         )
-        background = features[list(version.input_columns)].sample(
-            n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
-        )
-        files = write_model_card(
-            card, model_card_dir(reports_dir, spec.name, model_version), background
-        )
-        return card, files
-    if is_spark_model(model):
+        inputs = list(version.input_columns)
+    elif is_spark_model(model):
         card = _spark_model_card(
             model,
             spec=spec,
             model_name=model_name,
             model_version=model_version,
             model_digest=model_digest,
-            description=description or "",
+            description=description,
             metrics=version.metrics,
             data_sources=data_sources,
             quality_score=quality_score,
             history=history,
-            risk=risk_tier(spec, governance),
+            risk=risk,
         )
-        background = features[list(version.input_columns)].sample(
-            n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
+        inputs = list(version.input_columns)
+    else:
+        card = _sklearn_model_card(
+            model,
+            features,
+            spec=spec,
+            model_name=model_name,
+            model_version=model_version,
+            model_digest=model_digest,
+            description=description,
+            version=version,
+            data_sources=data_sources,
+            quality_score=quality_score,
+            history=history,
+            risk=risk,
         )
-        files = write_model_card(
-            card, model_card_dir(reports_dir, spec.name, model_version), background
-        )
-        return card, files
-    card = build_model_card(
+        inputs = list(aurora_pipeline(model).named_steps["preprocess"].feature_names_in_)
+    # Every kind of card carries the questionnaire and the data dictionary (workspace/).
+    card.objective = spec.questionnaire.as_markdown() if spec.questionnaire else ""
+    card.data_dictionary = _dictionary_rows(spec)
+    background = features[inputs].sample(
+        n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
+    )
+    files = write_model_card(
+        card, model_card_dir(reports_dir, spec.name, model_version), background
+    )
+    return card, files
+
+
+def _sklearn_model_card(
+    model: Any,
+    features: pd.DataFrame,
+    *,
+    spec: ExperimentSpec,
+    model_name: str,
+    model_version: str,
+    model_digest: str,
+    description: str,
+    version: Any,
+    data_sources: list[DataSource],
+    quality_score: float | None,
+    history: list[dict[str, Any]],
+    risk: RiskTier | None,
+) -> ModelCard:
+    """An in-process (sklearn/torch) version's card: SHAP, holdout CIs, slices."""
+    return build_model_card(
         model,
         features,
         experiment=spec.name,
@@ -143,7 +176,7 @@ def generate_model_card(
         primary_metric=version.primary_metric,
         description=spec.description,
         intended_use=spec.governance.intended_use,
-        training_method=description or "",
+        training_method=description,
         algorithm=type(aurora_pipeline(model).named_steps["model"]).__name__,
         cv_metrics=version.metrics,
         data_sources=data_sources,
@@ -151,19 +184,9 @@ def generate_model_card(
         sensitive_attribute=spec.governance.sensitive_attribute,
         limitations=spec.governance.limitations,
         approval_history=history,
-        risk=risk_tier(spec, governance),
+        risk=risk,
         seed=spec.training.seed,
     )
-    card.objective = spec.questionnaire.as_markdown() if spec.questionnaire else ""
-    card.data_dictionary = _dictionary_rows(spec)
-    inputs = list(aurora_pipeline(model).named_steps["preprocess"].feature_names_in_)
-    background = features[inputs].sample(
-        n=min(BACKGROUND_ROWS, len(features)), random_state=spec.training.seed
-    )
-    files = write_model_card(
-        card, model_card_dir(reports_dir, spec.name, model_version), background
-    )
-    return card, files
 
 
 def _spark_model_card(
