@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console, governance_store
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import acting, console, get_settings, governance_store
 
 app = typer.Typer(help="List and decide approval requests.", no_args_is_help=True)
 

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import console, governance_store, print_error
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import console, get_settings, governance_store, print_error
 
 app = typer.Typer(help="Verify and read the audit trail.", no_args_is_help=True)
 

@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING
 import typer
 from rich.console import Console
 
-from aurora_pipelines.settings import Settings
-
 if TYPE_CHECKING:  # the store imports SQLAlchemy: only commands that use it pay for it
     from aurora_pipelines.governance.identity import Identity
     from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.settings import Settings
 
 console = Console(soft_wrap=True)
 
@@ -59,6 +58,14 @@ def acting_settings(settings: Settings, action: str, target: str) -> Iterator[Se
         return
     with audit.authenticated_as(identity.audit_details()):
         yield settings.model_copy(update={"user": identity.name})
+
+
+def get_settings() -> Settings:
+    """Settings read from the environment now. Imported on first call: pydantic-settings
+    costs more than all of `aurora --help`, which needs no settings."""
+    from aurora_pipelines.settings import get_settings as read_settings
+
+    return read_settings()
 
 
 def governance_store(settings: Settings) -> GovernanceStore:

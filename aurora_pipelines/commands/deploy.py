@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console
-from aurora_pipelines.settings import Settings, get_settings
+from aurora_pipelines.commands.common import acting, console, get_settings
 
 if TYPE_CHECKING:
     from aurora_pipelines.deploy.release import ReleaseContext
+    from aurora_pipelines.settings import Settings
 
 app = typer.Typer(
     help="Deployments: status, blue/green promote and rollback, canary, shadow.",

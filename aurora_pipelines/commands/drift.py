@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from aurora_pipelines import lifecycle
-from aurora_pipelines.commands.common import console
+from aurora_pipelines.commands.common import console, get_settings
 from aurora_pipelines.errors import NotFound
-from aurora_pipelines.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from aurora_pipelines.settings import Settings
 
 FEATURE_FIELDS = ["psi", "test", "statistic", "p_value", "js_distance", "severity", "drifted"]
 

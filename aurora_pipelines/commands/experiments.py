@@ -11,11 +11,17 @@ import typer
 import yaml
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, acting_settings, console, governance_store
+from aurora_pipelines.commands.common import (
+    acting,
+    acting_settings,
+    console,
+    get_settings,
+    governance_store,
+)
 from aurora_pipelines.errors import SpecError
-from aurora_pipelines.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from aurora_pipelines.settings import Settings
     from aurora_pipelines.workspace.store import WorkspaceStore
 
 app = typer.Typer(help="Create, find, share and version experiment specs.", no_args_is_help=True)

@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console, governance_store
+from aurora_pipelines.commands.common import acting, console, get_settings, governance_store
 from aurora_pipelines.errors import PermissionDenied
-from aurora_pipelines.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from aurora_pipelines.governance.tokens import TokenInfo
+    from aurora_pipelines.settings import Settings
 
 DEFAULT_TOKEN_DAYS = 90
 

@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import console, governance_store
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import console, get_settings, governance_store
 
 
 def _day(value) -> str:

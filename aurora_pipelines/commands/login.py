@@ -8,8 +8,7 @@ from typing import Annotated
 
 import typer
 
-from aurora_pipelines.commands.common import console, governance_store
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import console, get_settings, governance_store
 
 
 def login(

@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
-from aurora_pipelines.commands.common import acting_settings, console, governance_store
+from aurora_pipelines.commands.common import (
+    acting_settings,
+    console,
+    get_settings,
+    governance_store,
+)
 from aurora_pipelines.errors import IntegrityError, PermissionDenied
-from aurora_pipelines.settings import get_settings
 
 app = typer.Typer(help="Registered model versions: download and verify archives.")
 

@@ -14,11 +14,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting_settings, console
-from aurora_pipelines.settings import Settings, get_settings
+from aurora_pipelines.commands.common import acting_settings, console, get_settings
 
 if TYPE_CHECKING:
     from aurora_pipelines.profiling.experiment import ExperimentProfile
+    from aurora_pipelines.settings import Settings
 
 
 def register(app: typer.Typer) -> None:

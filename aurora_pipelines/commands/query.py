@@ -14,9 +14,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console, print_error
+from aurora_pipelines.commands.common import acting, console, get_settings, print_error
 from aurora_pipelines.errors import SourceError
-from aurora_pipelines.settings import get_settings
 
 FORMATS = ("table", "json", "csv")
 

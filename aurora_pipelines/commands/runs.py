@@ -9,8 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import acting, console, get_settings
 
 app = typer.Typer(help="Launch, follow and cancel experiment runs.", no_args_is_help=True)
 

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from aurora_pipelines.commands.common import acting, console
-from aurora_pipelines.settings import get_settings
+from aurora_pipelines.commands.common import acting, console, get_settings
 
 app = typer.Typer(help="Browse the tables your team may read.", no_args_is_help=True)
 
