@@ -13,12 +13,12 @@ from aurora_pipelines.specs import find_spec
 
 
 def experiment_status(settings: Settings, name: str) -> dict[str, Any]:
-    from aurora_pipelines.governance.store import GovernanceStore
+    from aurora_pipelines.governance.sqlite_reads import read_requests
 
     spec = find_spec(settings.experiments_dir, name)
     uri = settings.tracking_uri
     latest, aliases = _registry_view(uri, spec.name)
-    requests = GovernanceStore.from_settings(settings).list_requests(experiment=spec.name)
+    requests = read_requests(settings, experiment=spec.name)
     return {
         "experiment": spec.name,
         "team": spec.team,

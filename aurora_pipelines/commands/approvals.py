@@ -20,7 +20,9 @@ def approvals_list(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Approval requests, newest first."""
-    requests = governance_store(get_settings()).list_requests(experiment=experiment, status=status_)
+    from aurora_pipelines.governance.sqlite_reads import read_requests
+
+    requests = read_requests(get_settings(), experiment=experiment, status=status_)
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in requests], indent=2, default=str))
         return

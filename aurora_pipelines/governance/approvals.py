@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -39,6 +39,7 @@ from aurora_pipelines.governance.models import (
 )
 from aurora_pipelines.governance.policy import Gate, Policy
 from aurora_pipelines.governance.rows import row_data, utc
+from aurora_pipelines.governance.snapshots import TIER_KEY, ApprovalRequest, DecisionRecord
 from aurora_pipelines.governance.tiers import RISK_TIER_CHANGED
 
 Decision = Literal["approve", "reject", "request_changes"]
@@ -50,66 +51,6 @@ DECISIONS: dict[str, tuple[str, str]] = {
 }
 DIGEST_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 SYSTEM_ACTOR = "aurora"
-TIER_KEY = "risk_tier"  # the request's risk tier, in its `details`
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    """One person's decision on a request (a quorum gate collects several)."""
-
-    actor: str
-    role: str
-    decision: str
-    comment: str | None
-    decided_at: datetime
-    audit_seq: int
-
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "decided_at": self.decided_at.isoformat()}
-
-
-@dataclass(frozen=True)
-class ApprovalRequest:
-    """A snapshot of one approval request (not a live database object)."""
-
-    id: int
-    experiment: str
-    gate: str
-    model_name: str
-    model_version: str
-    model_digest: str
-    status: str
-    requested_by: str
-    requested_at: datetime
-    decided_by: str | None
-    decided_at: datetime | None
-    comment: str | None
-    correlation_id: str | None
-    details: dict[str, Any] | None
-    decision_seq: int | None
-    decisions: tuple[DecisionRecord, ...] = ()
-
-    @property
-    def target(self) -> str:
-        return f"approval_request/{self.id}"
-
-    @property
-    def tier(self) -> str | None:
-        """The risk tier the request was filed under (None: untiered, top-level gates)."""
-        return (self.details or {}).get(TIER_KEY)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: datetimes as ISO strings."""
-        data = asdict(self)
-        for key in ("requested_at", "decided_at"):
-            data[key] = data[key].isoformat() if data[key] else None
-        data["decisions"] = [d.to_dict() for d in self.decisions]
-        data["tier"] = self.tier
-        return data
-
-    def approvers(self) -> dict[str, str]:
-        """role -> person, for the approvals given on this request so far."""
-        return {d.role: d.actor for d in self.decisions if d.decision == "approve"}
 
 
 @dataclass(frozen=True)

@@ -9,16 +9,19 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-metadata = sa.MetaData()
+# The statuses live with the snapshots (importable without SQLAlchemy); the table code here and
+# its importers keep using them from this module.
+from aurora_pipelines.governance.snapshots import (  # noqa: F401
+    APPROVED,
+    CHANGES_REQUESTED,
+    EXPIRED,
+    PENDING,
+    REJECTED,
+    STATUSES,
+    SUPERSEDED,
+)
 
-# Statuses of an approval request. Only `pending` can change; the others are final.
-PENDING = "pending"
-APPROVED = "approved"
-REJECTED = "rejected"
-CHANGES_REQUESTED = "changes_requested"
-SUPERSEDED = "superseded"
-EXPIRED = "expired"
-STATUSES: tuple[str, ...] = (PENDING, APPROVED, REJECTED, CHANGES_REQUESTED, SUPERSEDED, EXPIRED)
+metadata = sa.MetaData()
 
 approval_requests = sa.Table(
     "approval_requests",
