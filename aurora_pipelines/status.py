@@ -52,6 +52,11 @@ def experiment_status(settings: Settings, name: str) -> dict[str, Any]:
 
 def _health(settings: Settings, name: str) -> dict[str, Any] | None:
     """The latest score the daily workspace/health asset recorded (None before its first run)."""
+    from aurora_pipelines.governance import sqlite_reads
+
+    answered, health = sqlite_reads.latest_health(settings.governance_db_url, name)
+    if answered:
+        return health
     from aurora_pipelines.governance.store import GovernanceStore
     from aurora_pipelines.workspace.health import latest_health
     from aurora_pipelines.workspace.store import WorkspaceStore

@@ -172,3 +172,32 @@ def read_requests(
 
     store = GovernanceStore(url, policy, settings.audit_head)
     return store.list_requests(experiment=experiment, status=status)
+
+
+def latest_health(url: str, experiment: str) -> tuple[bool, dict[str, Any] | None]:
+    """(answered, `workspace.health.latest_health`) on a SQLite store; answered is False when
+    the store must answer (not SQLite, no database or table yet)."""
+    with _read_only(url) as conn:
+        if conn is None:
+            return False, None
+        try:
+            row = conn.execute(
+                "SELECT score, breakdown, computed_at FROM experiment_health "
+                "WHERE experiment = ? ORDER BY id DESC LIMIT 1",
+                [experiment],
+            ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return True, None  # no health run yet (the store would only create the table)
+            if "no such column" in str(exc):
+                return False, None
+            raise
+    if row is None:
+        return True, None
+    # str() of the naive datetime SQLAlchemy hands back, as the store's reader prints it.
+    computed_at = str(datetime.fromisoformat(row["computed_at"]))
+    return True, {
+        "score": row["score"],
+        "computed_at": computed_at,
+        "breakdown": json.loads(row["breakdown"]),
+    }
