@@ -37,9 +37,15 @@ from aurora_pipelines.governance.models import (
     approval_requests,
     audit_log,
 )
-from aurora_pipelines.governance.policy import Gate, Policy
+from aurora_pipelines.governance.policy import Policy
 from aurora_pipelines.governance.rows import row_data, utc
-from aurora_pipelines.governance.snapshots import TIER_KEY, ApprovalRequest, DecisionRecord
+from aurora_pipelines.governance.snapshots import (
+    TIER_KEY,
+    ApprovalRequest,
+    DecisionRecord,
+    expires_at,
+    gate_of,
+)
 from aurora_pipelines.governance.tiers import RISK_TIER_CHANGED
 
 Decision = Literal["approve", "reject", "request_changes"]
@@ -104,23 +110,6 @@ def _decisions(
 def _snapshots(conn: sa.Connection, rows: list[sa.Row]) -> list[ApprovalRequest]:
     decisions = _decisions(conn, [r.id for r in rows])
     return [_snapshot(r, decisions.get(r.id, ())) for r in rows]
-
-
-def gate_of(policy: Policy, request: ApprovalRequest) -> Gate | None:
-    """The gate spec governing `request`: its gate in its tier's chain (None if the policy no
-    longer has that gate or tier)."""
-    if request.gate not in policy.gates:
-        return None
-    if request.tier is not None and request.tier not in policy.tiers:
-        return None
-    return policy.gate(request.gate, request.tier)
-
-
-def expires_at(policy: Policy, request: ApprovalRequest) -> datetime | None:
-    """When `request` expires under the current policy (None: its gate has no time limit)."""
-    gate = gate_of(policy, request)
-    hours = None if gate is None else gate.expires_after_hours
-    return None if hours is None else request.requested_at + timedelta(hours=hours)
 
 
 def revalidation_due(policy: Policy, request: ApprovalRequest) -> datetime | None:

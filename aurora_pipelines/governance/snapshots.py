@@ -7,8 +7,11 @@ status`) build these from sqlite3 rows (governance/sqlite_reads.py).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aurora_pipelines.governance.policy import Gate, Policy
 
 # Statuses of an approval request. Only `pending` can change; the others are final.
 PENDING = "pending"
@@ -79,3 +82,20 @@ class ApprovalRequest:
     def approvers(self) -> dict[str, str]:
         """role -> person, for the approvals given on this request so far."""
         return {d.role: d.actor for d in self.decisions if d.decision == "approve"}
+
+
+def gate_of(policy: Policy, request: ApprovalRequest) -> Gate | None:
+    """The gate spec governing `request`: its gate in its tier's chain (None if the policy no
+    longer has that gate or tier)."""
+    if request.gate not in policy.gates:
+        return None
+    if request.tier is not None and request.tier not in policy.tiers:
+        return None
+    return policy.gate(request.gate, request.tier)
+
+
+def expires_at(policy: Policy, request: ApprovalRequest) -> datetime | None:
+    """When `request` expires under the current policy (None: its gate has no time limit)."""
+    gate = gate_of(policy, request)
+    hours = None if gate is None else gate.expires_after_hours
+    return None if hours is None else request.requested_at + timedelta(hours=hours)

@@ -24,6 +24,7 @@ from aurora_pipelines.governance.snapshots import (
     STATUSES,
     ApprovalRequest,
     DecisionRecord,
+    expires_at,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def list_requests(
         if conn is None:
             return None
         try:
-            return _list_requests(conn, _expiring_gates(policy), experiment, status, gate)
+            return _list_requests(conn, policy, _expiring_gates(policy), experiment, status, gate)
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc) or "no such column" in str(exc):
                 return None  # an empty or older database: the store creates or migrates it
@@ -101,6 +102,7 @@ def list_requests(
 
 def _list_requests(
     conn: sqlite3.Connection,
+    policy: Policy,
     expiring: list[str],
     experiment: str | None,
     status: str | None,
@@ -108,9 +110,13 @@ def _list_requests(
 ) -> list[ApprovalRequest] | None:
     if expiring:
         marks = ", ".join("?" * len(expiring))
-        sql = f"SELECT 1 FROM approval_requests WHERE status = ? AND gate IN ({marks}) LIMIT 1"
-        if conn.execute(sql, [PENDING, *expiring]).fetchone():
-            return None  # the store expires overdue ones (with their audit rows) first
+        sql = f"SELECT {REQUEST_COLUMNS} FROM approval_requests WHERE status = ? AND gate IN "
+        sql += f"({marks})"
+        now = datetime.now(UTC)
+        for row in conn.execute(sql, [PENDING, *expiring]).fetchall():
+            deadline = expires_at(policy, _request(row, ()))
+            if deadline is not None and deadline <= now:
+                return None  # the store expires overdue ones (with their audit rows) first
     filters = {"experiment": experiment, "status": status, "gate": gate}
     where = [f"{column} = ?" for column, value in filters.items() if value is not None]
     params = [value for value in filters.values() if value is not None]
