@@ -2,8 +2,9 @@
 registry tables, for the commands a person waits on (`aurora status`, `aurora deploy ...`).
 
 Why: importing MLflow costs ~3.5 s and opening its SQLAlchemy store another ~2.3 s (schema and
-migration checks), while a rollback is three alias rows and three tags. This module needs only
-SQLAlchemy Core, which the governance store imports anyway.
+migration checks), while a rollback is three alias rows and three tags. On a SQLite registry
+this module uses the standard library's sqlite3 (so `aurora status` imports no SQLAlchemy); on
+PostgreSQL, SQLAlchemy Core. The SQL is the same: both take `:name` parameters.
 
 It is used only when it can be exactly right: a SQL tracking URI (sqlite, postgresql), MLflow
 workspaces off, and the database at a schema revision this module was written against
@@ -17,15 +18,18 @@ never leaves a half-moved routing.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aurora_pipelines.errors import NotFound
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.engine import Engine
 
 # Alembic revisions of MLflow's tracking schema whose registry tables this module knows
 # (MLflow 3.17: aliases, tags and versions carry a `workspace` column, 'default' without
@@ -33,6 +37,74 @@ if TYPE_CHECKING:
 KNOWN_REVISIONS = frozenset({"dc11669786a5"})
 WORKSPACE = "default"
 _SQL_SCHEMES = ("sqlite:", "postgresql:", "postgresql+")
+SQLITE_BUSY_TIMEOUT_S = 30  # wait for another writer (MLflow, a sensor) rather than fail
+
+
+class Connection(Protocol):
+    """What the queries below need of a connection: `:name`-parameter SQL in, rows out."""
+
+    def execute(self, sql: str, params: dict[str, object]) -> Any: ...
+
+
+class _Database(Protocol):
+    def connect(self) -> contextlib.AbstractContextManager[Connection]: ...
+    def begin(self) -> contextlib.AbstractContextManager[Connection]: ...
+
+
+class _Sqlite:
+    """A SQLite registry file through sqlite3; `begin()` takes the write lock up front."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[sqlite3.Connection]:
+        # Autocommit mode: transactions are only the ones begin() opens.
+        conn = sqlite3.connect(self.path, timeout=SQLITE_BUSY_TIMEOUT_S, isolation_level=None)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[sqlite3.Connection]:
+        with self.connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+
+class _TextConnection:
+    """A SQLAlchemy connection taking plain SQL strings, as sqlite3's does."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: dict[str, object]) -> Any:
+        from sqlalchemy import text
+
+        return self._conn.execute(text(sql), params)
+
+
+class _SqlAlchemy:
+    """Another SQL registry (PostgreSQL) through a SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield _TextConnection(conn)
+
+    @contextlib.contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield _TextConnection(conn)
 
 
 @dataclass(frozen=True)
@@ -47,14 +119,14 @@ class VersionRow:
 class SqlRegistry:
     """MLflow's registry tables on one database (see the module docstring for when it is used)."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, database: _Database) -> None:
+        self.database = database
 
     # --- reads ------------------------------------------------------------------------
 
     def routing_view(self, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
         """(aliases -> version, registered-model tags) of model `name`; None if unknown."""
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             if not _model_exists(conn, name):
                 return None
             aliases = _rows(
@@ -73,7 +145,7 @@ class SqlRegistry:
 
     def alias_version(self, name: str, alias: str) -> str | None:
         """The version `alias` points at; None if the alias or the model does not exist."""
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             found = _rows(
                 conn,
                 "SELECT version FROM registered_model_aliases "
@@ -85,7 +157,7 @@ class SqlRegistry:
 
     def latest_version(self, name: str) -> VersionRow | None:
         """The highest-numbered version of `name` with its tags; None if it has none."""
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             found = _rows(
                 conn,
                 "SELECT version, run_id FROM model_versions WHERE workspace = :ws "
@@ -109,7 +181,7 @@ class SqlRegistry:
         """The latest value of every metric of a run (what MlflowClient.get_run reports)."""
         if not run_id:
             return {}
-        with self.engine.connect() as conn:
+        with self.database.connect() as conn:
             rows = _rows(
                 conn,
                 'SELECT "key", value, is_nan FROM latest_metrics WHERE run_uuid = :run',
@@ -124,19 +196,15 @@ class SqlRegistry:
     ) -> None:
         """In one transaction: point each alias at its version (None removes it) and set the
         registered-model tags. NotFound (nothing written) if the model or a version is missing."""
-        from sqlalchemy import text
-
-        with self.engine.begin() as conn:
+        with self.database.begin() as conn:
             if not _model_exists(conn, name):
                 raise NotFound(f"registered model '{name}' not found in the MLflow registry")
             for alias, version in aliases.items():
                 key = {"ws": WORKSPACE, "name": name, "alias": alias}
                 if version is None:
                     conn.execute(
-                        text(
-                            "DELETE FROM registered_model_aliases "
-                            "WHERE workspace = :ws AND name = :name AND alias = :alias"
-                        ),
+                        "DELETE FROM registered_model_aliases "
+                        "WHERE workspace = :ws AND name = :name AND alias = :alias",
                         key,
                     )
                     continue
@@ -173,9 +241,8 @@ class SqlRegistry:
 
 
 def _rows(conn: Connection, sql: str, **params: object) -> list[tuple]:
-    from sqlalchemy import text
-
-    return [tuple(r) for r in conn.execute(text(sql), {"ws": WORKSPACE, **params})]
+    rows: Iterable[Any] = conn.execute(sql, {"ws": WORKSPACE, **params})
+    return [tuple(r) for r in rows]
 
 
 def _model_exists(conn: Connection, name: str) -> bool:
@@ -201,14 +268,10 @@ def _upsert(
 ) -> None:
     """UPDATE, else INSERT: portable across SQLite and PostgreSQL (the row's key is the
     table's primary key, so a concurrent insert fails the transaction rather than duplicating)."""
-    from sqlalchemy import text
-
     params = {**key, "value": value}
-    updated = conn.execute(text(f"UPDATE {table} SET {column} = :value WHERE {where}"), params)
+    updated = conn.execute(f"UPDATE {table} SET {column} = :value WHERE {where}", params)
     if not updated.rowcount:
-        conn.execute(
-            text(f"INSERT INTO {table} ({columns}, {column}) VALUES ({values}, :value)"), params
-        )
+        conn.execute(f"INSERT INTO {table} ({columns}, {column}) VALUES ({values}, :value)", params)
 
 
 def sql_registry(tracking_uri: str) -> SqlRegistry | None:
@@ -229,20 +292,29 @@ _OPEN: dict[str, SqlRegistry] = {}  # one engine per registry per process
 
 
 def _open(tracking_uri: str) -> SqlRegistry | None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.exc import SQLAlchemyError
-
     if tracking_uri.startswith("sqlite:"):
         path = tracking_uri.split("///", 1)[-1]
         if not path or not os.path.exists(path):
             return None  # no registry yet: MLflow creates (and migrates) it
+        return _at_known_revision(_Sqlite(path), sqlite3.Error)
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
     engine = create_engine(tracking_uri)
-    try:
-        with engine.connect() as conn:
-            revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        revision = None
-    if revision not in KNOWN_REVISIONS:
+    registry = _at_known_revision(_SqlAlchemy(engine), SQLAlchemyError)
+    if registry is None:
         engine.dispose()
-        return None
-    return SqlRegistry(engine)
+    return registry
+
+
+def _at_known_revision(
+    database: _Database, errors: type[Exception] | tuple[type[Exception], ...]
+) -> SqlRegistry | None:
+    """A registry on `database` if its schema is at a revision this module knows, else None."""
+    try:
+        with database.connect() as conn:
+            found = _rows(conn, "SELECT version_num FROM alembic_version")
+    except errors:
+        found = []
+    revision = found[0][0] if found else None
+    return SqlRegistry(database) if revision in KNOWN_REVISIONS else None
