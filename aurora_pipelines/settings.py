@@ -7,21 +7,41 @@ deployment without code changes.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from aurora_pipelines.lake.layout import LakeLayout
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_DIR = PACKAGE_DIR.parent
 DEFAULT_POLICY = PACKAGE_DIR / "governance" / "policy.yaml"
+ENV_PREFIX = "AURORA_"
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="AURORA_", extra="ignore")
+class Settings(BaseModel):
+    """Each field from its keyword argument, else from `AURORA_<FIELD>` (any case), else its
+    default: what pydantic-settings' BaseSettings did for these plain fields. Read here because
+    importing pydantic-settings took a third of every CLI command's start-up."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        env = {k.lower(): v for k, v in os.environ.items() if k.upper().startswith(ENV_PREFIX)}
+        prefix = ENV_PREFIX.lower()
+        found = {
+            name: env[prefix + name]
+            for name in cls.model_fields
+            if name not in data and prefix + name in env
+        }
+        return {**found, **data}
 
     home: Path = Field(default=Path(".aurora"), description="Root of everything Aurora writes.")
     experiments_dir: Path = Field(default=REPO_DIR / "experiments")
