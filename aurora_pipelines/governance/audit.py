@@ -18,21 +18,24 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import Session
 
 from aurora_pipelines.errors import GovernanceError
 from aurora_pipelines.governance import head_anchor
 from aurora_pipelines.governance.head_anchor import HeadAnchor
 from aurora_pipelines.governance.models import audit_log
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 GENESIS_HASH = "0" * 64
 WRITE_ATTEMPTS = 8
@@ -197,12 +200,17 @@ def append_audit(
             session_or_engine,
             lambda conn: _append(conn, event, actor, target, details, correlation_id),
         )
-    conn = (
-        session_or_engine.connection()
-        if isinstance(session_or_engine, Session)
-        else session_or_engine
-    )
-    return _append(conn, event, actor, target, details, correlation_id)
+    return _append(_connection(session_or_engine), event, actor, target, details, correlation_id)
+
+
+def _connection(conn_or_session: sa.Connection | Session) -> sa.Connection:
+    """The connection a Session's transaction runs on, or the connection itself. Looked up in
+    sys.modules: importing the ORM costs a CLI command more than its write, and an object can
+    only be a Session once something has imported the ORM."""
+    orm = sys.modules.get("sqlalchemy.orm")
+    if orm is not None and isinstance(conn_or_session, orm.Session):
+        return conn_or_session.connection()
+    return conn_or_session
 
 
 def _as_dict(row: sa.Row) -> dict[str, Any]:

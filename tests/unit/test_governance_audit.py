@@ -192,3 +192,17 @@ def test_concurrent_appends_from_two_processes_keep_one_chain(tmp_path: Path) ->
         assert proc.returncode == 0, stderr.decode()
     result = verify_chain(make_engine(url))
     assert (result.ok, result.rows) == (True, 50), result.reason
+
+
+def test_append_with_an_orm_session_joins_its_transaction(tmp_path: Path) -> None:
+    from sqlalchemy.orm import Session
+
+    engine = _engine(tmp_path, rows=1)
+    with Session(engine) as session:
+        append_audit(session, "run", "ds_alice", "run/rolled-back")
+        session.rollback()
+    with Session(engine) as session:
+        append_audit(session, "run", "ds_alice", "run/kept")
+        session.commit()
+    assert [r["target"] for r in read_audit(engine)] == ["run/0", "run/kept"]
+    assert verify_chain(engine).ok
