@@ -17,7 +17,6 @@ from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.request import pathname2url
 
 from aurora_pipelines.governance.snapshots import (
     PENDING,
@@ -58,9 +57,9 @@ def _read_only(url: str) -> Iterator[sqlite3.Connection | None]:
     if path is None or not path.is_file():
         yield None
         return
-    conn = sqlite3.connect(
-        f"file:{pathname2url(str(path.resolve()))}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S
-    )
+    # A file: URI (percent-encoded by pathlib) opens it read-only; urllib.request would cost
+    # more to import than the query takes.
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S)
     conn.row_factory = sqlite3.Row
     try:
         yield conn

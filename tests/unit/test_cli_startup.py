@@ -26,6 +26,7 @@ HEAVY = (
     "dagster",
     "sklearn",
     "deltalake",
+    "pydantic_settings",
 )
 DIGEST = "ab" * 32
 
