@@ -23,4 +23,3 @@ def test_keyword_beats_environment_beats_default(monkeypatch: pytest.MonkeyPatch
     assert from_env.spark_master == "local[2]"
     assert (explicit.home, explicit.user) == (tmp_path / "kw-home", None)
     assert not hasattr(from_env, "not_a_field")
-
