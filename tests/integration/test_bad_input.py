@@ -510,6 +510,40 @@ def test_bad_cli_arguments_print_a_usage_line_and_exit_2(case, home, capsys):
     _nothing_written(home.root)
 
 
+def _command_paths() -> list[list[str]]:
+    """Every command group and command of `aurora`, e.g. ["runs"], ["runs", "cancel"]."""
+    import typer
+
+    from aurora_pipelines.cli import app
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        subs = getattr(command, "commands", None) or {}
+        found = [p for name, sub in sorted(subs.items()) for p in walk(sub, [*path, name])]
+        return [*found, path] if path else found
+
+    return walk(typer.main.get_command(app), [])
+
+
+COMMAND_PATHS = _command_paths()
+
+
+def test_every_command_group_is_covered_by_the_unknown_option_case():
+    groups = {path[0] for path in COMMAND_PATHS}
+    assert {"experiments", "approvals", "audit", "deploy", "models", "runs", "queries"} <= groups
+    assert len(COMMAND_PATHS) >= 50
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=" ".join)
+def test_an_unknown_option_on_any_command_prints_its_usage_and_exits_2(path, home, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--bogus"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Usage: aurora {' '.join(path)}") and "Traceback" not in err
+    assert "No such option: --bogus" in err and "--help" in err
+    _nothing_written(home.root)
+
+
 def test_a_column_named_like_a_sql_keyword_is_ingested_as_it_is(spark, governed, tmp_path):
     frame = pd.DataFrame({"select": [1, 2], "from": ["a", "b"], "order": [0, 1]})
     path = tmp_path / "keywords.csv"
