@@ -402,9 +402,15 @@ def _assert_names_field_and_fix(message: str, case: Case) -> None:
 
 
 def _nothing_written(root: Path) -> None:
-    """No lake, MLflow store or Delta table came out of the refused input."""
+    """No lake, MLflow store, Delta table or audit row (but a refusal) came out of the input."""
     for name in ("lake", "mlruns", "mlflow.db", "mlartifacts"):
         assert not (root / name).exists(), f"{name} written under {root}"
+    governance = root / "governance.db"
+    if governance.exists():  # the only audit row a refusal may leave is the refusal itself
+        store = GovernanceStore(f"sqlite:///{governance}", load_policy(DEFAULT_POLICY))
+        events = {row["event"] for row in store.read_audit()}
+        store.dispose()
+        assert events <= {"access_denied"}, f"audit rows {events} written under {root}"
 
 
 @pytest.mark.parametrize("case", SPEC_CASES, ids=lambda c: c.id)
