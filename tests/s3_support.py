@@ -80,9 +80,14 @@ def aws_env(endpoint: str) -> Iterator[None]:
                 os.environ[key] = value
 
 
+DROP = 0  # a `status` that closes the connection without an answer
+TRUNCATE = -1  # a `status` that forwards the answer's headers and half its body, then closes
+
+
 class FlakyProxy:
     """Forwards every request to `upstream`; the first `fail_first` requests matching `when`
-    get `status` with an S3 error body instead. Counts what it saw."""
+    get `status` with an S3 error body instead (or, for DROP / TRUNCATE, a connection the
+    server drops). Counts what it saw."""
 
     def __init__(self, upstream: str) -> None:
         self.upstream = urlparse(upstream)
@@ -156,9 +161,18 @@ class FlakyProxy:
                 if self.command != "HEAD":
                     self.wfile.write(body)
 
+            def _drop(self) -> None:
+                self.close_connection = True
+                self.wfile.flush()
+                self.connection.shutdown(socket.SHUT_RDWR)
+
             def _handle(self) -> None:
                 body = self._body()
-                if proxy._should_fail(self.command, self.path):
+                failing = proxy._should_fail(self.command, self.path)
+                if failing and proxy.status == DROP:
+                    self._drop()
+                    return
+                if failing and proxy.status != TRUNCATE:
                     error = (
                         b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>'
                         + (b"ServiceUnavailable" if proxy.status == 503 else b"InternalError")
@@ -184,6 +198,10 @@ class FlakyProxy:
                     out = [(k, v) for k, v in out if k.lower() != "content-length"]
                     out.append(("Content-Length", str(len(data))))
                 upstream.close()
+                if failing:  # TRUNCATE: the answer starts, then the connection is gone
+                    self._send(response.status, out, data[: len(data) // 2])
+                    self._drop()
+                    return
                 self._send(response.status, out, data)
 
             do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle

@@ -9,13 +9,16 @@ Studies live in a database (`storage`, an SQLAlchemy URL; Aurora uses SQLite und
 AURORA_HOME). The study name includes a fingerprint of the data, the spec's training
 settings and the search space, so a re-run with the same inputs resumes its study: trials
 already finished count toward the trial budget, and a complete study runs no new trials
-and returns the same best configuration.
+and returns the same best configuration. A trial left RUNNING by a process of this host that
+is gone (a run worker killed mid-trial) is marked FAIL when the study resumes.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +38,8 @@ Evaluate = Callable[
 ]
 
 FOLD_SCORES_ATTR = "fold_scores"
+OWNER_ATTR = "aurora_owner"  # host:pid of the process running the trial
+PROCESS_ATTR = "aurora_process:"  # + host:pid, a study attribute of every process searching it
 
 
 @dataclass(frozen=True)
@@ -177,6 +182,7 @@ def tune(
         sampler=optuna.samplers.TPESampler(seed=seed, n_startup_trials=4),
         pruner=pruner,
     )
+    _fail_orphaned_trials(study)
     finished = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     done = [t for t in study.get_trials(deepcopy=False) if t.state in finished]
     if not done:
@@ -184,6 +190,7 @@ def tune(
     oof_by_trial: dict[int, np.ndarray] = {}
 
     def objective(trial: Any) -> float:
+        trial.set_user_attr(OWNER_ATTR, _owner())
         params = sample_params(trial, space)
 
         def report(step: int, value: float) -> None:
@@ -198,6 +205,7 @@ def tune(
 
     remaining = config.n_trials - len(done)
     if remaining > 0:
+        study.set_user_attr(PROCESS_ATTR + _owner(), time.time())
         study.optimize(objective, n_trials=remaining, timeout=timeout_seconds, catch=())
     complete = [
         t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
@@ -215,6 +223,44 @@ def tune(
         study_name=study_name,
         base_oof=oof_by_trial.get(0),
     )
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+def _dead_here(owner: str) -> bool:
+    host, _, pid = owner.rpartition(":")
+    return host == socket.gethostname() and pid.isdigit() and not _alive(int(pid))
+
+
+def _fail_orphaned_trials(study: Any) -> None:
+    """Mark FAIL the trials a dead process of this host left RUNNING: they will never finish,
+    and a resumed study must neither wait for them nor report them as running. A trial killed
+    before it recorded its owner is orphaned when every process that searched the study is a
+    dead one of this host. (Another host's process may be alive: its trials are left alone.)"""
+    import optuna
+
+    searchers = [
+        k.removeprefix(PROCESS_ATTR) for k in study.user_attrs if k.startswith(PROCESS_ATTR)
+    ]
+    all_dead = bool(searchers) and all(_dead_here(owner) for owner in searchers)
+    running = optuna.trial.TrialState.RUNNING
+    for trial in study.get_trials(deepcopy=False, states=(running,)):
+        owner = trial.user_attrs.get(OWNER_ATTR)
+        if _dead_here(str(owner)) if owner else all_dead:
+            # FrozenTrial exposes no public id; the storage API takes the internal one.
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
 
 
 def _record(algorithm: str, trial: Any) -> TrialRecord:

@@ -402,9 +402,15 @@ def _assert_names_field_and_fix(message: str, case: Case) -> None:
 
 
 def _nothing_written(root: Path) -> None:
-    """No lake, MLflow store or Delta table came out of the refused input."""
+    """No lake, MLflow store, Delta table or audit row (but a refusal) came out of the input."""
     for name in ("lake", "mlruns", "mlflow.db", "mlartifacts"):
         assert not (root / name).exists(), f"{name} written under {root}"
+    governance = root / "governance.db"
+    if governance.exists():  # the only audit row a refusal may leave is the refusal itself
+        store = GovernanceStore(f"sqlite:///{governance}", load_policy(DEFAULT_POLICY))
+        events = {row["event"] for row in store.read_audit()}
+        store.dispose()
+        assert events <= {"access_denied"}, f"audit rows {events} written under {root}"
 
 
 @pytest.mark.parametrize("case", SPEC_CASES, ids=lambda c: c.id)
@@ -507,6 +513,40 @@ def test_bad_cli_arguments_print_a_usage_line_and_exit_2(case, home, capsys):
     err = capsys.readouterr().err
     assert err.startswith("Usage: aurora") and "Traceback" not in err
     _assert_names_field_and_fix(err, case)
+    _nothing_written(home.root)
+
+
+def _command_paths() -> list[list[str]]:
+    """Every command group and command of `aurora`, e.g. ["runs"], ["runs", "cancel"]."""
+    import typer
+
+    from aurora_pipelines.cli import app
+
+    def walk(command: Any, path: list[str]) -> list[list[str]]:
+        subs = getattr(command, "commands", None) or {}
+        found = [p for name, sub in sorted(subs.items()) for p in walk(sub, [*path, name])]
+        return [*found, path] if path else found
+
+    return walk(typer.main.get_command(app), [])
+
+
+COMMAND_PATHS = _command_paths()
+
+
+def test_every_command_group_is_covered_by_the_unknown_option_case():
+    groups = {path[0] for path in COMMAND_PATHS}
+    assert {"experiments", "approvals", "audit", "deploy", "models", "runs", "queries"} <= groups
+    assert len(COMMAND_PATHS) >= 50
+
+
+@pytest.mark.parametrize("path", COMMAND_PATHS, ids=" ".join)
+def test_an_unknown_option_on_any_command_prints_its_usage_and_exits_2(path, home, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*path, "--bogus"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"Usage: aurora {' '.join(path)}") and "Traceback" not in err
+    assert "No such option: --bogus" in err and "--help" in err
     _nothing_written(home.root)
 
 

@@ -290,6 +290,83 @@ def test_mlflow_down_at_registration_is_a_retryable_clear_error_and_the_rerun_re
     assert again.best_params == first.best_params
 
 
+def _mlflow_server(root: Path, port: int) -> subprocess.Popen[bytes]:
+    """`mlflow server` (SQLite backend, local artifacts) on 127.0.0.1:port, once healthy."""
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlflow")), "server", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1",
+         "--backend-store-uri", f"sqlite:///{root / 'mlflow.db'}",
+         "--artifacts-destination", str(root / "mlartifacts")],
+        stdout=subprocess.DEVNULL, stderr=(root / "mlflow.err").open("ab"),
+        start_new_session=True,
+    )  # fmt: skip
+    for _ in range(1800):
+        assert server.poll() is None, (root / "mlflow.err").read_text()[-2000:]
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    os.killpg(server.pid, signal.SIGKILL)
+    raise AssertionError("mlflow server did not start")
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGKILL)  # the server and its uvicorn worker
+    server.wait(timeout=30)
+
+
+def test_the_mlflow_server_dying_mid_run_is_a_clear_error_and_the_rerun_registers_whole(
+    tmp_path, monkeypatch
+):
+    from mlflow import MlflowClient
+
+    from aurora_pipelines.errors import ServiceUnavailable
+    from aurora_pipelines.registry import mlflow_registry
+    from aurora_pipelines.registry.mlflow_registry import DIGEST_TAG
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from tests.factories import train_model
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
+    frame = generate_credit_data(300, seed=3)
+    result = train_model(frame)
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+
+    def register():
+        return mlflow_registry.log_and_register(
+            result,
+            tracking_uri=uri,
+            artifact_root=tmp_path / "unused",  # the server stores the artifacts
+            experiment_name="faults_server",
+            registered_model_name="faults_server",
+            sample_input=frame[result.feature_columns].head(5),
+            feature_table="features",
+            feature_table_version=0,
+            tags={"experiment": "faults_server"},
+        )
+
+    server = _mlflow_server(tmp_path, port)
+    try:
+        first = register()  # the server is up: the run's experiment and version 1 exist
+        _stop(server)  # ... then it dies
+        with pytest.raises(ServiceUnavailable) as exc:
+            register()
+        assert uri in str(exc.value) and exc.value.retryable
+        server = _mlflow_server(tmp_path, port)  # back, on the same stores
+        again = register()
+        client = MlflowClient(uri, uri)
+        versions = client.search_model_versions("name = 'faults_server'")
+        # No half-registered version from the failed attempt: 1 and the rerun's, both whole.
+        assert sorted(int(v.version) for v in versions) == [int(first.version), int(again.version)]
+        assert all(v.tags.get(DIGEST_TAG) for v in versions)
+    finally:
+        _stop(server)
+
+
 # --- kill -9 during deployments ----------------------------------------------------------
 
 DEPLOYER = textwrap.dedent(

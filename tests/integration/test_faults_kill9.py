@@ -261,3 +261,58 @@ def test_kill_9_during_a_dbt_run_keeps_the_feature_table_version_and_a_rerun_com
     assert rerun.returncode == 0, rerun.stdout[-3000:]
     assert delta.version(features) == 1 and len(delta.read_pandas(features)) == 300
     assert not left.exists() and list(staged.iterdir()) == []
+
+
+# --- an Optuna study: killed mid-search, resumed by the rerun --------------------------------
+
+TUNER = """
+    import sys
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from aurora_pipelines.training.hpo import HpoConfig
+    from tests.factories import train_model
+
+    storage = sys.argv[1]
+    hpo = HpoConfig(n_trials=10_000, timeout_seconds=None, pruning=False, storage=storage)
+    train_model(generate_credit_data(300, seed=3), hpo=hpo)
+"""
+
+
+def _trials(db: Path, state: str) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=0.2) as conn:
+            query = "SELECT count(*) FROM trials WHERE state = ?"
+            return conn.execute(query, (state,)).fetchone()[0]
+    except sqlite3.OperationalError:  # the schema is still being created, or locked
+        return 0
+
+
+def test_kill_9_mid_search_keeps_the_finished_trials_and_the_rerun_only_completes_the_budget(
+    tmp_path: Path,
+) -> None:
+    from aurora_pipelines.sources.sample_data import generate_credit_data
+    from aurora_pipelines.training.hpo import HpoConfig
+    from tests.factories import train_model
+
+    db = tmp_path / "hpo.db"
+    storage = f"sqlite:///{db}"
+    worker = _spawn(TUNER, tmp_path, storage)
+
+    def mid_trial() -> bool:  # three trials finished and a fourth running
+        return _trials(db, "COMPLETE") >= 3 and _trials(db, "RUNNING") == 1
+
+    _kill_when(worker, mid_trial, "three trials finished and a fourth started")
+    with sqlite3.connect(db) as conn:
+        before = dict(
+            conn.execute(
+                "SELECT number, datetime_start FROM trials WHERE state = 'COMPLETE'"
+            ).fetchall()
+        )
+    budget = len(before) + 2
+    hpo = HpoConfig(n_trials=budget, timeout_seconds=None, pruning=False, storage=storage)
+    again = train_model(generate_credit_data(300, seed=3), hpo=hpo)
+    finished = [t for t in again.trials if t.state == "COMPLETE"]
+    assert len(finished) == budget  # the killed search's trials count towards the budget
+    assert set(before) <= {t.number for t in finished}  # ... and none of them ran again
+    assert {t.state for t in again.trials} <= {"COMPLETE", "PRUNED", "FAIL"}

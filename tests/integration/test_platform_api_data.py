@@ -27,6 +27,7 @@ class Platform(NamedTuple):
     dagster_url: str
     store: GovernanceStore
     tokens: dict[str, str]
+    env: dict[str, str]  # what the servers were started with
 
     def client(self, user: str) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[user]}"}
@@ -62,7 +63,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         )
         url = api.result()
         web.result()
-        yield Platform(url, dagster_url, store, tokens)
+        yield Platform(url, dagster_url, store, tokens, {**env, "AURORA_DAGSTER_URL": dagster_url})
     store.dispose()
 
 
@@ -152,3 +153,41 @@ def test_a_run_launched_through_the_api_is_on_the_dagster_instance_and_cancellab
     assert bad_job.status_code == 400 and "lifecycle" in bad_job.json()["detail"]
     events = [a["event"] for a in platform.store.read_audit(limit=50)]
     assert "run_launched" in events and "run_canceled" in events
+
+
+def test_aurora_runs_launch_list_status_and_cancel_a_run_from_the_cli(
+    platform, monkeypatch, capsys, tmp_path
+) -> None:
+    import json
+
+    from aurora_pipelines.cli import main
+    from tests.factories import cli_error
+
+    for key, value in platform.env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # no token file of the machine's user
+
+    def aurora(user: str, *argv: str) -> dict | list:
+        monkeypatch.setenv("AURORA_TOKEN", platform.tokens[user])
+        main([*argv, "--json"])
+        return json.loads(capsys.readouterr().out)
+
+    run = aurora("ds_alice", "runs", "launch", EXPERIMENT)
+    assert run["job"] == f"{EXPERIMENT}__lifecycle" and run["launched_by"] == "ds_alice"
+    listed = aurora("ds_alice", "runs", "list", "--experiment", EXPERIMENT)
+    assert run["run_id"] in [r["run_id"] for r in listed]
+    assert aurora("ds_alice", "runs", "status", run["run_id"])["run_id"] == run["run_id"]
+    monkeypatch.setenv("AURORA_TOKEN", platform.tokens["validator_bob"])
+    assert "not 'risk'" in cli_error(capsys, "runs", "cancel", run["run_id"])
+    canceled = aurora("ds_alice", "runs", "cancel", run["run_id"])
+    assert canceled["status"] in {"CANCELING", "CANCELED"}
+    assert aurora("ds_alice", "runs", "status", run["run_id"])["status"] in {
+        "CANCELING",
+        "CANCELED",
+    }
+    (row,) = [
+        r
+        for r in platform.store.read_audit(event="run_canceled")
+        if r["target"].endswith(run["run_id"])
+    ]
+    assert row["actor"] == "ds_alice"

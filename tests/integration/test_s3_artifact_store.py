@@ -1,6 +1,7 @@
 """The S3 artifact store against moto's server (its own process, real HTTP on 127.0.0.1), through
-a proxy that injects 5xx failures: retries survive them, multipart uploads run with a small
-threshold, and a deployment bundle round-trips (put, get, verify; tampering refused)."""
+a proxy that injects 5xx failures and dropped connections: retries survive them, multipart
+uploads run with a small threshold, and a deployment bundle round-trips (put, get, verify;
+tampering refused)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from aurora_pipelines.deploy.bundle import build_bundle, fetch_bundle
 from aurora_pipelines.errors import IntegrityError, SourceError
 from aurora_pipelines.registry.digest import model_version_digest
 from tests.factories import register_stub_versions
-from tests.s3_support import FlakyProxy, aws_env, moto_server
+from tests.s3_support import DROP, TRUNCATE, FlakyProxy, aws_env, moto_server
 
 BUCKET = "aurora-bundles"
 MiB = 1024 * 1024
@@ -59,6 +60,21 @@ def test_requests_that_fail_with_503_are_retried_and_succeed(proxy, request, tmp
     got = store.get("m.bin", tmp_path / "back.bin")
     assert got.read_bytes() == b"model bytes"
     assert len(proxy.failed) == 2
+
+
+def test_dropped_connections_and_a_truncated_download_are_retried_and_verified(
+    proxy, request, tmp_path
+):
+    store = _store(request)
+    payload = os.urandom(256 * 1024)
+    (tmp_path / "m.bin").write_bytes(payload)
+    proxy.fail(2, status=DROP, when=lambda method, path: method == "PUT")
+    store.put(tmp_path / "m.bin", "m.bin")
+    assert len(proxy.failed) == 2 and store.exists("m.bin")
+    proxy.fail(1, status=TRUNCATE, when=lambda method, path: method == "GET")
+    got = store.get("m.bin", tmp_path / "back.bin")
+    assert len(proxy.failed) == 1
+    assert got.read_bytes() == payload  # never the half the dropped answer carried
 
 
 def test_multipart_upload_with_a_small_threshold_survives_failing_parts(
