@@ -141,6 +141,11 @@ def file_uris(path: str | Path) -> list[str]:
     return _open(path).file_uris()
 
 
+def arrow_schema(path: str | Path) -> pa.Schema:
+    """The table's current schema as a pyarrow schema."""
+    return pa.schema(_open(path).schema().to_arrow())
+
+
 def schema_columns(path: str | Path) -> list[tuple[str, str]]:
     """(name, type) pairs of the table's current schema."""
     schema = _open(path).schema()
