@@ -47,6 +47,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -384,13 +385,47 @@ def score_day(
 def write_day(
     scored: DataFrame, path: str, day: str, commit_info: dict[str, str] | None = None
 ) -> int:
-    """Replace day `day` of the scores table with `scored` (idempotent per day)."""
+    """Replace day `day` of the scores table with `scored` (idempotent per day).
+
+    Spark's executors write the day's parquet files into the table's `date=<day>/` folder and
+    this process commits them with delta-rs add actions (lake/delta.py): the rows are never
+    collected to the driver, whose memory and `spark.driver.maxResultSize` would bound a day.
+    A table not on a local path (s3://) goes through Arrow on the driver (its folder is not
+    this process's to list).
+    """
     from aurora_pipelines.lake import delta
 
+    day = day_string(day)
+    files = []
+    if "://" not in path:
+        folder = Path(path) / f"{PARTITION_COLUMN}={day}"
+        files = _write_parquet(scored.drop(PARTITION_COLUMN), folder)
+    if files:
+        return delta.commit_partition_files(
+            path, files, column=PARTITION_COLUMN, value=day, commit_info=commit_info
+        )
+    # A remote table, or a day without rows (Spark may then write no file at all).
     return delta.write_partition(
-        path,
-        scored.toArrow(),
-        column=PARTITION_COLUMN,
-        value=day_string(day),
-        commit_info=commit_info,
+        path, scored.toArrow(), column=PARTITION_COLUMN, value=day, commit_info=commit_info
     )
+
+
+def _write_parquet(rows: DataFrame, folder: Path) -> list[Path]:
+    """Parquet files of `rows` written by Spark into `folder`, under names no other writer
+    uses; returns them. Spark stages them in a hidden subfolder (its committer's _SUCCESS and
+    checksum files stay there) from which they move up once the job succeeded."""
+    import shutil
+    import uuid
+
+    staging = folder / f".aurora-staging-{uuid.uuid4().hex}"
+    spark = rows.sparkSession
+    # Delta's timestamp is microseconds; Spark's default INT96 is a legacy encoding.
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    try:
+        rows.write.mode("errorifexists").parquet(staging.absolute().as_uri())
+        files = []
+        for staged in sorted(staging.glob("part-*.parquet")):
+            files.append(staged.rename(folder / staged.name))
+        return files
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
