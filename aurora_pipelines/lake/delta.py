@@ -180,7 +180,6 @@ def commit_partition_files(
                     actions, "overwrite", current.schema(), partition_by=[column],
                     partition_filters=[(column, "=", value)], commit_properties=properties,
                 )  # fmt: skip
-                return current.version()
             return DeltaTable(str(root)).version()
     except BaseException:
         for f in files:  # never named by the log: nothing reads them

@@ -422,7 +422,8 @@ def _write_parquet(rows: DataFrame, folder: Path) -> list[Path]:
     # Delta's timestamp is microseconds; Spark's default INT96 is a legacy encoding.
     spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
     try:
-        rows.write.mode("errorifexists").parquet(staging.absolute().as_uri())
+        # A plain path: Hadoop would keep the %3D of a file: URI of `date=...` literally.
+        rows.write.mode("errorifexists").parquet(str(staging.absolute()))
         files = []
         for staged in sorted(staging.glob("part-*.parquet")):
             files.append(staged.rename(folder / staged.name))

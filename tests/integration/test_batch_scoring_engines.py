@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from pyspark.sql import functions as F
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from aurora_pipelines.lake import delta
@@ -102,3 +103,46 @@ def test_the_in_process_engine_applies_only_to_small_local_tables(frame, tmp_pat
     assert not local_engine_applies(
         as_text, models, spark_master="local[2]", time_column="event_time"
     )
+
+
+def _table_files(path: Path) -> set[str]:
+    return {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+
+
+def test_executor_files_are_committed_as_the_days_only_files(spark, frame, tmp_path: Path):
+    path, models = tmp_path / "scores", _versions(frame, "binary")
+    batch = delta.read_spark(spark, _written(frame, tmp_path))
+    for _ in range(2):  # the rerun replaces the day's files
+        version = write_day(score_day(batch, models, day=DAY, time_column=None, id_column="id"),
+                            str(path), DAY, commit_info={"run": "r1"})  # fmt: skip
+    assert version == 1 and delta.row_count(path) == 2 * len(frame)
+    live = set(delta.file_uris(path))
+    assert all(f"/date={DAY}/part-" in uri for uri in live)
+    assert not any(".aurora-staging" in name for name in _table_files(path))
+
+
+def test_a_failed_scoring_write_leaves_no_table_version_and_no_files(spark, frame, tmp_path):
+    path, models = tmp_path / "scores", _versions(frame, "binary")
+    features = _written(frame, tmp_path)
+    write_day(score_day(delta.read_spark(spark, features), models, day=DAY, time_column=None,
+                        id_column="id"), str(path), DAY)  # fmt: skip
+    before, files = delta.version(path), _table_files(path)
+
+    # The executors fail: a feature the model cannot read.
+    broken = delta.read_spark(spark, features).withColumn("x2", F.lit("not a number"))
+    with pytest.raises(Exception, match="could not convert|not a number"):
+        write_day(score_day(broken, models, day=DAY, time_column=None, id_column="id"),
+                  str(path), DAY)  # fmt: skip
+    # The executors succeed but the commit fails (delta-rs refuses a NaN in commit metadata).
+    scored = score_day(delta.read_spark(spark, features), models, day=DAY, time_column=None,
+                       id_column="id")  # fmt: skip
+    with pytest.raises(Exception, match="(?i)nan|json"):
+        write_day(scored, str(path), DAY, commit_info={"bad": float("nan")})  # type: ignore[dict-item]
+    assert delta.version(path) == before and _table_files(path) == files
+
+
+def _written(frame: pd.DataFrame, tmp_path: Path) -> Path:
+    path = tmp_path / "features"
+    if not delta.is_delta_table(path):
+        delta.write_table(path, frame)
+    return path
