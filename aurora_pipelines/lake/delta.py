@@ -149,7 +149,7 @@ def commit_partition_files(
             schema = _files_schema(files, column)
             current = DeltaTable(str(root)) if is_delta_table(root) else None
             if current is not None and not _same_layout(current, schema, column):
-                data = pq.read_table([str(f) for f in files]) if files else schema.empty_table()
+                data = pq.read_table([str(f) for f in files], partitioning=None)
                 rows = data.append_column(column, pa.repeat(value, data.num_rows).cast(pa.string()))
                 written = write_partition(
                     root, rows, column=column, value=value, commit_info=commit_info
