@@ -144,6 +144,7 @@ def commit_partition_files(
     from deltalake.transaction import AddAction, create_table_with_add_actions
 
     root = Path(path).absolute()
+    committed = False
     try:
         with no_space_is_an_error(path, "a Delta table partition"):
             schema = _files_schema(files, column)
@@ -154,6 +155,7 @@ def commit_partition_files(
                 written = write_partition(
                     root, rows, column=column, value=value, commit_info=commit_info
                 )
+                committed = True
                 for f in files:  # their rows are in the table's own files now
                     f.unlink()
                 return written
@@ -180,20 +182,22 @@ def commit_partition_files(
                     actions, "overwrite", current.schema(), partition_by=[column],
                     partition_filters=[(column, "=", value)], commit_properties=properties,
                 )  # fmt: skip
+            committed = True
             return DeltaTable(str(root)).version()
     except BaseException:
-        for f in files:  # never named by the log: nothing reads them
-            f.unlink(missing_ok=True)
+        if not committed:
+            for f in files:  # never named by the log: nothing reads them
+                f.unlink(missing_ok=True)
         raise
 
 
 def _files_schema(files: list[Path], column: str) -> pa.Schema:
-    """The Arrow schema of staged parquet files plus the partition column; every field
-    nullable as delta-rs writes it except the partition value (always set)."""
+    """The Arrow schema of staged parquet files (one writer's: all alike) plus the partition
+    column, which every row has."""
     import pyarrow.parquet as pq
 
     if not files:
-        raise ValueError("no staged files: the writer always leaves at least one")
+        raise ValueError("no files to commit: write an empty day with write_partition")
     schema = pq.read_schema(files[0]).remove_metadata()
     return schema.append(pa.field(column, pa.string(), nullable=False))
 
