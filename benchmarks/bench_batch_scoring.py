@@ -4,7 +4,11 @@ One registered Aurora model (logistic-regression pipeline trained on the credit 
 Delta table of N rows; each contender runs in its own fresh process that reads the Delta
 table, scores every row and writes the scores to Delta:
 
-- spark mapInPandas: Aurora's path (`serving.batch.score_day` + `write_day`, one partition);
+- spark mapInArrow: Aurora's Spark engine (`serving.batch.score_day` + `write_day`: the
+  executors write the day's parquet files, the driver commits them with delta-rs add actions);
+- in-process engine: Aurora's engine for a small local table under a local master
+  (`serving.batch_local.score_day_local` + the delta-rs partition write), what
+  `serve/batch_scores` runs in the embedded profile;
 - spark spark_udf: `mlflow.pyfunc.spark_udf` on the same version (the registered pyfunc
   answers `predict`, i.e. labels at sklearn's fixed 0.5 cut; there is no probability);
 - pandas: `delta.read_pandas` -> `model.predict_proba` -> `delta.write_table`, one process.
@@ -34,7 +38,8 @@ from bench_profiling import run_measured  # noqa: E402
 from report import update_section  # noqa: E402
 
 SECTION = "batch_scoring"
-AURORA = "Aurora on Spark, mapInArrow + fast path (local[2])"
+AURORA = "Aurora on Spark, mapInArrow + fast path, executor write (local[2])"
+LOCAL = "Aurora in-process engine (embedded profile, local table)"
 MODEL = "bench_batch"
 GIB = 1024**3
 DAY = "2026-11-27"
@@ -141,6 +146,25 @@ def _start_workers(batches):
     yield from batches
 
 
+def child_local(home: str, version: str, columns: str) -> None:
+    from aurora_pipelines.lake import delta
+    from aurora_pipelines.registry.model_version import load_model_version
+    from aurora_pipelines.serving.batch import ScoringModel
+    from aurora_pipelines.serving.batch_local import local_engine_applies, score_day_local
+    from aurora_pipelines.sources.sample_data import ID_COLUMN
+
+    root = Path(home)
+    handle = load_model_version(tracking_uri(root), MODEL, version)
+    models = [ScoringModel("champion", handle)]
+    assert local_engine_applies(root / "input", models, spark_master="local[2]", time_column=None)
+    start = time.perf_counter()
+    scores = score_day_local(root / "input", models, day=DAY, time_column=None,
+                             id_column=ID_COLUMN)  # fmt: skip
+    delta.write_partition(root / "scores_local", scores, column="date", value=DAY)
+    seconds = time.perf_counter() - start
+    print(json.dumps({"seconds": seconds, "rows": scores.num_rows}))
+
+
 def child_pandas(home: str, version: str, columns: str, fast: str = "") -> None:
     import pandas as pd
 
@@ -227,6 +251,7 @@ def main() -> None:
             AURORA: [
                 *me, "child-spark", tmp, version, json.dumps(columns), "mapinpandas"
             ],
+            LOCAL: [*me, "child-local", tmp, version, json.dumps(columns)],
             "mlflow.pyfunc.spark_udf (local[2])": [
                 *me, "child-spark", tmp, version, json.dumps(columns), "spark_udf"
             ],
@@ -263,7 +288,9 @@ def main() -> None:
         "",
         f"Medians of {args.rounds} interleaved round(s). "
         f"{args.rows:,} credit applications (mixed types) read from Delta, scored by one "
-        "registered Aurora model (logistic-regression pipeline), scores written to Delta; each "
+        "registered Aurora model (logistic-regression pipeline), scores written to Delta (the "
+        "pandas contenders write id, score, prediction; Aurora writes its full scores schema "
+        "incl. the class-probability map, model name, version, role, scored_at); each "
         "contender in a fresh process, the model loaded before the clock starts. Scoring s = "
         "read + score + write after startup (Spark: after its Python workers started, "
         f"{statistics.median(warmups[AURORA]):.1f} s here, the analogue of the pandas process "
@@ -296,8 +323,9 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')} ({platform.machine()}, {os.cpu_count()} cores, shared with "
         f"other jobs: 1-min load average {load_at_start:.1f} at start). Spark here is one "
         "2-core machine: its value is that the same code scales "
-        "out on a cluster and never needs the batch in one process's memory; on one small "
-        "machine one pandas process is faster.",
+        "out on a cluster and never needs the batch in one process's memory. The embedded "
+        "profile scores a local table of up to `LOCAL_SCORING_MAX_ROWS` rows in process "
+        "(serving/batch_local.py); a cluster master or a larger table scores on Spark.",
     ]
     update_section(args.out, SECTION, "\n".join(lines))
     print("\n".join(lines))
@@ -306,6 +334,8 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "child-spark":
         child_spark(*sys.argv[2:6])
+    elif len(sys.argv) > 1 and sys.argv[1] == "child-local":
+        child_local(*sys.argv[2:5])
     elif len(sys.argv) > 1 and sys.argv[1] == "child-pandas":
         child_pandas(*sys.argv[2:6])
     else:

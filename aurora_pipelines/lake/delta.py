@@ -8,6 +8,7 @@ Every write is one atomic Delta commit, so a failed step leaves no half-written 
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -122,6 +123,112 @@ def write_partition(
     return DeltaTable(str(path)).version()
 
 
+def commit_partition_files(
+    path: str | Path,
+    files: list[Path],
+    *,
+    column: str,
+    value: str,
+    commit_info: dict[str, str] | None = None,
+) -> int:
+    """Replace partition `column = value` with parquet files another engine (Spark's
+    executors) already wrote under `path/column=value/`, in one commit of add actions: the
+    rows never pass through this process. A table with another schema or partitioning gets
+    the files' rows through `write_partition` instead (schema merge, re-layout), and the files
+    are then removed. Returns the table version; on any error the table is unchanged and the
+    files are removed."""
+    import time
+
+    import pyarrow.parquet as pq
+    from deltalake import Schema as DeltaSchema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    root = Path(path).absolute()
+    committed = False
+    try:
+        with no_space_is_an_error(path, "a Delta table partition"):
+            schema = _files_schema(files, column)
+            current = DeltaTable(str(root)) if is_delta_table(root) else None
+            if current is not None and not _same_layout(current, schema, column):
+                data = pq.read_table([str(f) for f in files], partitioning=None)
+                rows = data.append_column(column, pa.repeat(value, data.num_rows).cast(pa.string()))
+                written = write_partition(
+                    root, rows, column=column, value=value, commit_info=commit_info
+                )
+                committed = True
+                for f in files:  # their rows are in the table's own files now
+                    f.unlink()
+                return written
+            now = int(time.time() * 1000)
+            actions = [
+                AddAction(
+                    path=f.relative_to(root).as_posix(),
+                    size=f.stat().st_size,
+                    partition_values={column: value},
+                    modification_time=now,
+                    data_change=True,
+                    stats=json.dumps({"numRecords": pq.read_metadata(f).num_rows}),
+                )
+                for f in files
+            ]
+            properties = CommitProperties(custom_metadata=commit_info) if commit_info else None
+            if current is None:
+                create_table_with_add_actions(
+                    str(root), DeltaSchema.from_arrow(schema), actions, mode="append",
+                    partition_by=[column], commit_properties=properties,
+                )  # fmt: skip
+            else:
+                current.create_write_transaction(
+                    actions, "overwrite", current.schema(), partition_by=[column],
+                    partition_filters=[(column, "=", value)], commit_properties=properties,
+                )  # fmt: skip
+            committed = True
+            return DeltaTable(str(root)).version()
+    except BaseException:
+        if not committed:
+            for f in files:  # never named by the log: nothing reads them
+                f.unlink(missing_ok=True)
+        raise
+
+
+def _files_schema(files: list[Path], column: str) -> pa.Schema:
+    """The Arrow schema of staged parquet files (one writer's: all alike) plus the partition
+    column, which every row has."""
+    import pyarrow.parquet as pq
+
+    if not files:
+        raise ValueError("no files to commit: write an empty day with write_partition")
+    schema = pq.read_schema(files[0]).remove_metadata()
+    return schema.append(pa.field(column, pa.string(), nullable=False))
+
+
+def _same_layout(table: DeltaTable, schema: pa.Schema, column: str) -> bool:
+    """Whether files of `schema` can join `table` as they are: same partitioning, same column
+    names and types (nullability aside)."""
+    from deltalake import Schema as DeltaSchema
+
+    if table.metadata().partition_columns != [column]:
+        return False
+
+    def types(delta_schema: DeltaSchema) -> list[tuple[str, str]]:
+        fields = json.loads(delta_schema.to_json())["fields"]
+        return [(f["name"], _without_nullability(f["type"])) for f in fields]
+
+    return types(table.schema()) == types(DeltaSchema.from_arrow(schema))
+
+
+def _without_nullability(kind: object) -> str:
+    def strip(value: object) -> object:
+        if isinstance(value, dict):
+            drop = {"nullable", "containsNull", "valueContainsNull", "metadata"}
+            return {k: strip(v) for k, v in value.items() if k not in drop}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return json.dumps(strip(kind), sort_keys=True)
+
+
 def read_partition(
     path: str | Path, *, column: str, value: str, columns: list[str] | None = None
 ) -> pd.DataFrame:
@@ -139,6 +246,11 @@ def version(path: str | Path) -> int:
 
 def file_uris(path: str | Path) -> list[str]:
     return _open(path).file_uris()
+
+
+def arrow_schema(path: str | Path) -> pa.Schema:
+    """The table's current schema as a pyarrow schema."""
+    return pa.schema(_open(path).schema().to_arrow())
 
 
 def schema_columns(path: str | Path) -> list[tuple[str, str]]:

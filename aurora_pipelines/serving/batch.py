@@ -47,13 +47,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from aurora_pipelines.errors import SourceError
-from aurora_pipelines.registry.model_version import ModelVersion, class_key
+from aurora_pipelines.registry.model_version import ModelVersion
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -128,28 +128,41 @@ def score_batch(
 ) -> DataFrame:
     """Score every row of `df` with `version` on its own input columns; returns the scores
     schema (module docstring), with `label` when `label_column` is given."""
-    feature_columns = list(version.input_columns)
+    target = scores_target(df.columns, version, id_column=id_column, role=role,
+                           label_column=label_column)  # fmt: skip
+    score = _score_with_spark_model if is_spark_model(version.model) else _score_in_process
+    return score(df.select(*target.input_columns(version)), version, target)
+
+
+def scores_target(
+    columns: Sequence[str],
+    version: ModelVersion,
+    *,
+    id_column: str,
+    role: str,
+    label_column: str | None,
+) -> ScoresTarget:
+    """What `version`'s scores of a batch with `columns` look like; a batch lacking a column
+    the model needs is a SourceError naming it."""
     carried = [label_column] if label_column else []
-    missing = [c for c in [id_column, *feature_columns, *carried] if c not in df.columns]
+    needed = [id_column, *version.input_columns, *carried]
+    missing = [c for c in needed if c not in columns]
     if missing:
         raise SourceError(
             f"scoring batch lacks columns the model needs: {', '.join(missing)}; "
             "rebuild the scoring features with the same dbt model as training"
         )
-    schema = scores_schema(version, id_column, with_label=bool(label_column))
-    target = _ScoresTarget(
+    return ScoresTarget(
         id_column=id_column,
-        schema=schema,
+        schema=scores_schema(version, id_column, with_label=bool(label_column)),
         scored_at=datetime.now(UTC).replace(tzinfo=None),
         role=role,
         label_column=label_column,
     )
-    score = _score_with_spark_model if is_spark_model(version.model) else _score_in_process
-    return score(df.select(id_column, *feature_columns, *carried), version, target)
 
 
 @dataclass(frozen=True)
-class _ScoresTarget:
+class ScoresTarget:
     """What both scoring paths write besides the model's answers: the scores schema and the
     values stamped on every row."""
 
@@ -159,102 +172,81 @@ class _ScoresTarget:
     role: str
     label_column: str | None
 
+    def input_columns(self, version: ModelVersion) -> list[str]:
+        """The batch columns scoring reads: the id, the model's inputs, the carried label."""
+        carried = [self.label_column] if self.label_column else []
+        return [self.id_column, *version.input_columns, *carried]
 
-def _score_in_process(rows: DataFrame, version: ModelVersion, target: _ScoresTarget) -> DataFrame:
+    def literals(self, version: ModelVersion) -> dict[str, str]:
+        """The columns every row of `version`'s scores carries with one value."""
+        return {"model_name": version.name, "model_version": version.version, "role": self.role}
+
+
+def _score_in_process(rows: DataFrame, version: ModelVersion, target: ScoresTarget) -> DataFrame:
     """The in-process model inside `mapInArrow`: Arrow batches in, Arrow batches out, no pandas
     frame on Aurora's fast path (serving/batch_worker.py). The model goes to the executors once
     as a broadcast and is loaded once per Python worker. Class probabilities leave the worker
     as plain double columns and become the map on Spark; the model name, version and role are
     Spark literals: no Python object per row."""
-    import dataclasses
     import uuid
 
-    import pyarrow as pa
     from pyspark.sql import functions as F
-    from pyspark.sql.pandas.types import to_arrow_schema
-    from pyspark.sql.types import DoubleType, MapType, StringType, StructField, StructType
+    from pyspark.sql.types import DoubleType, MapType, StringType
 
     from aurora_pipelines.serving.batch_worker import scorer, ship
 
-    # Plain values for the closure shipped to the executors; the model is not among them.
-    id_column, label_column = target.id_column, target.label_column
-    scored_at = np.datetime64(target.scored_at, "us")
     # A fresh key per scoring: a long-lived worker never answers with another model's cache.
     key = f"{version.name}/{version.version}/{version.digest}/{uuid.uuid4().hex}"
     shipment = ship(rows.sparkSession, key, version.model)
-    version = dataclasses.replace(version, model=None, signature=None)
-    feature_columns = list(version.input_columns)
-    keys = list(version.class_keys)
-    key_array = np.asarray(keys, dtype=object)
-    multiclass = version.is_multiclass
-    unsupervised = version.is_unsupervised
-    if unsupervised:
-        from aurora_pipelines.training.unsupervised.estimators import unsupervised_outputs
-    proba_columns = [f"__p{i}" for i in range(len(keys))]
-    literals = {
-        "model_name": F.lit(version.name),
-        "model_version": F.lit(version.version),
-        "role": F.lit(target.role),
-    }
-    fields = [f for f in target.schema.fields if f.name not in {CLASS_PROBABILITIES, *literals}]
-    inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
-    # Arrow timestamps are UTC instants; scored_at is naive UTC (the session runs in UTC).
-    arrow_schema = to_arrow_schema(inner, timezone="UTC")
+    answers, inner = answers_for(version, target)
 
     def _score(batches):
         model = scorer(shipment)
         for batch in batches:
-            out: dict[str, Any] = {}
-            ids = batch.column(id_column)
-            out[id_column] = ids if pa.types.is_string(ids.type) else _as_strings(ids)
-            if unsupervised:
-                # score: distance / reconstruction error / anomaly score; per-output map:
-                # cluster membership, components or the anomaly flag (drift compares each).
-                features = batch.select(feature_columns).to_pandas()
-                score, prediction, matrix = unsupervised_outputs(model.model, features)
-                out["score"], out["prediction"] = score, prediction
-                for i, column in enumerate(proba_columns):
-                    out[column] = matrix[:, i]
-            elif not version.is_classifier:
-                out["score"] = model.answer_arrow(batch, feature_columns, proba=False)
-                out["prediction"] = out["score"]
-            else:
-                proba = model.answer_arrow(batch, feature_columns, proba=True)
-                score, picked = version.decide(proba)
-                out["score"] = score
-                out["prediction"] = key_array[picked] if multiclass else picked
-                for i, column in enumerate(proba_columns):
-                    out[column] = proba[:, i]
-            out["scored_at"] = np.full(batch.num_rows, scored_at)
-            if label_column:
-                labels = batch.column(label_column).to_pandas()
-                out[LABEL_COLUMN] = _labels(labels, multiclass).to_numpy()
-            arrays = [pa.array(out[f.name], type=f.type) for f in arrow_schema]
-            yield pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
+            yield answers.answer(model, batch)
 
     scored = rows.mapInArrow(_score, inner)
+    keys, proba_columns = list(version.class_keys), answers.proba_columns
     if proba_columns:
         probabilities = F.map_from_arrays(
             F.array(*[F.lit(k) for k in keys]), F.array(*[F.col(c) for c in proba_columns])
         )
     else:
         probabilities = F.lit(None).cast(MapType(StringType(), DoubleType()))
-    columns = {CLASS_PROBABILITIES: probabilities, **literals}
+    columns = {
+        CLASS_PROBABILITIES: probabilities,
+        **{name: F.lit(value) for name, value in target.literals(version).items()},
+    }
     return scored.select(
         *[columns.get(f.name, F.col(f.name)).alias(f.name) for f in target.schema.fields]
     )
 
 
-def _as_strings(values: Any) -> Any:
-    """An id column as strings, as pandas' `astype(str)` writes them (1.0 stays "1.0")."""
-    return values.to_pandas().astype(str).to_numpy(dtype=object)
+def answers_for(version: ModelVersion, target: ScoresTarget) -> tuple[Any, Any]:
+    """The worker-side answerer of `version` (without its model, which travels apart) and the
+    Spark schema of its answer columns (the scores schema less the map and the literals, plus
+    one double per class probability)."""
+    import dataclasses
 
+    from pyspark.sql.pandas.types import to_arrow_schema
+    from pyspark.sql.types import DoubleType, StructField, StructType
 
-def _labels(values: pd.Series, multiclass: bool) -> pd.Series:
-    """The known outcome as the `label` column: class keys for multiclass, else numbers."""
-    if multiclass:
-        return values.map(lambda v: None if pd.isna(v) else class_key(v))
-    return pd.to_numeric(values).astype("float64")
+    from aurora_pipelines.serving.batch_worker import Answers
+
+    proba_columns = tuple(f"__p{i}" for i in range(len(version.class_keys)))
+    apart = {CLASS_PROBABILITIES, *target.literals(version)}
+    fields = [f for f in target.schema.fields if f.name not in apart]
+    inner = StructType(fields + [StructField(c, DoubleType()) for c in proba_columns])
+    answers = Answers(
+        version=dataclasses.replace(version, model=None, signature=None),
+        id_column=target.id_column,
+        label_column=target.label_column,
+        scored_at=np.datetime64(target.scored_at, "us"),
+        # Arrow timestamps are UTC instants; scored_at is naive UTC (the session runs in UTC).
+        schema=to_arrow_schema(inner, timezone="UTC"),
+        proba_columns=proba_columns,
+    )
+    return answers, inner
 
 
 def is_spark_model(model: Any) -> bool:
@@ -263,7 +255,7 @@ def is_spark_model(model: Any) -> bool:
 
 
 def _score_with_spark_model(
-    rows: DataFrame, version: ModelVersion, target: _ScoresTarget
+    rows: DataFrame, version: ModelVersion, target: ScoresTarget
 ) -> DataFrame:
     """`PipelineModel.transform` on the batch, with the same score, prediction and class
     probabilities as the in-process path (regression: the value)."""
@@ -350,13 +342,18 @@ def partition_rows(df: DataFrame, day: str, time_column: str | None) -> DataFram
 
     if not time_column:
         return df
-    if time_column not in df.columns:
-        raise SourceError(
-            f"scoring.time_column {time_column!r} is not a column of the scoring features "
-            f"({', '.join(df.columns)}); fix the spec or add it to the scoring dbt model"
-        )
+    check_time_column(df.columns, time_column)
     # The session runs in UTC (lake/spark.py), so to_date of a timestamp is its UTC day.
     return df.where(F.to_date(F.col(time_column)) == F.lit(day_string(day)).cast("date"))
+
+
+def check_time_column(columns: Sequence[str], time_column: str) -> None:
+    """A time column the scoring features lack is a SourceError naming the fix."""
+    if time_column not in columns:
+        raise SourceError(
+            f"scoring.time_column {time_column!r} is not a column of the scoring features "
+            f"({', '.join(columns)}); fix the spec or add it to the scoring dbt model"
+        )
 
 
 def score_day(
@@ -388,13 +385,48 @@ def score_day(
 def write_day(
     scored: DataFrame, path: str, day: str, commit_info: dict[str, str] | None = None
 ) -> int:
-    """Replace day `day` of the scores table with `scored` (idempotent per day)."""
+    """Replace day `day` of the scores table with `scored` (idempotent per day).
+
+    Spark's executors write the day's parquet files into the table's `date=<day>/` folder and
+    this process commits them with delta-rs add actions (lake/delta.py): the rows are never
+    collected to the driver, whose memory and `spark.driver.maxResultSize` would bound a day.
+    A table not on a local path (s3://) goes through Arrow on the driver (its folder is not
+    this process's to list).
+    """
     from aurora_pipelines.lake import delta
 
+    day = day_string(day)
+    files = []
+    if "://" not in path:
+        folder = Path(path) / f"{PARTITION_COLUMN}={day}"
+        files = _write_parquet(scored.drop(PARTITION_COLUMN), folder)
+    if files:
+        return delta.commit_partition_files(
+            path, files, column=PARTITION_COLUMN, value=day, commit_info=commit_info
+        )
+    # A remote table, or a day without rows (Spark may then write no file at all).
     return delta.write_partition(
-        path,
-        scored.toArrow(),
-        column=PARTITION_COLUMN,
-        value=day_string(day),
-        commit_info=commit_info,
+        path, scored.toArrow(), column=PARTITION_COLUMN, value=day, commit_info=commit_info
     )
+
+
+def _write_parquet(rows: DataFrame, folder: Path) -> list[Path]:
+    """Parquet files of `rows` written by Spark into `folder`, under names no other writer
+    uses; returns them. Spark stages them in a hidden subfolder (its committer's _SUCCESS and
+    checksum files stay there) from which they move up once the job succeeded."""
+    import shutil
+    import uuid
+
+    staging = folder / f".aurora-staging-{uuid.uuid4().hex}"
+    spark = rows.sparkSession
+    # Delta's timestamp is microseconds; Spark's default INT96 is a legacy encoding.
+    spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
+    try:
+        # A plain path: Hadoop would keep the %3D of a file: URI of `date=...` literally.
+        rows.write.mode("errorifexists").parquet(str(staging.absolute()))
+        files = []
+        for staged in sorted(staging.glob("part-*.parquet")):
+            files.append(staged.rename(folder / staged.name))
+        return files
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

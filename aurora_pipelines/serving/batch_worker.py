@@ -94,3 +94,67 @@ def scorer(shipment: ModelShipment) -> Scorer:
             _CACHE.popitem(last=False)
     _CACHE.move_to_end(shipment.key)
     return found
+
+
+@dataclass(frozen=True)
+class Answers:
+    """One Arrow batch of a version's input rows -> its answer columns (`schema`: the id,
+    score, prediction, scored_at, label when carried, then one double per class
+    probability). The Spark workers and the in-process engine (serving/batch_local.py) both
+    call it, so the two engines write the same scores."""
+
+    version: Any  # ModelVersion without its model (that travels apart, once)
+    id_column: str
+    label_column: str | None
+    scored_at: Any  # numpy datetime64[us], naive UTC
+    schema: Any  # pyarrow Schema of the answer columns
+    proba_columns: tuple[str, ...]
+
+    def answer(self, model: Scorer, batch: Any) -> Any:
+        import pyarrow as pa
+
+        version, columns = self.version, list(self.version.input_columns)
+        out: dict[str, Any] = {}
+        ids = batch.column(self.id_column)
+        out[self.id_column] = ids if pa.types.is_string(ids.type) else _as_strings(ids)
+        if version.is_unsupervised:
+            from aurora_pipelines.training.unsupervised.estimators import unsupervised_outputs
+
+            # score: distance / reconstruction error / anomaly score; per-output map:
+            # cluster membership, components or the anomaly flag (drift compares each).
+            score, prediction, matrix = unsupervised_outputs(
+                model.model, batch.select(columns).to_pandas()
+            )
+            out["score"], out["prediction"] = score, prediction
+        elif not version.is_classifier:
+            out["score"] = model.answer_arrow(batch, columns, proba=False)
+            out["prediction"] = out["score"]
+            matrix = None
+        else:
+            matrix = model.answer_arrow(batch, columns, proba=True)
+            score, picked = version.decide(matrix)
+            out["score"] = score
+            keys = np.asarray(version.class_keys, dtype=object)
+            out["prediction"] = keys[picked] if version.is_multiclass else picked
+        for i, column in enumerate(self.proba_columns):
+            out[column] = matrix[:, i]
+        out["scored_at"] = np.full(batch.num_rows, self.scored_at)
+        if self.label_column:
+            labels = batch.column(self.label_column).to_pandas()
+            out["label"] = _labels(labels, version.is_multiclass).to_numpy()
+        arrays = [pa.array(out[f.name], type=f.type) for f in self.schema]
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+def _as_strings(values: Any) -> Any:
+    """An id column as strings, as pandas' `astype(str)` writes them (1.0 stays "1.0")."""
+    return values.to_pandas().astype(str).to_numpy(dtype=object)
+
+
+def _labels(values: pd.Series, multiclass: bool) -> pd.Series:
+    """The known outcome as the `label` column: class keys for multiclass, else numbers."""
+    if multiclass:
+        from aurora_pipelines.registry.model_version import class_key
+
+        return values.map(lambda v: None if pd.isna(v) else class_key(v))
+    return pd.to_numeric(values).astype("float64")

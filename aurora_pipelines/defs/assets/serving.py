@@ -49,8 +49,9 @@ def build_serving_assets(spec: ExperimentSpec) -> list[dg.AssetsDefinition]:
         from aurora_pipelines.serving.batch_scores import score_and_write_day
 
         result = score_and_write_day(
-            spark.spark_session,
+            lambda: spark.spark_session,
             spec,
+            spark_master=spark.master,
             day=context.partition_key,
             tracking_uri=registry.tracking_uri,
             features_path=lake.stage_path(spec, lifecycle.SCORING_FEATURES),
