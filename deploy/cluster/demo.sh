@@ -7,9 +7,10 @@ cd "$(dirname "$0")/../.."
 STATE="${1:-$PWD/.aurora-cluster}"
 PY=.venv/bin/python
 [ -x "$PY" ] || PY="$(command -v python3)"
-"$PY" deploy/cluster/stack.py up --state "$STATE"
 stop() { [ "${KEEP:-0}" = 1 ] || "$PY" deploy/cluster/stack.py down --state "$STATE"; }
 trap stop EXIT
+# shellcheck disable=SC2086  # CLUSTER_FLAGS is a list of flags
+"$PY" deploy/cluster/stack.py up --state "$STATE" ${CLUSTER_FLAGS---small-training}
 start=$(date +%s)
 AURORA_CLUSTER_STATE="$STATE" "$PY" -m pytest -m cluster tests/e2e/test_cluster_lifecycle.py -q -p no:cacheprovider
 echo
