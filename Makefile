@@ -106,4 +106,4 @@ test-cluster: install
 	AURORA_CLUSTER_STATE=$(CLUSTER_STATE) $(BIN)/pytest -m cluster tests/e2e/test_cluster_lifecycle.py -q
 
 demo-cluster: install
-	CLUSTER_FLAGS="$(CLUSTER_FLAGS)" bash deploy/cluster/demo.sh $(CLUSTER_STATE)
+	PY=$(BIN)/python CLUSTER_FLAGS="$(CLUSTER_FLAGS)" bash deploy/cluster/demo.sh $(CLUSTER_STATE)

@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 
 def seed(
     rows: Annotated[int, typer.Option(help="Rows in the training table.")] = 100_000,
-    batch_rows: Annotated[int, typer.Option(help="Rows in the drifted new batch.")] = 20_000,
+    batch_rows: Annotated[int, typer.Option(help="Rows in the new batch.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     batch_drift: Annotated[
         bool, typer.Option(help="Whether the new batch is drifted (--no-batch-drift: stable).")

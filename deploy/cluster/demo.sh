@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STATE="${1:-$PWD/.aurora-cluster}"
-PY=.venv/bin/python
+PY="${PY:-.venv/bin/python}"
 [ -x "$PY" ] || PY="$(command -v python3)"
 stop() { [ "${KEEP:-0}" = 1 ] || "$PY" deploy/cluster/stack.py down --state "$STATE"; }
 trap stop EXIT
