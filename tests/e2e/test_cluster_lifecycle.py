@@ -106,11 +106,11 @@ def _wait_for_run(instance, job_name: str, since: float):
     raise AssertionError(f"no finished run of {job_name} within {RUN_TIMEOUT} s")
 
 
-def _wait_for_sensor_run(instance, job_name: str, sensor: str, since: float):
+def _wait_for_sensor_run(instance, job_name: str, sensor: str, since: float, timeout: float):
     """The first finished run of `job_name` that `sensor` launched after `since`."""
     import dagster as dg
 
-    deadline = time.monotonic() + RUN_TIMEOUT
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = [
             r.dagster_run
@@ -122,7 +122,7 @@ def _wait_for_sensor_run(instance, job_name: str, sensor: str, since: float):
         if runs and runs[-1].is_finished:
             return runs[-1]
         time.sleep(3)
-    raise AssertionError(f"{sensor} launched no finished run of {job_name} in {RUN_TIMEOUT} s")
+    raise AssertionError(f"{sensor} launched no finished run of {job_name} in {timeout:.0f} s")
 
 
 def _pending(store, gate: str):
@@ -199,8 +199,10 @@ def drift_retrain(lifecycle: dict, cluster: dict[str, str]) -> dict:
     )  # fmt: skip
     instance = _instance(cluster)
     run = _wait_for_sensor_run(
-        instance, f"{EXPERIMENT}__retrain", f"{EXPERIMENT}__drift_sensor", started
-    )
+        instance, f"{EXPERIMENT}__retrain", f"{EXPERIMENT}__drift_sensor", started,
+        # A chain of daemon ticks and runs: new data (120 s), refresh, automation, drift (60 s).
+        timeout=2 * RUN_TIMEOUT,
+    )  # fmt: skip
     return {"run": run, "champion_before": champion, "since": started}
 
 
@@ -291,14 +293,15 @@ def test_drift_retraining_is_launched_by_the_drift_sensor_and_run_by_the_daemon(
     from mlflow import MlflowClient
 
     instance, run = _instance(cluster), drift_retrain["run"]
-    assert run.tags["aurora/trigger"] == "drift", run.tags
-    assert float(run.tags["aurora/drift_share"]) > 0.3
-    # The drifted window that triggered it was scored by a run the daemon launched on its own
-    # (the automation sensor), after the drift arrived.
+    # A tick may see the drift window alone or with the labelled performance one.
+    assert run.tags["aurora/trigger"] in ("drift", "performance"), run.tags
+    # The drifted window was scored by a run the daemon launched on its own (the automation
+    # sensor), after the drift arrived.
     drift = instance.get_latest_materialization_event(dg.AssetKey([EXPERIMENT, "monitor", "drift"]))
-    scoring = instance.get_run_by_id(drift.run_id)
-    assert scoring.tags.get("dagster/sensor_name"), scoring.tags
     assert drift.timestamp >= drift_retrain["since"]
+    assert float(drift.asset_materialization.metadata["drift_share"].value) > 0.3
+    scoring = instance.get_run_by_id(drift.run_id)
+    assert scoring.tags.get("dagster/sensor_name") == "aurora_automation", scoring.tags
     assert _materialized_in(instance, run, "train", "model")
     # A new candidate: a new registered version, awaiting its staging approval; the champion
     # does not change without the approvals.
