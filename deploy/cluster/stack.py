@@ -447,7 +447,7 @@ def down(args: argparse.Namespace) -> None:
     stack = Stack(Path(args.state))
     processes = stack.info.get("processes", {})
     for name, proc in reversed(list(processes.items())):
-        if _stop_group(proc["pid"], grace=20):
+        if _stop_group(proc["pid"], grace=getattr(args, "grace", 20.0)):
             print(f"stopped {name} (pid {proc['pid']})")
     if Path("/proc").is_dir():
         for pid in _marked(stack.state):
@@ -464,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("up", "status", "down"):
         p = sub.add_parser(name)
         p.add_argument("--state", default=str(REPO / ".aurora-cluster"), help="state directory")
+        if name == "down":
+            p.add_argument("--grace", type=float, default=20.0, help="s from SIGTERM to SIGKILL")
         if name == "up":
             p.add_argument("--home", help="AURORA_HOME (default: STATE/home)")
             p.add_argument("--workers", type=int, default=2)
