@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo-cluster`: start the stack, run the whole lifecycle on it (the cluster end-to-end
-# test: seed, lifecycle run, two token approvals, sensor-launched promotions run by the daemon),
-# print where to look, stop the stack (KEEP=1 leaves it running for the UIs).
+# test: seed, lifecycle run, two token approvals, sensor-launched promotions run by the daemon,
+# then a drifted batch and the retraining the drift sensor launches), print where to look, stop
+# the stack (KEEP=1 leaves it running for the UIs; CLUSTER_FLAGS= the repo's training budget).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 STATE="${1:-$PWD/.aurora-cluster}"

@@ -1,6 +1,8 @@
 """The whole lifecycle on the cluster profile: runs queued on a PostgreSQL Dagster instance and
 executed by `dagster-daemon`, Spark work on standalone executors in other JVMs, MLflow behind its
-server (PostgreSQL + S3), governance on PostgreSQL, bundles on S3, identities by token.
+server (PostgreSQL + S3), governance on PostgreSQL, bundles on S3, identities by token. After
+the champion, a drifted batch: the daemons alone (new-data sensor, automation, drift sensor)
+score it, detect drift and run the retraining, whose candidate waits for its approvals.
 
 Needs the stack: `python deploy/cluster/stack.py up --state DIR` and AURORA_CLUSTER_STATE=DIR
 (`.ci/run` and `make demo-cluster` do both); skipped otherwise.
