@@ -92,9 +92,11 @@ bench-serving: install  ## aurora serve vs mlflow models serve, single-record re
 # workers, moto S3, MLflow server on PostgreSQL, dagster-daemon + webserver on PostgreSQL).
 # Needs PostgreSQL (AURORA_TEST_POSTGRES_URL; `.ci/postgres.sh` starts one). KEEP=1 leaves it up.
 CLUSTER_STATE ?= $(CURDIR)/.aurora-cluster
+# The specs' training budget made small (CI, demo); CLUSTER_FLAGS= keeps the repo's own.
+CLUSTER_FLAGS ?= --small-training
 .PHONY: cluster-up cluster-down test-cluster demo-cluster
 cluster-up: install
-	$(BIN)/python deploy/cluster/stack.py up --state $(CLUSTER_STATE)
+	$(BIN)/python deploy/cluster/stack.py up --state $(CLUSTER_STATE) $(CLUSTER_FLAGS)
 
 cluster-down:
 	$(BIN)/python deploy/cluster/stack.py down --state $(CLUSTER_STATE)
@@ -104,4 +106,4 @@ test-cluster: install
 	AURORA_CLUSTER_STATE=$(CLUSTER_STATE) $(BIN)/pytest -m cluster tests/e2e/test_cluster_lifecycle.py -q
 
 demo-cluster: install
-	bash deploy/cluster/demo.sh $(CLUSTER_STATE)
+	PY=$(BIN)/python CLUSTER_FLAGS="$(CLUSTER_FLAGS)" bash deploy/cluster/demo.sh $(CLUSTER_STATE)

@@ -33,14 +33,34 @@ def register(app: typer.Typer) -> None:
 
 def seed(
     rows: Annotated[int, typer.Option(help="Rows in the training table.")] = 100_000,
-    batch_rows: Annotated[int, typer.Option(help="Rows in the drifted new batch.")] = 20_000,
+    batch_rows: Annotated[int, typer.Option(help="Rows in the new batch.")] = 20_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    batch_drift: Annotated[
+        bool, typer.Option(help="Whether the new batch is drifted (--no-batch-drift: stable).")
+    ] = True,
+    inject_drift: Annotated[
+        bool,
+        typer.Option(
+            "--inject-drift",
+            help="Only replace the new batch (and its labels) with a drifted one and append "
+            "--labelled-rows drifted, labelled rows to the training table (after a champion).",
+        ),
+    ] = False,
+    labelled_rows: Annotated[
+        int, typer.Option(help="With --inject-drift: drifted rows whose outcome is known.")
+    ] = 0,
 ) -> None:
     """Register the synthetic credit data as catalog tables in `raw_sources`."""
     from aurora_pipelines.lake.spark import get_spark
-    from aurora_pipelines.sources.catalog import seed_sample_tables
+    from aurora_pipelines.sources import catalog
 
-    for table in seed_sample_tables(get_spark(get_settings()), rows, batch_rows, seed):
+    spark = get_spark(get_settings())
+    if inject_drift:
+        # Seeds of their own (ids carry the seed): no id of the training table comes back.
+        tables = catalog.inject_drift(spark, batch_rows, seed + 1000, labelled_rows=labelled_rows)
+    else:
+        tables = catalog.seed_sample_tables(spark, rows, batch_rows, seed, batch_drift)
+    for table in tables:
         console.print(f"seeded {table.table}: {table.rows:,} rows" + (" (drifted)" * table.drift))
 
 

@@ -15,10 +15,18 @@ from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import SourceSpec
 
 
+def _data_file(file: Path, root: Path) -> bool:
+    """A committed file: not in a writer's staging folder (`_temporary`, `.spark-staging-*`)."""
+    parts = file.relative_to(root).parts[:-1]
+    return file.is_file() and not any(p.startswith(("_temporary", ".spark-staging")) for p in parts)
+
+
 def _files_digest(path: Path) -> str | None:
     if not path.exists():
         return None
-    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if _data_file(p, path))
+    if not files:  # mid-overwrite (Spark cleared the table, the new files are still staged)
+        return None
     digest = hashlib.sha256()
     for file in files:
         stat = file.stat()

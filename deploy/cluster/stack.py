@@ -41,6 +41,7 @@ BIN = Path(sys.executable).parent
 BUCKET = "aurora"
 S3_KEY = "aurora-cluster"  # moto accepts any key pair; real deployments use their own secrets
 STORES = ("dagster", "mlflow", "governance", "metastore")
+MARK = "AURORA_STACK_MARK"
 
 
 class StackError(RuntimeError):
@@ -175,6 +176,24 @@ def dagster_yaml(max_runs: int) -> str:
         """)
 
 
+# `--small-training`: the CI/demo budget (minutes, not tens of minutes, on a shared 2-core box).
+SMALL_TRAINING = {"mode": "base", "cv_folds": 3, "hpo": {"n_trials": 0}}
+
+
+def small_training_specs(state: Path) -> Path:
+    """Copies of the repo's experiment specs with a small training budget (the same contract
+    otherwise): CI proves the orchestration, the model search has its own tests."""
+    import yaml
+
+    out = state / "experiments"
+    out.mkdir(parents=True, exist_ok=True)
+    for path in sorted((REPO / "experiments").glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        spec["training"] = {**spec.get("training", {}), **SMALL_TRAINING}
+        (out / path.name).write_text(yaml.safe_dump(spec, sort_keys=False))
+    return out
+
+
 def up(args: argparse.Namespace) -> None:
     stack = Stack(Path(args.state))
     if stack.info.get("processes"):
@@ -201,6 +220,9 @@ def up(args: argparse.Namespace) -> None:
     stack.save()
     base = {k: v for k, v in os.environ.items() if not k.startswith(("AURORA_", "DAGSTER_"))}
     base["PATH"] = f"{BIN}{os.pathsep}{base.get('PATH', '')}"
+    # Inherited by every descendant (run workers, their Spark drivers, executors): `down`
+    # finds any that left their process group. Not in cluster.env: clients are not marked.
+    base[MARK] = str(stack.state)
     # The executors' Python workers import this checkout (mapInPandas functions).
     base["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), base.get("PYTHONPATH")) if p)
     base["PYSPARK_PYTHON"] = sys.executable
@@ -285,6 +307,8 @@ def up(args: argparse.Namespace) -> None:
         "MLFLOW_S3_ENDPOINT_URL": s3_url,
         "AURORA_CLUSTER_STATE": str(stack.state),
     }
+    if args.small_training:
+        env["AURORA_EXPERIMENTS_DIR"] = str(small_training_specs(stack.state))
     env["AURORA_POLICY"] = str(Path(args.policy).resolve() if args.policy else token_policy(stack))
     # The driver advertises 127.0.0.1 to executors (this host's name resolves elsewhere).
     env["SPARK_LOCAL_IP"] = "127.0.0.1"
@@ -370,26 +394,66 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _group_alive(pgid: int) -> bool:
+    """Any process left in the group (a server's children outlive a killed leader)."""
+    with contextlib.suppress(ChildProcessError):  # reap the leader when it is our child
+        os.waitpid(pgid, os.WNOHANG)
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _stop_group(pgid: int, grace: float) -> bool:
+    """SIGTERM the group, SIGKILL what is left after `grace` s; True if it had processes."""
+    if not _group_alive(pgid):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    for sig, wait in ((signal.SIGKILL, grace), (None, 10.0)):
+        deadline = time.monotonic() + wait
+        while _group_alive(pgid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not _group_alive(pgid) or sig is None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, sig)
+    return True
+
+
+def _marked(state: Path) -> list[int]:
+    """Processes that carry this stack's mark in their environment (see `up`)."""
+    mark = f"{MARK}={state}".encode()
+    skip = {os.getpid(), os.getppid()}
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) in skip:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:  # gone, or not ours to read
+            continue
+        if mark in environ:
+            found.append(int(entry.name))
+    return found
+
+
 def down(args: argparse.Namespace) -> None:
-    """Stop every process this stack started (its own process groups only), newest first."""
+    """Stop every process this stack started, newest first: each one's process group (a
+    server and its children), then any marked process that escaped its group."""
     stack = Stack(Path(args.state))
     processes = stack.info.get("processes", {})
     for name, proc in reversed(list(processes.items())):
-        pid = proc["pid"]
-        if not _alive(pid):
-            continue
-        try:
-            os.killpg(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            continue
-        deadline = time.monotonic() + 20
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.2)
-            with contextlib.suppress(ChildProcessError):  # reap it when it is our child
-                os.waitpid(pid, os.WNOHANG)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-        print(f"stopped {name} (pid {pid})")
+        if _stop_group(proc["pid"], grace=getattr(args, "grace", 20.0)):
+            print(f"stopped {name} (pid {proc['pid']})")
+    if Path("/proc").is_dir():
+        for pid in _marked(stack.state):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+                print(f"killed stray process {pid} of this stack")
     stack.info["processes"] = {}
     stack.save()
 
@@ -400,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("up", "status", "down"):
         p = sub.add_parser(name)
         p.add_argument("--state", default=str(REPO / ".aurora-cluster"), help="state directory")
+        if name == "down":
+            p.add_argument("--grace", type=float, default=20.0, help="s from SIGTERM to SIGKILL")
         if name == "up":
             p.add_argument("--home", help="AURORA_HOME (default: STATE/home)")
             p.add_argument("--workers", type=int, default=2)
@@ -410,6 +476,10 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--postgres-url", help="admin URL (default AURORA_TEST_POSTGRES_URL)")
             p.add_argument("--policy", help="governance policy (must not be trust_env)")
             p.add_argument("--spark-only", action="store_true", help="master + workers only")
+            p.add_argument(
+                "--small-training", action="store_true",
+                help="experiment specs with a small training budget (CI, demo-cluster)",
+            )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         {"up": up, "status": status, "down": down}[args.command](args)
@@ -418,6 +488,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "up":
             down(args)
         return 1
+    except BaseException:  # anything else (a database error, Ctrl-C): no half stack left up
+        if args.command == "up":
+            down(args)
+        raise
     return 0
 
 

@@ -1,6 +1,8 @@
 """The whole lifecycle on the cluster profile: runs queued on a PostgreSQL Dagster instance and
 executed by `dagster-daemon`, Spark work on standalone executors in other JVMs, MLflow behind its
-server (PostgreSQL + S3), governance on PostgreSQL, bundles on S3, identities by token.
+server (PostgreSQL + S3), governance on PostgreSQL, bundles on S3, identities by token. After
+the champion, a drifted batch: the daemons alone (new-data sensor, automation, drift sensor)
+score it, detect drift and run the retraining, whose candidate waits for its approvals.
 
 Needs the stack: `python deploy/cluster/stack.py up --state DIR` and AURORA_CLUSTER_STATE=DIR
 (`.ci/run` and `make demo-cluster` do both); skipped otherwise.
@@ -106,6 +108,25 @@ def _wait_for_run(instance, job_name: str, since: float):
     raise AssertionError(f"no finished run of {job_name} within {RUN_TIMEOUT} s")
 
 
+def _wait_for_sensor_run(instance, job_name: str, sensor: str, since: float, timeout: float):
+    """The first finished run of `job_name` that `sensor` launched after `since`."""
+    import dagster as dg
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        runs = [
+            r.dagster_run
+            for r in instance.get_run_records(
+                dg.RunsFilter(job_name=job_name, tags={"dagster/sensor_name": sensor})
+            )
+            if r.create_timestamp.timestamp() >= since
+        ]
+        if runs and runs[-1].is_finished:
+            return runs[-1]
+        time.sleep(3)
+    raise AssertionError(f"{sensor} launched no finished run of {job_name} in {timeout:.0f} s")
+
+
 def _pending(store, gate: str):
     pending = store.list_requests(experiment=EXPERIMENT, gate=gate, status="pending")
     assert len(pending) == 1, pending
@@ -118,7 +139,10 @@ def lifecycle(cluster: dict[str, str]) -> dict:
     runs everything (the approval sensor launches each promotion)."""
     from dagster_graphql import DagsterGraphQLClient
 
-    aurora(cluster, "seed", "--rows", "6000", "--batch-rows", "2000", "--seed", "7")
+    # A stable first batch: drift arrives later, once a champion serves (`drift_retrain`).
+    aurora(
+        cluster, "seed", "--rows", "6000", "--batch-rows", "2000", "--seed", "7", "--no-batch-drift"
+    )
     store = _store(cluster)
     tokens = {
         u: store.create_token(u, created_by="admin_erin")[0] for u in ("validator_bob", "mrm_carol")
@@ -158,6 +182,30 @@ def lifecycle(cluster: dict[str, str]) -> dict:
     )
     runs["production"] = _wait_for_run(instance, f"{EXPERIMENT}__promote_production", started)
     return {"runs": runs, "store": store, "requests": (staging, production)}
+
+
+@pytest.fixture(scope="module")
+def drift_retrain(lifecycle: dict, cluster: dict[str, str]) -> dict:
+    """After the champion: a drifted batch (and drifted labelled rows) arrives. Only daemons act
+    from here: the new-data sensor refreshes the batch, declarative automation scores it and
+    reports drift, the drift sensor requests retraining, the daemon runs it."""
+    from mlflow import MlflowClient
+
+    _, production = lifecycle["requests"]
+    client = MlflowClient(tracking_uri=cluster["AURORA_MLFLOW_TRACKING_URI"])
+    champion = client.get_model_version_by_alias(production.model_name, "champion").version
+    started = time.time() - 1
+    aurora(
+        cluster, "seed", "--inject-drift", "--batch-rows", "2000", "--labelled-rows", "2000",
+        "--seed", "7",
+    )  # fmt: skip
+    instance = _instance(cluster)
+    run = _wait_for_sensor_run(
+        instance, f"{EXPERIMENT}__retrain", f"{EXPERIMENT}__drift_sensor", started,
+        # A chain of daemon ticks and runs: new data (120 s), refresh, automation, drift (60 s).
+        timeout=2 * RUN_TIMEOUT,
+    )  # fmt: skip
+    return {"run": run, "champion_before": champion, "since": started}
 
 
 def _materialized_in(instance, run, *stage: str) -> bool:
@@ -238,3 +286,51 @@ def test_batch_scores_and_drift_are_in_the_lake_and_the_audit_chain_verifies(lif
         r for r in lifecycle["store"].read_audit() if r["actor"] in ("validator_bob", "mrm_carol")
     ]
     assert decided and all(r["details"].get("auth") == "token" for r in decided), decided
+
+
+def test_drift_retraining_is_launched_by_the_drift_sensor_and_run_by_the_daemon(
+    drift_retrain, lifecycle, cluster
+):
+    import dagster as dg
+    from mlflow import MlflowClient
+
+    instance, run = _instance(cluster), drift_retrain["run"]
+    # A tick may see the drift window alone or with the labelled performance one.
+    assert run.tags["aurora/trigger"] in ("drift", "performance"), run.tags
+    # The drifted window was scored by a run the daemon launched on its own (the automation
+    # sensor), after the drift arrived.
+    drift = instance.get_latest_materialization_event(dg.AssetKey([EXPERIMENT, "monitor", "drift"]))
+    assert drift.timestamp >= drift_retrain["since"]
+    assert float(drift.asset_materialization.metadata["drift_share"].value) > 0.3
+    scoring = instance.get_run_by_id(drift.run_id)
+    assert scoring.tags.get("dagster/sensor_name") == "aurora_automation", scoring.tags
+    assert _materialized_in(instance, run, "train", "model")
+    # A new candidate: a new registered version, awaiting its staging approval; the champion
+    # does not change without the approvals.
+    store = lifecycle["store"]
+    pending = _pending(store, "staging")
+    assert int(pending.model_version) > int(drift_retrain["champion_before"])
+    client = MlflowClient(tracking_uri=cluster["AURORA_MLFLOW_TRACKING_URI"])
+    assert client.get_model_version(pending.model_name, pending.model_version)
+    champion = client.get_model_version_by_alias(pending.model_name, "champion")
+    assert champion.version == drift_retrain["champion_before"]
+    requested = [
+        r
+        for r in store.read_audit(event="retrain_requested")
+        if r["target"] == f"experiment/{EXPERIMENT}"
+    ]
+    assert requested and requested[-1]["actor"] == "drift_sensor"
+
+
+def test_the_queued_run_coordinator_limits_concurrency(cluster):
+    from dagster._core.run_coordinator import QueuedRunCoordinator
+
+    coordinator = _instance(cluster).run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator)
+    queue = coordinator.get_run_queue_config()
+    assert queue.max_concurrent_runs == 2
+    assert {
+        "key": "aurora/experiment",
+        "value": {"applyLimitPerUniqueValue": True},
+        "limit": 1,
+    } in queue.tag_concurrency_limits
