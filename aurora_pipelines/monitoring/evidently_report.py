@@ -35,18 +35,27 @@ def evidently_drift(
     kinds: dict[str, str],
     drift_share_max: float,
     report_path: Path | None,
+    detail_columns: list[str] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], float]:
-    """Evidently's per-column drift (method, score, threshold, drifted) and its drift share."""
+    """Evidently's per-column drift (method, score, threshold, drifted) and its drift share.
+
+    `detail_columns`: the columns that get the preset's per-column widgets (all by default).
+    Those widgets (plotly figures) are most of the report's CPU whatever the sample size
+    (benchmarks/profile_drift_report.py); the share always counts every column."""
     from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import DriftedColumnsCount
     from evidently.presets import DataDriftPreset
 
     definition = DataDefinition(
         numerical_columns=[c for c, k in kinds.items() if k == "numeric"],
         categorical_columns=[c for c, k in kinds.items() if k == "categorical"],
     )
-    report = Report(
-        [DataDriftPreset(columns=list(kinds), drift_share=drift_share_max)], include_tests=True
-    )
+    detail = list(kinds) if detail_columns is None else [c for c in kinds if c in detail_columns]
+    # First metric: the share over all columns; the preset's own count covers `detail` only.
+    metrics: list[Any] = [DriftedColumnsCount(columns=list(kinds), drift_share=drift_share_max)]
+    if detail:
+        metrics.append(DataDriftPreset(columns=detail, drift_share=drift_share_max))
+    report = Report(metrics, include_tests=True)
     snapshot = report.run(
         Dataset.from_pandas(current, data_definition=definition),
         Dataset.from_pandas(reference, data_definition=definition),
@@ -63,7 +72,7 @@ def evidently_drift(
         if t["id"] == "drift" and str(t["status"]).endswith("FAIL")
     }
     results: dict[str, dict[str, Any]] = {}
-    share = 0.0
+    share: float | None = None
     for metric in data["metrics"]:
         config = metric["config"]
         if config["type"].endswith("ValueDrift"):
@@ -73,6 +82,6 @@ def evidently_drift(
                 "threshold": float(config.get("threshold")),
                 "drifted": config["column"] in failed,
             }
-        elif config["type"].endswith("DriftedColumnsCount"):
+        elif config["type"].endswith("DriftedColumnsCount") and share is None:
             share = float(metric["value"]["share"])
-    return results, share
+    return results, share or 0.0

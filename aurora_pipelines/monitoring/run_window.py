@@ -173,7 +173,13 @@ def drift_of_window(
         kept = [f.column for f in profile.features]
         current = bounded_sample(window, EVIDENTLY_SAMPLE_ROWS, kept)
         result.evidently_drift_share = evidently_on_samples(
-            reference_sample[kept], current, profile, monitoring, report_path
+            reference_sample[kept],
+            current,
+            profile,
+            monitoring,
+            report_path,
+            # Widgets for what Aurora calls drifted (and the score's inputs stay in the share).
+            detail_columns=result.drifted_columns,
         )
         result.report_path = str(report_path)
     return result

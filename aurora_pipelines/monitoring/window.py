@@ -137,11 +137,15 @@ def evidently_on_samples(
     reference: ReferenceProfile,
     monitoring: MonitoringSpec,
     report_path: Path,
+    detail_columns: list[str] | None = None,
 ) -> float:
-    """Evidently's DataDriftPreset + HTML report on bounded samples; its drift share."""
+    """Evidently's drift share over all columns + HTML report on bounded samples; the
+    preset's per-column widgets only for `detail_columns` (all by default)."""
     from aurora_pipelines.monitoring.evidently_report import evidently_drift, prepare
 
     kinds = {f.column: f.kind for f in reference.features}
     ref, cur = prepare(reference_sample, kinds), prepare(window_sample, kinds)
-    _, share = evidently_drift(ref, cur, kinds, monitoring.drift_share_max, report_path)
+    _, share = evidently_drift(
+        ref, cur, kinds, monitoring.drift_share_max, report_path, detail_columns
+    )
     return share

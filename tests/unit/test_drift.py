@@ -112,3 +112,23 @@ def test_psi_counts_a_change_in_missing_rate():
     table = psi_table(reference, current).set_index("bucket")
     assert table.at[MISSING, "current_share"] == 0.5
     assert population_stability_index(reference, current) > 0.2
+
+
+def test_evidently_share_counts_every_column_when_widgets_are_for_drifted_only(
+    reference, profile, drifted, tmp_path
+):
+    kept = [f.column for f in profile.features]
+    current = generate_credit_data(ROWS, seed=3, drift=True)[kept]
+    full = evidently_on_samples(reference[kept], current, profile, MonitoringSpec(), None)
+    light = tmp_path / "light.html"
+    share = evidently_on_samples(
+        reference[kept],
+        current,
+        profile,
+        MonitoringSpec(),
+        light,
+        detail_columns=drifted.drifted_columns[:1],
+    )
+    assert drifted.drifted_columns
+    assert share == pytest.approx(full)
+    assert "<html" in light.read_text()[:5000].lower()
