@@ -299,23 +299,9 @@ def build_reference_local(
 ) -> ReferenceProfile:
     """Reference bins of a local Delta table (or Parquet folder) read in this process: only
     `columns` are read; exact quantiles (Spark's are within 0.1% rank), same bins otherwise."""
-    import pyarrow as pa
+    from aurora_pipelines.monitoring.local_binning import build_reference_local as build
 
-    path = Path(path)
-    if (path / "_delta_log").is_dir():
-        from deltalake import DeltaTable
-
-        table = DeltaTable(str(path)).to_pyarrow_table(columns=columns)
-    else:
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(str(path), columns=columns)
-    # Decimals are numbers to Spark but Python objects to pandas: bin them as doubles.
-    for i, field in enumerate(table.schema):
-        if pa.types.is_decimal(field.type):
-            table = table.set_column(i, field.name, table.column(i).cast(pa.float64()))
-    frame = table.to_pandas()
-    return build_reference_pandas(frame, columns, source=source, model_version=model_version)
+    return build(path, columns, source=source, model_version=model_version)
 
 
 class BucketCounts(BaseModel):

@@ -16,7 +16,6 @@ from aurora_pipelines.monitoring.reference import (
     BucketCounts,
     FeatureReference,
     ReferenceProfile,
-    build_reference_local,
     build_reference_spark,
     class_score_feature,
     local_table_rows,
@@ -48,6 +47,13 @@ def bounded_sample(df: DataFrame, rows: int, columns: list[str], seed: int = 0) 
     return sample.limit(rows).toPandas()
 
 
+def is_small_local(path: str | Path) -> bool:
+    """Whether a table is on local disk with at most LOCAL_REFERENCE_MAX_ROWS rows: binned in
+    this process (seconds of numpy), not by Spark (a minute of JVM work at 1M x 30)."""
+    rows = local_table_rows(path)
+    return rows is not None and rows <= LOCAL_REFERENCE_MAX_ROWS
+
+
 def load_or_build_reference(
     directory: Path,
     reference: DataFrame,
@@ -69,11 +75,17 @@ def load_or_build_reference(
         profile = ReferenceProfile.load(bins)
         if profile.source == source and profile.model_version == model_version:
             return profile, sample
-    rows = local_table_rows(local_table) if local_table is not None else None
-    if rows is not None and rows <= LOCAL_REFERENCE_MAX_ROWS:
-        profile = build_reference_local(
-            local_table, columns, source=source, model_version=model_version
+    local = local_table is not None and is_small_local(local_table)
+    if local:
+        from aurora_pipelines.monitoring.local_binning import (
+            build_reference_arrow,
+            read_columns,
+            sample_arrow,
         )
+
+        # One read of the needed columns serves the bins and the Evidently sample.
+        table = read_columns(local_table, columns)
+        profile = build_reference_arrow(table, columns, source=source, model_version=model_version)
     else:
         profile = build_reference_spark(
             reference, columns, source=source, model_version=model_version
@@ -84,7 +96,11 @@ def load_or_build_reference(
         profile.class_scores = class_score_references(scores)
     kept = [f.column for f in profile.features]
     sample.parent.mkdir(parents=True, exist_ok=True)
-    bounded_sample(reference, EVIDENTLY_SAMPLE_ROWS, kept).to_parquet(sample, index=False)
+    if local:
+        frame = sample_arrow(table.select(kept), EVIDENTLY_SAMPLE_ROWS).to_pandas()
+    else:
+        frame = bounded_sample(reference, EVIDENTLY_SAMPLE_ROWS, kept)
+    frame.to_parquet(sample, index=False)
     profile.save(bins)
     return profile, sample
 
@@ -152,15 +168,21 @@ def drift_of_window(
     window_name: str,
     reference_sample: pd.DataFrame | None = None,
     report_path: Path | None = None,
+    local_table: str | Path | None = None,
 ) -> WindowDrift:
-    """Counts on Spark, statistics from counts, Evidently + HTML on bounded samples."""
+    """Counts on Spark (or, when `window` was read from `local_table`, a small local table, in
+    this process), statistics from counts, Evidently + HTML on bounded samples."""
     from pyspark.sql import functions as F
 
-    counts = count_spark(window, profile.features)
-    score_counts = None
-    if profile.score is not None and "score" in window.columns:
-        scores = window.select(F.col("score").alias(SCORE_FEATURE))
-        score_counts = count_spark(scores, [profile.score])[SCORE_FEATURE]
+    local = local_table is not None and is_small_local(local_table)
+    if local:
+        counts, score_counts = _local_counts(local_table, profile, window.columns)
+    else:
+        counts = count_spark(window, profile.features)
+        score_counts = None
+        if profile.score is not None and "score" in window.columns:
+            scores = window.select(F.col("score").alias(SCORE_FEATURE))
+            score_counts = count_spark(scores, [profile.score])[SCORE_FEATURE]
     result = window_drift(
         profile,
         counts,
@@ -171,7 +193,12 @@ def drift_of_window(
     )
     if reference_sample is not None and report_path is not None:
         kept = [f.column for f in profile.features]
-        current = bounded_sample(window, EVIDENTLY_SAMPLE_ROWS, kept)
+        if local:
+            from aurora_pipelines.monitoring.local_binning import sample_local
+
+            current = sample_local(local_table, EVIDENTLY_SAMPLE_ROWS, kept)
+        else:
+            current = bounded_sample(window, EVIDENTLY_SAMPLE_ROWS, kept)
         result.evidently_drift_share = evidently_on_samples(
             reference_sample[kept],
             current,
@@ -183,3 +210,16 @@ def drift_of_window(
         )
         result.report_path = str(report_path)
     return result
+
+
+def _local_counts(
+    path: str | Path, profile: ReferenceProfile, columns: list[str]
+) -> tuple[dict[str, BucketCounts], BucketCounts | None]:
+    """Feature counts (and score counts, when the table has a `score`) of a local table."""
+    from aurora_pipelines.monitoring.local_binning import count_local
+
+    if profile.score is None or "score" not in columns:
+        return count_local(path, profile.features), None
+    score = profile.score.model_copy(update={"column": "score"})
+    counts = count_local(path, [*profile.features, score])
+    return counts, counts.pop("score")

@@ -92,3 +92,35 @@ def test_a_local_delta_reference_is_binned_in_process_like_spark_bins_it(spark, 
     assert a.drift_share > 0  # the drifted window is called drifted
     for column in ("credit_score", "loan_purpose", "interest_rate", "age"):
         assert a.feature(column).psi == pytest.approx(b.feature(column).psi, abs=0.03), column
+
+
+def test_a_local_window_counted_in_process_agrees_with_spark(spark, tmp_path):
+    """drift_of_window on a small local Delta window: the in-process (Arrow) counts equal
+    Spark's, so the statistics and the drifted columns are the same on both paths."""
+    from deltalake import write_deltalake
+
+    from aurora_pipelines.lake import delta
+    from aurora_pipelines.monitoring.local_binning import build_reference_local
+    from aurora_pipelines.monitoring.run_window import drift_of_window, score_reference
+
+    reference = generate_credit_data(3000, seed=1)
+    current = generate_credit_data(2000, seed=4, drift=True)
+    rng = np.random.default_rng(0)
+    reference["score"] = rng.beta(2, 5, len(reference))
+    current["score"] = rng.beta(3, 4, len(current))
+    current["flag"] = current["credit_score"] > 600  # booleans are categories on both paths
+    reference["flag"] = reference["credit_score"] > 650
+    columns = [*FEATURES, "flag"]
+    write_deltalake(str(tmp_path / "ref"), reference[[*columns, "score"]])
+    write_deltalake(str(tmp_path / "cur"), current[[*columns, "score"]])
+    profile = build_reference_local(tmp_path / "ref", columns)
+    assert profile == build_reference_pandas(reference, columns)  # same bins as pandas
+    profile.score = score_reference(delta.read_spark(spark, tmp_path / "ref"))
+    window = delta.read_spark(spark, tmp_path / "cur")
+    spec = MonitoringSpec()
+    local = drift_of_window(window, profile, spec, window_name="w", local_table=tmp_path / "cur")
+    on_spark = drift_of_window(window, profile, spec, window_name="w")
+    assert local.drifted_columns == on_spark.drifted_columns
+    assert local.feature("flag").kind == "categorical" and local.drift_share > 0
+    assert local.features == on_spark.features
+    assert local.prediction is not None and local.prediction == on_spark.prediction
