@@ -77,6 +77,9 @@ def test_fast_path_equals_sklearn(algorithm: str, problem: str, target: str) -> 
     # Batch scoring's executors read Arrow batches: same matrix, nulls and unknowns included.
     arrow = pa.RecordBatch.from_pandas(frame, preserve_index=False)
     np.testing.assert_allclose(fast.transform_arrow(arrow), fast.transform(frame))
+    # Linear models answer as one matrix product (sklearn's input checks skipped).
+    linear = algorithm in ("logistic_regression", "ridge")
+    assert (fast.estimator is not fast._sklearn) == linear
     # The service's request path goes from JSON records to the matrix without a DataFrame.
     np.testing.assert_allclose(fast.transform_records(rows), fast.transform(frame))
     np.testing.assert_allclose(fast.transform_records(rows[2:3]), fast.transform(one))
