@@ -617,7 +617,14 @@ def main() -> None:
         logged, answered = log_rows[workers]
         lines.append(
             f"- {workers} worker(s): prediction log holds {logged:,} rows for {answered:,} "
-            "answered requests after SIGTERM."
+            "answered requests after SIGTERM"
+            + (
+                " (wrk does not count the request each connection has in flight when it "
+                "stops, which the server still answers and logs: up to one row more per "
+                "connection; `--soak` counts exactly)."
+                if args.generator == "wrk"
+                else "."
+            )
         )
     old_s, new_s = writer_cpu()
     lines.append(
