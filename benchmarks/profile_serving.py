@@ -16,6 +16,7 @@ import argparse
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +25,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.bench_serving import MODEL, free_port, load, register_model, stop, wait_ready  # noqa: E402
+from benchmarks.bench_serving import (  # noqa: E402
+    MODEL,
+    free_port,
+    load,
+    register_model,
+    stop,
+    wait_ready,
+    wrk_load,
+)
 from benchmarks.report import update_section  # noqa: E402
 
 # (category, path fragments of a frame's file); first match from the leaf outwards wins.
@@ -89,7 +98,10 @@ def main() -> None:
                  "--rate", "200", "--nonblocking", *(["--gil"] if args.gil else [])],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             )  # fmt: skip
-            result = load(port, path, bodies, 8, args.seconds)
+            if shutil.which("wrk"):  # C load generator: leaves the cores to the server
+                result = wrk_load(port, path, bodies, 8, args.seconds)
+            else:
+                result = load(port, path, bodies, 8, args.seconds)
             spying.wait(timeout=args.seconds + 60)
         finally:
             stop(server)
@@ -102,12 +114,14 @@ def main() -> None:
             counts[category] += int(n)
             leaves[category][stack.split(";")[-1]] += int(n)
     total = sum(counts.values())
+    generator = "wrk" if shutil.which("wrk") else "Python threads"
     lines = [
         "## Where `aurora serve`'s time goes (`benchmarks/profile_serving.py`)",
         "",
         f"py-spy 0.4.3, 200 samples/s of every busy thread of the server"
         f"{' holding the GIL' if args.gil else ''} during {args.seconds:.0f}"
-        f" s of 8 connections, closed loop ({result['rps']:.0f} req/s, p50 {result['p50']:.1f} "
+        f" s of 8 connections, closed loop ({generator}; {result['rps']:.0f} req/s, "
+        f"p50 {result['p50']:.1f} "
         f"ms, p99 {result['p99']:.1f} ms under a 1-min load average of {os.getloadavg()[0]:.1f}"
         f"); {total:,} samples. Each sample is charged to its innermost frame of a category.",
         "",

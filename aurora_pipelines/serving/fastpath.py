@@ -40,6 +40,22 @@ class _Numeric:
             x = x / self.scale
         return x
 
+    def transform_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """`transform` of validated JSON records (the service's request path): no pandas."""
+        nan = math.nan
+        x = np.array(
+            [[nan if (v := r[c]) is None else v for c in self.columns] for r in records],
+            dtype=float,
+        )
+        missing = np.isnan(x)
+        if missing.any():
+            x = np.where(missing, self.fill, x)
+        if self.mean is not None:
+            x = x - self.mean
+        if self.scale is not None:
+            x = x / self.scale
+        return x
+
     def transform_arrow(self, batch: Any) -> np.ndarray:
         """`transform` of a pyarrow RecordBatch: nulls become NaN in the cast, no pandas."""
         import pyarrow as pa
@@ -105,6 +121,20 @@ class _Categorical:
                     out[i, position] = 1.0
         return out
 
+    def transform_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """`transform` of validated JSON records: one dict lookup per value, no pandas."""
+        out = np.zeros((len(records), self.width))
+        for j, column in enumerate(self.columns):
+            lookup, fill = self.index[j], self.fill[j]
+            for i, record in enumerate(records):
+                value = record[column]
+                if value is None or (isinstance(value, float) and math.isnan(value)):
+                    value = fill
+                position = lookup.get(value)
+                if position is not None:  # unknown categories encode as all zeros
+                    out[i, position] = 1.0
+        return out
+
     def transform_arrow(self, batch: Any) -> np.ndarray:
         """`transform` of a pyarrow RecordBatch: Arrow's hash lookup (`index_in`) per column,
         no Python object per value; a column whose type Arrow cannot match against the
@@ -133,12 +163,55 @@ class _Categorical:
         return out
 
 
+class _Linear:
+    """A fitted LogisticRegression / Ridge / LinearRegression as one matrix product: sklearn's
+    own predict_proba re-validates its input on every call, which cost more than the product
+    on a single record (BENCHMARKS.md, serving_profile_gil). Used only when `verified`."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.coef = np.asarray(estimator.coef_, dtype=float)
+        self.intercept = np.asarray(estimator.intercept_, dtype=float)
+        self.classes_ = getattr(estimator, "classes_", None)
+
+    def _decision(self, X: np.ndarray) -> np.ndarray:
+        return X @ self.coef.T + self.intercept
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        if self.classes_ is not None:
+            return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self._decision(X)
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        d = self._decision(X)
+        if d.ndim == 1 or d.shape[1] == 1:  # binary: the logistic of the one decision
+            p = 1.0 / (1.0 + np.exp(-d.reshape(-1)))
+            return np.column_stack([1.0 - p, p])
+        d = d - d.max(axis=1, keepdims=True)  # multinomial: softmax
+        e = np.exp(d)
+        return e / e.sum(axis=1, keepdims=True)
+
+
+def _linear(estimator: Any) -> _Linear | None:
+    from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
+
+    if type(estimator) in (LinearRegression, Ridge) or (
+        # liblinear fits one-vs-rest, whose probabilities are not this softmax.
+        type(estimator) is LogisticRegression and estimator.solver != "liblinear"
+    ):
+        return _Linear(estimator)
+    return None
+
+
 class CompiledPipeline:
-    """preprocess (numpy) -> the fitted estimator."""
+    """preprocess (numpy) -> the fitted estimator (or its matrix-product form)."""
 
     def __init__(self, parts: list[_Numeric | _Categorical], estimator: Any) -> None:
         self.parts = parts
         self.estimator = estimator
+        self._sklearn = estimator
+        self._linear = _linear(estimator)
+        if self._linear is not None:
+            self.estimator = self._linear
 
     def transform(self, frame: pd.DataFrame) -> np.ndarray:
         blocks = [part.transform(frame) for part in self.parts]
@@ -150,17 +223,42 @@ class CompiledPipeline:
     def predict(self, frame: pd.DataFrame) -> np.ndarray:
         return np.asarray(self.estimator.predict(self.transform(frame)))
 
+    def transform_records(self, records: list[dict[str, Any]]) -> np.ndarray:
+        """`transform` of validated JSON records (the scoring service: no DataFrame)."""
+        blocks = [part.transform_records(records) for part in self.parts]
+        return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
+
     def transform_arrow(self, batch: Any) -> np.ndarray:
         """`transform` of a pyarrow RecordBatch (batch scoring's executors)."""
         blocks = [part.transform_arrow(batch) for part in self.parts]
         return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
     def verified(self, model: Any, example: pd.DataFrame) -> bool:
-        """True when this pipeline answers like `model` on `example`."""
+        """True when this pipeline answers like `model` on `example`, from a frame and from
+        JSON-like records (the two ways the service and batch scoring call it). A matrix-
+        product form that does not match is dropped for the fitted estimator itself."""
+        if self._check(model, example):
+            return True
+        if self.estimator is self._sklearn:
+            return False
+        self.estimator = self._sklearn
+        return self._check(model, example)
+
+    def _check(self, model: Any, example: pd.DataFrame) -> bool:
         try:
+            records = example.astype(object).where(example.notna(), None).to_dict("records")
             if hasattr(model, "predict_proba"):
-                return bool(np.allclose(self.predict_proba(example), model.predict_proba(example)))
-            return bool(np.allclose(self.predict(example), model.predict(example)))
+                expected = model.predict_proba(example)
+                from_records = self.estimator.predict_proba(self.transform_records(records))
+                return bool(
+                    np.allclose(self.predict_proba(example), expected)
+                    and np.allclose(from_records, expected)
+                )
+            expected = model.predict(example)
+            from_records = self.estimator.predict(self.transform_records(records))
+            return bool(
+                np.allclose(self.predict(example), expected) and np.allclose(from_records, expected)
+            )
         except Exception:
             return False
 

@@ -21,7 +21,7 @@ import pandas as pd
 
 from aurora_pipelines.registry.model_version import DEFAULT_THRESHOLD, ModelVersion, decide
 from aurora_pipelines.serving.fastpath import compile_pipeline
-from aurora_pipelines.serving.validation import InputSchema
+from aurora_pipelines.serving.validation import InputSchema, to_frame
 from aurora_pipelines.training.unsupervised.estimators import is_unsupervised_model
 
 log = logging.getLogger(__name__)
@@ -55,30 +55,38 @@ class LoadedModel:
     def fast_path(self) -> bool:
         return self._fast is not None
 
-    def _proba(self, frame: pd.DataFrame) -> np.ndarray:
-        if self._fast is not None:
-            return self._fast.predict_proba(frame)
-        return np.asarray(self.model.predict_proba(frame))
-
     def score(self, frame: pd.DataFrame) -> tuple[list[dict[str, Any]], list[float], list[float]]:
         """(response predictions, log scores, log predictions) for each row of `frame`."""
+        if self._fast is not None:
+            return self._outputs(self._fast.transform(frame), self._fast.estimator)
+        return self._outputs(frame, self.model)
+
+    def score_records(
+        self, records: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[float], list[float]]:
+        """`score` of validated JSON records: with the fast path, records -> matrix directly
+        (no DataFrame: building one cost more than the model on a single record)."""
+        if self._fast is not None:
+            return self._outputs(self._fast.transform_records(records), self._fast.estimator)
+        return self._outputs(to_frame(records, self.schema), self.model)
+
+    def _outputs(
+        self, X: Any, estimator: Any
+    ) -> tuple[list[dict[str, Any]], list[float], list[float]]:
+        # X is the preprocessed matrix when `estimator` is the fast path's final step, else
+        # the raw frame for the whole sklearn pipeline.
         if is_unsupervised_model(self.model):
-            # Cluster id + distance, components, or anomaly score + flag; the inputs go
-            # through the verified fast path's preprocessing when there is one.
+            # Cluster id + distance, components, or anomaly score + flag.
             last = self.model.steps[-1][1]
-            if self._fast is not None:
-                Z = self._fast.transform(frame)
-            else:
-                Z = self.model[:-1].transform(frame)
+            Z = X if estimator is not self.model else self.model[:-1].transform(X)
             out = [{**answer, "model_version": self.version} for answer in last.response(Z)]
             score, prediction, _ = last.outputs(Z)
             return out, score.astype(float).tolist(), prediction.astype(float).tolist()
         if not self.is_classifier:
-            predict = self._fast.predict if self._fast is not None else self.model.predict
-            values = np.asarray(predict(frame), dtype=float)
+            values = np.asarray(estimator.predict(X), dtype=float)
             out = [{"value": float(v), "model_version": self.version} for v in values]
             return out, values.tolist(), values.tolist()
-        proba = self._proba(frame)
+        proba = np.asarray(estimator.predict_proba(X))
         # Binary: positive-class probability at the registered threshold; multiclass: argmax.
         scores, picked = decide(
             proba, DEFAULT_THRESHOLD if self.threshold is None else self.threshold

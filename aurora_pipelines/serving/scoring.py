@@ -297,11 +297,10 @@ class ScoringService:
         while True:
             model = self._resolve(experiment, state, group, skip=tried)
             validate_records(subset, model.schema)  # a client error: no fallback for it
-            frame = to_frame(subset, model.schema)
             started = time.perf_counter()
             error: Exception | None = None
             try:
-                out, scores, labels = model.score(frame)
+                out, scores, labels = model.score_records(subset)
             except Exception as exc:
                 out, scores, labels, error = [], None, None, exc
             latency = (time.perf_counter() - started) * 1000
@@ -411,7 +410,7 @@ class ScoringService:
         scores = labels = None
         try:
             validate_records(records, model.schema)
-            _, scores, labels = model.score(to_frame(records, model.schema))
+            _, scores, labels = model.score_records(records)
         except Exception as exc:
             error = (
                 exc.reason if isinstance(exc, RequestInvalid) else f"{type(exc).__name__}: {exc}"

@@ -112,8 +112,64 @@ def _check_value(value: Any, kind: str) -> bool:
     return isinstance(value, str)
 
 
+def _is_int(value: Any) -> bool:
+    # JSON true/false are bools, which Python also counts as ints: refuse them here.
+    t = type(value)
+    return t is int or (t is float and value.is_integer())
+
+
+def _is_number(value: Any) -> bool:
+    t = type(value)
+    return t is float or t is int
+
+
+def _is_str(value: Any) -> bool:
+    return type(value) is str
+
+
+# orjson gives exactly these types, so an exact type test is enough on the request path.
+_FAST_CHECKS = {
+    "long": _is_int,
+    "integer": _is_int,
+    "double": _is_number,
+    "float": _is_number,
+    "boolean": lambda v: type(v) is bool,
+    "datetime": _is_str,
+    "string": _is_str,
+}
+_COMPILED: dict[InputSchema, tuple[tuple[str, Any], ...]] = {}
+
+
+def _compiled(schema: InputSchema) -> tuple[tuple[str, Any], ...]:
+    checks = _COMPILED.get(schema)
+    if checks is None:
+        checks = tuple((f.name, _FAST_CHECKS[f.type]) for f in schema.fields)
+        _COMPILED[schema] = checks
+    return checks
+
+
 def validate_records(records: list[Any], schema: InputSchema) -> None:
     """Every record is an object holding every signature field with a value of its type."""
+    checks = _compiled(schema)
+    missing = object()
+    for record in records:
+        # Precompiled per schema: one pass of exact type tests; the slow walk below only
+        # runs to word the refusal (or for values orjson would not produce, e.g. subclasses).
+        if type(record) is not dict:
+            break
+        for name, check in checks:
+            value = record.get(name, missing)
+            if value is not None and (value is missing or not check(value)):
+                break
+        else:
+            continue
+        break
+    else:
+        return
+    _validate_slowly(records, schema)
+
+
+def _validate_slowly(records: list[Any], schema: InputSchema) -> None:
     for index, record in enumerate(records):
         if not isinstance(record, dict):
             raise RequestInvalid(422, f"records[{index}] is not an object", f"records[{index}]")

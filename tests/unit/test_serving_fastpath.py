@@ -77,6 +77,12 @@ def test_fast_path_equals_sklearn(algorithm: str, problem: str, target: str) -> 
     # Batch scoring's executors read Arrow batches: same matrix, nulls and unknowns included.
     arrow = pa.RecordBatch.from_pandas(frame, preserve_index=False)
     np.testing.assert_allclose(fast.transform_arrow(arrow), fast.transform(frame))
+    # Linear models answer as one matrix product (sklearn's input checks skipped).
+    linear = algorithm in ("logistic_regression", "ridge")
+    assert (fast.estimator is not fast._sklearn) == linear
+    # The service's request path goes from JSON records to the matrix without a DataFrame.
+    np.testing.assert_allclose(fast.transform_records(rows), fast.transform(frame))
+    np.testing.assert_allclose(fast.transform_records(rows[2:3]), fast.transform(one))
 
 
 def test_other_shapes_are_not_compiled() -> None:
@@ -97,6 +103,9 @@ def test_validation_names_the_field_and_the_limit() -> None:
             validate_records([bad], schema)
         assert wrong.value.field == "age"
     validate_records([{"age": 3.0, "rate": 2}, {"age": None, "rate": None}], schema)
+    # The precompiled check refuses what the worded one refuses (bools are not numbers).
+    with pytest.raises(RequestInvalid, match="rate"):
+        validate_records([{"age": 3, "rate": True}], schema)
     with pytest.raises(RequestInvalid) as too_many:
         parse_body(b'{"records": [{}, {}, {}]}', max_records=2, max_bytes=1000)
     assert too_many.value.status == 413
