@@ -536,13 +536,17 @@ def test_champion_raising_on_a_request_falls_back_and_is_logged_and_audited(
     with server.client() as client:
         set_routing(registry, champion="2", fallback="1")
         wait_for_routing(client, champion="2", fallback="1")
-        estimator = scoring.pool.get(MODEL, "2").model.named_steps["model"]
-        coef = estimator.coef_
-        estimator.coef_ = coef[:, :3]  # the real estimator now raises on every call
+        loaded = scoring.pool.get(MODEL, "2")
+        estimator = loaded.model.named_steps["model"]
+        coef, fast = estimator.coef_, loaded._fast
+        # Score through the sklearn pipeline (the fast path keeps its own copy of the
+        # coefficients), whose real estimator now raises on every call.
+        loaded._fast = None
+        estimator.coef_ = coef[:, :3]
         try:
             response = predict(client, records(registry, 2, start=30))
         finally:
-            estimator.coef_ = coef
+            estimator.coef_, loaded._fast = coef, fast
             set_routing(registry, champion="1")
             wait_for_routing(client, champion="1", fallback=None)
     assert response.status_code == 200, response.text
