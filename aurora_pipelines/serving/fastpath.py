@@ -29,8 +29,8 @@ class _Numeric:
     mean: np.ndarray | None
     scale: np.ndarray | None
 
-    def transform(self, frame: pd.DataFrame) -> np.ndarray:
-        x = np.column_stack([frame[c].to_numpy(dtype=float) for c in self.columns])
+    def _impute_and_scale(self, x: np.ndarray) -> np.ndarray:
+        """The fitted imputer then scaler, on the float matrix of `columns` (NaN = missing)."""
         missing = np.isnan(x)
         if missing.any():
             x = np.where(missing, self.fill, x)
@@ -40,6 +40,10 @@ class _Numeric:
             x = x / self.scale
         return x
 
+    def transform(self, frame: pd.DataFrame) -> np.ndarray:
+        x = np.column_stack([frame[c].to_numpy(dtype=float) for c in self.columns])
+        return self._impute_and_scale(x)
+
     def transform_records(self, records: list[dict[str, Any]]) -> np.ndarray:
         """`transform` of validated JSON records (the service's request path): no pandas."""
         nan = math.nan
@@ -47,14 +51,7 @@ class _Numeric:
             [[nan if (v := r[c]) is None else v for c in self.columns] for r in records],
             dtype=float,
         )
-        missing = np.isnan(x)
-        if missing.any():
-            x = np.where(missing, self.fill, x)
-        if self.mean is not None:
-            x = x - self.mean
-        if self.scale is not None:
-            x = x / self.scale
-        return x
+        return self._impute_and_scale(x)
 
     def transform_arrow(self, batch: Any) -> np.ndarray:
         """`transform` of a pyarrow RecordBatch: nulls become NaN in the cast, no pandas."""
@@ -67,14 +64,7 @@ class _Numeric:
                 for c in self.columns
             ]
         )
-        missing = np.isnan(x)
-        if missing.any():
-            x = np.where(missing, self.fill, x)
-        if self.mean is not None:
-            x = x - self.mean
-        if self.scale is not None:
-            x = x / self.scale
-        return x
+        return self._impute_and_scale(x)
 
 
 @dataclass(frozen=True)
