@@ -1,4 +1,5 @@
-"""`dagster-webserver` on the repository's workspace, as a subprocess on a free 127.0.0.1 port."""
+"""`dagster-webserver` (on a free 127.0.0.1 port) and `dagster-daemon` on a workspace, as
+subprocesses stopped with their children."""
 
 from __future__ import annotations
 
@@ -31,13 +32,24 @@ def _descendants(pid: int) -> list[int]:
 
 
 @contextmanager
-def dagster_webserver(env: dict[str, str], port: int | None = None) -> Iterator[str]:
-    """Serve the code location (workspace.yaml) with `env` added; yields the base URL. The
-    server, its group and its code-server children are stopped at the end."""
+def dagster_webserver(
+    env: dict[str, str], port: int | None = None, workspace: Path | None = None
+) -> Iterator[str]:
+    """Serve the code location (the repo's workspace.yaml, or `workspace`) with `env` added;
+    yields the base URL. The server, its group and its code-server children are stopped at
+    the end."""
     port = port or free_port()
     webserver = Path(sys.executable).with_name("dagster-webserver")
     server = subprocess.Popen(
-        [str(webserver), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
+        [
+            str(webserver),
+            "-w",
+            str(workspace or "workspace.yaml"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
         cwd=REPO_DIR,
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
@@ -58,13 +70,38 @@ def dagster_webserver(env: dict[str, str], port: int | None = None) -> Iterator[
             raise AssertionError("webserver did not start")
         yield url
     finally:
-        children = _descendants(server.pid)
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-        for child in children:
-            with suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM)
+        _stop(server)
+
+
+def _stop(server: subprocess.Popen) -> None:
+    """Stop a server started in its own session, its group and its (re-parented) children."""
+    children = _descendants(server.pid)
+    os.killpg(server.pid, signal.SIGTERM)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    for child in children:
+        with suppress(ProcessLookupError):
+            os.kill(child, signal.SIGTERM)
+
+
+@contextmanager
+def dagster_daemon(env: dict[str, str], workspace: Path, log: Path) -> Iterator[subprocess.Popen]:
+    """`dagster-daemon run` on `workspace` (the instance in env's DAGSTER_HOME), logging to
+    `log`; it and its children are stopped at the end."""
+    daemon = Path(sys.executable).with_name("dagster-daemon")
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [str(daemon), "run", "-w", str(workspace)],
+            cwd=REPO_DIR,
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield process
+    finally:
+        _stop(process)

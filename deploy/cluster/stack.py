@@ -157,6 +157,9 @@ def dagster_yaml(max_runs: int) -> str:
           class: QueuedRunCoordinator
           config:
             max_concurrent_runs: {max_runs}
+            # A run dequeued while its code server restarts is retried, not failed.
+            max_user_code_failure_retries: 5
+            user_code_failure_retry_delay: 15
             tag_concurrency_limits:
               # One run per experiment at a time: its Delta tables and gates are sequential.
               - key: aurora/experiment
@@ -164,8 +167,10 @@ def dagster_yaml(max_runs: int) -> str:
                   applyLimitPerUniqueValue: true
                 limit: 1
         run_launcher:
-          module: dagster.core.launcher
-          class: DefaultRunLauncher
+          # DefaultRunLauncher + a run-worker health check: a worker killed with -9 fails its
+          # run (instead of leaving it STARTED and its experiment's queue blocked).
+          module: aurora_pipelines.defs.run_launcher
+          class: LocalProcessRunLauncher
         run_monitoring:
           enabled: true
           poll_interval_seconds: 5
