@@ -4,6 +4,9 @@ Read without Spark or a database connection, so a sensor can ask every minute: a
 table's version, a file's (or a directory's files') sizes and modification times, and for a
 catalog table the files of its managed location under the warehouse. JDBC tables and queries
 cannot be fingerprinted that way; they give None (refresh them on a schedule instead).
+
+The ingest stamps the fingerprint it read into its Delta commit (`COMMIT_KEY`), so the
+new-data sensor compares a source with what its raw copy actually holds.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from pathlib import Path
 
 from aurora_pipelines.settings import Settings
 from aurora_pipelines.specs import SourceSpec
+
+COMMIT_KEY = "aurora_source_fingerprint"
 
 
 def _data_file(file: Path, root: Path) -> bool:
@@ -57,3 +62,12 @@ def source_fingerprint(source: SourceSpec, settings: Settings) -> str | None:
         digest = _files_digest(managed_table_dir(settings, source.table))
         return f"table:{digest}" if digest else None
     return None
+
+
+def ingested_fingerprint(table: Path) -> str | None:
+    """The source fingerprint the table's latest commit was ingested from; None when that
+    commit recorded none (written before fingerprints were stamped, or not by an ingest)."""
+    from deltalake import DeltaTable
+
+    latest = DeltaTable(str(table)).history(limit=1)
+    return str(latest[0][COMMIT_KEY]) if latest and latest[0].get(COMMIT_KEY) else None

@@ -2,18 +2,35 @@
 
 The training source refreshes `raw` and its profile (retraining stays a decision of the drift
 sensor or a person); the scoring source refreshes `raw_batch`, and declarative automation
-carries the ungated chain on from there (scoring features, batch scores, drift). The cursor
-holds each source's fingerprint (`sources/fingerprint.py`); the first tick only records them,
-so a new instance does not re-ingest what is already there.
+carries the ungated chain on from there (scoring features, batch scores, drift).
+
+A source is refreshed when its fingerprint (`sources/fingerprint.py`) differs from the one its
+raw copy's latest commit was ingested from. A raw copy that does not exist yet is the lifecycle
+run's first ingest, not a refresh: refreshing it would queue a run ahead of the person's (one
+run per experiment). Raw copies written before fingerprints were stamped fall back to the
+cursor: the first tick only records fingerprints, later ticks refresh what changed.
 """
 
 import json
+from pathlib import Path
 
 import dagster as dg
 
 from aurora_pipelines import lifecycle
 from aurora_pipelines.defs.resources import LakeResource
 from aurora_pipelines.specs import ExperimentSpec
+
+
+def _needs_refresh(table: Path, fingerprint: str, seen: dict | None, name: str) -> bool:
+    from aurora_pipelines.lake import delta
+    from aurora_pipelines.sources.fingerprint import ingested_fingerprint
+
+    if not delta.is_delta_table(table):
+        return False
+    ingested = ingested_fingerprint(table)
+    if ingested is not None:
+        return ingested != fingerprint
+    return seen is not None and fingerprint != seen.get(name)
 
 
 def build_new_data_sensor(spec: ExperimentSpec, refresh: dg.JobDefinition) -> dg.SensorDefinition:
@@ -37,11 +54,16 @@ def build_new_data_sensor(spec: ExperimentSpec, refresh: dg.JobDefinition) -> dg
             for name, source in watched.items()
         }
         context.update_cursor(json.dumps(now))
-        if seen is None:
-            return dg.SkipReason("first look: fingerprints recorded")
-        changed = [name for name, fp in now.items() if fp is not None and fp != seen.get(name)]
+        changed = [
+            name
+            for name, fp in now.items()
+            if fp is not None
+            and _needs_refresh(lake.path(spec.name, *stages[name][0]), fp, seen, name)
+        ]
         if not changed:
-            return dg.SkipReason("no source changed")
+            return dg.SkipReason(
+                "first look: fingerprints recorded" if seen is None else "no source changed"
+            )
         return [
             dg.RunRequest(
                 run_key=f"{name}-{now[name]}",
