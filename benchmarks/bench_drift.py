@@ -291,12 +291,15 @@ def write_report(args, results: dict[int, dict]) -> None:
         )
     lines += [
         "",
-        "The Python driver never holds the window: Spark returns at most features x buckets "
-        "counts (30 x 101 here) plus two 20k-row samples for Evidently's HTML report. In "
-        "local mode the executors run inside the driver JVM, so the tree's RSS grows with the "
-        "rows Spark works on; the JVM heap is capped by `spark.driver.memory` (4 GiB here; on a "
-        "cluster that work is on the executors). KS comes from CDFs binned at the reference's "
-        "percentiles (approxQuantile, 0.1% rank error), see monitoring/statistics.py. "
+        "A local table of up to 3M rows (`LOCAL_MAX_ROWS`) is counted in process "
+        "(monitoring/local_binning.py: reference bins from one sort per numeric column, the "
+        "window batch by batch with searchsorted/bincount, only the needed columns read); a "
+        "remote or larger table goes to Spark, which returns at most features x buckets counts "
+        "(30 x 101 here) to the driver, so the Python process never holds the window. Either "
+        "way Evidently's HTML report gets two 20k-row samples and draws per-column charts only "
+        "for the columns Aurora calls drifted. KS comes from CDFs binned at the reference's "
+        "percentiles (exact in process, approxQuantile with 0.1% rank error on Spark), see "
+        "monitoring/statistics.py. "
         f"Sizes run: {', '.join(f'{r:,}' for r in sorted(results))} rows "
         "(`--scale-rows 3000000,10000000` adds sizes, Aurora only).",
     ]

@@ -61,8 +61,8 @@ def acting_settings(settings: Settings, action: str, target: str) -> Iterator[Se
 
 
 def get_settings() -> Settings:
-    """Settings read from the environment now. Imported on first call: pydantic-settings
-    costs more than all of `aurora --help`, which needs no settings."""
+    """Settings read from the environment now. Imported on first call: pydantic costs more
+    than all of `aurora --help`, which needs no settings."""
     from aurora_pipelines.settings import get_settings as read_settings
 
     return read_settings()
