@@ -42,6 +42,19 @@ SECTION = "cluster"
 STACK = REPO / "deploy" / "cluster" / "stack.py"
 
 
+def busy_cores_since(before: tuple[float, float]) -> float:
+    """Cores the whole machine kept busy (any process) since `before` = machine_cpu()."""
+    busy, at = machine_cpu()
+    return (busy - before[0]) / (at - before[1])
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(CPU seconds the machine spent busy since boot, now): /proc/stat's first line."""
+    fields = [float(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK"), time.monotonic()
+
+
 def child(home: str, version: str, master: str, workload: str) -> None:
     from aurora_pipelines.lake import delta
     from aurora_pipelines.lake.spark import get_spark
@@ -51,7 +64,7 @@ def child(home: str, version: str, master: str, workload: str) -> None:
     root = Path(home)
     # Embedded Derby per driver is enough here: one driver at a time, no Dagster.
     spark = get_spark(Settings(home=root / f"driver_{workload}", spark_master=master))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), machine_cpu()
     batch = delta.read_spark(spark, root / "input")
     if workload == "scoring":
         from aurora_pipelines.registry.model_version import load_model_version
@@ -78,7 +91,7 @@ def child(home: str, version: str, master: str, workload: str) -> None:
         )
         rows = None
     seconds = time.perf_counter() - start
-    print(json.dumps({"seconds": seconds, "rows": rows}))
+    print(json.dumps({"seconds": seconds, "rows": rows, "busy_cores": busy_cores_since(cpu)}))
 
 
 def run_child(home: Path, version: str, master: str, workload: str) -> dict:
@@ -204,12 +217,18 @@ def main() -> None:
                 results.append({**m, "rows": rows, "workers": workers, "workload": workload})
                 print(rows, workers, workload, round(m["seconds"], 1), flush=True)
     lines = [
-        f"`python benchmarks/bench_cluster.py --rows {args.rows}` on {platform.machine()}, "
-        f"{os.cpu_count()} cores (shared), Spark standalone, 1-core workers, "
-        f"{time.strftime('%Y-%m-%d')}.",
+        "## Cluster profile: 1 vs 2 Spark standalone workers (`benchmarks/bench_cluster.py`)",
         "",
-        "| rows | workload | 1 worker (s) | 2 workers (s) | scaling (1w/2w) | rows/s (2w) |",
-        "|---:|---|---:|---:|---:|---:|",
+        f"`python benchmarks/bench_cluster.py --rows {args.rows}` on {platform.machine()}, "
+        f"{os.cpu_count()} cores, Spark standalone with 1-core workers (2 GiB each), "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; 1-min load average "
+        f"{os.getloadavg()[0]:.1f} at the end. Seconds after the driver's session started "
+        "(read Delta + work + write); busy cores = CPU the whole machine spent (every "
+        "process: driver, executors, their Python workers) per second of that time.",
+        "",
+        "| rows | workload | 1 worker (s) | 2 workers (s) | scaling (1w/2w) | rows/s (2w) "
+        "| busy cores 1w / 2w |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for rows in sorted({r["rows"] for r in results}):
         for workload in ("scoring", "drift"):
@@ -218,7 +237,7 @@ def main() -> None:
             one, two = by[1]["seconds"], by[2]["seconds"]
             lines.append(
                 f"| {rows:,} | {workload} | {one:.1f} | {two:.1f} | {one / two:.2f}x | "
-                f"{rows / two:,.0f} |"
+                f"{rows / two:,.0f} | {by[1]['busy_cores']:.2f} / {by[2]['busy_cores']:.2f} |"
             )
     update_section(args.out, SECTION, "\n".join(lines))
     print("\n".join(lines))
