@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from aurora_pipelines.defs.run_launcher import process_alive_since
 
@@ -27,7 +28,8 @@ def test_a_zombie_is_not_alive():
         deadline = time.monotonic() + 30
         # Not reaped yet: the kernel keeps it as a zombie until wait().
         while time.monotonic() < deadline:
-            state = open(f"/proc/{child.pid}/stat").read().rsplit(")", 1)[1].split()[0]
+            stat = Path(f"/proc/{child.pid}/stat").read_text()
+            state = stat.rsplit(")", 1)[1].split()[0]
             if state == "Z":
                 break
             time.sleep(0.05)
