@@ -156,18 +156,23 @@ def _start_doomed_run(daemon, name: str) -> tuple[Path, str, str, int]:
     return table, doomed, queued, pid
 
 
-def _assert_failed_alerted_and_freed(daemon, table: Path, doomed: str, queued: str, why: str):
+def _assert_failed_alerted_and_freed(
+    daemon, table: Path, doomed: str, queued: str, *why_any: str
+) -> None:
     import dagster as dg
 
     failed = _finished(daemon, doomed)
     assert failed.dagster_run.status == dg.DagsterRunStatus.FAILURE
-    assert any(why in e.message for e in _instance().all_logs(doomed)), why
+    messages = [e.message for e in _instance().all_logs(doomed)]
+    why = next((w for w in why_any if any(w in m for m in messages)), None)
+    assert why, (why_any, messages[-3:])
     # The run-failure sensor's alert reached the webhook: the run, the step it was in, why.
     alert = _wait(
         "no run_failed alert for the killed run",
         lambda: next((b for b in daemon["alerts"].bodies if doomed in b.get("message", "")), None),
     )
-    assert alert["event"] == "run_failed" and why in alert["details"]["reason"], alert
+    assert alert["event"] == "run_failed", alert
+    assert any(w in alert["details"]["reason"] for w in why_any), alert
     assert alert["details"]["in_flight_steps"] == ["append_rows"], alert
     assert "failed at append_rows" in alert["message"]
     # The experiment's next run was not blocked behind the dead one, and the table never saw
@@ -180,8 +185,11 @@ def _assert_failed_alerted_and_freed(daemon, table: Path, doomed: str, queued: s
 def test_a_run_worker_killed_mid_write_fails_its_run_alerts_and_frees_the_experiment(daemon):
     table, doomed, queued, pid = _start_doomed_run(daemon, "killed")
     os.kill(pid, signal.SIGKILL)
-    # The code server that spawned the worker sees it die and fails the run.
-    _assert_failed_alerted_and_freed(daemon, table, doomed, queued, "terminated by signal 9")
+    # The code server that spawned the worker sees it die and fails the run, unless run
+    # monitoring's next poll (the launcher's health check) gets there first.
+    _assert_failed_alerted_and_freed(
+        daemon, table, doomed, queued, "terminated by signal 9", f"run worker process {pid} on"
+    )
 
 
 def test_a_run_whose_worker_and_code_server_died_is_failed_by_run_monitoring(daemon):
