@@ -10,11 +10,15 @@ from aurora_pipelines.errors import SourceError
 from aurora_pipelines.lake import delta
 from aurora_pipelines.sources.access import SourceAccess
 from aurora_pipelines.sources.data_checks import check_rows, check_width
+from aurora_pipelines.sources.fingerprint import COMMIT_KEY as FINGERPRINT_KEY
+from aurora_pipelines.sources.fingerprint import source_fingerprint
 from aurora_pipelines.sources.readers import require_columns
 from aurora_pipelines.specs import SourceSpec
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
+
+    from aurora_pipelines.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -35,12 +39,18 @@ def ingest_source(
     *,
     access: SourceAccess,
     commit_info: dict[str, str] | None = None,
+    settings: Settings | None = None,
 ) -> IngestResult:
     """Read `source` as `access.team` (grants, PII), check the spec's columns, commit to Delta.
 
     Every check runs before the write, and the write is one atomic Delta commit, so a refused
-    or malformed source leaves the lake untouched.
+    or malformed source leaves the lake untouched. With `settings`, the commit also records the
+    source's fingerprint (`sources/fingerprint.py`), which the new-data sensor compares with.
     """
+    # Taken before the read: a change during it makes the new-data sensor refresh again.
+    fingerprint = source_fingerprint(source, settings) if settings is not None else None
+    if fingerprint:
+        commit_info = {**(commit_info or {}), FINGERPRINT_KEY: fingerprint}
     governed = access.read(spark, source)
     df = governed.df
     dropped = {c.rsplit(".", 1)[-1] for c, a in governed.pii.items() if a == "drop"}

@@ -13,7 +13,6 @@ run-failure sensor); the instance's dagster.yaml is the one deploy/cluster/stack
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import time
@@ -24,19 +23,13 @@ import pytest
 
 from aurora_pipelines.lake import delta
 from aurora_pipelines.settings import REPO_DIR
+from tests.cluster_stack import stack_module
 from tests.dagster_webserver import dagster_daemon, dagster_webserver
 from tests.http_receiver import Receiver
 
 LOCATION = "daemon_faults"
 EXPERIMENT = "credit_default"  # the run control checks the tag's experiment spec and team
 TIMEOUT = 180
-
-
-def _stack_module():
-    spec = importlib.util.spec_from_file_location("stack", REPO_DIR / "deploy/cluster/stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +47,7 @@ def daemon(tmp_path_factory, postgres_admin_url):
         governance_url=f"sqlite:///{root / 'governance.db'}",
     )
     settings.dagster_home.mkdir(parents=True)
-    (settings.dagster_home / "dagster.yaml").write_text(_stack_module().dagster_yaml(2))
+    (settings.dagster_home / "dagster.yaml").write_text(stack_module().dagster_yaml(2))
     workspace = root / "workspace.yaml"
     workspace.write_text(
         "load_from:\n  - python_file:\n"

@@ -4,7 +4,6 @@ SIGTERM, and a descendant that left its process group (it still carries the stac
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
 import subprocess
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from aurora_pipelines.settings import REPO_DIR
+from tests.cluster_stack import stack_module
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="needs /proc (Linux)")
 
@@ -30,13 +29,6 @@ time.sleep(600)
 """
 
 
-def _stack_module():
-    spec = importlib.util.spec_from_file_location("stack", REPO_DIR / "deploy/cluster/stack.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _gone(pid: int) -> bool:
     with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
@@ -48,7 +40,7 @@ def _gone(pid: int) -> bool:
 
 
 def test_down_stops_the_group_and_marked_strays(tmp_path: Path) -> None:
-    stack = _stack_module()
+    stack = stack_module()
     state = tmp_path / "state"
     state.mkdir()
     env = {**os.environ, stack.MARK: str(state.resolve())}
@@ -69,5 +61,5 @@ def test_down_stops_the_group_and_marked_strays(tmp_path: Path) -> None:
 
 
 def test_down_with_nothing_recorded_is_a_no_op(tmp_path: Path, capsys) -> None:
-    assert _stack_module().main(["down", "--state", str(tmp_path)]) == 0
+    assert stack_module().main(["down", "--state", str(tmp_path)]) == 0
     assert "stopped" not in capsys.readouterr().out

@@ -106,6 +106,16 @@ def test_ingest_writes_only_what_the_team_may_see(spark, tables, access, tmp_pat
     assert result.pii["email"] == "drop"
 
 
+def test_ingest_stamps_the_source_fingerprint_it_read(spark, settings, tables, access, tmp_path):
+    from aurora_pipelines.sources.fingerprint import ingested_fingerprint, source_fingerprint
+
+    source, dest = SourceSpec(kind="table", table="acl_open.people"), tmp_path / "raw"
+    ingest_source(spark, source, dest, {"target": "income"}, access=access, settings=settings)
+    # What the new-data sensor compares the source with on its next tick.
+    expected = source_fingerprint(source, settings)
+    assert expected is not None and ingested_fingerprint(dest) == expected
+
+
 def test_denied_ingest_leaves_no_delta_table(spark, tables, access, tmp_path):
     dest = tmp_path / "raw"
     with pytest.raises(AccessDenied):

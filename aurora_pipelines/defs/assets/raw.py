@@ -48,20 +48,17 @@ def _ingest_asset(
         # Imported on use: pandas and Great Expectations stay out of the code location's load.
         from aurora_pipelines.profiling.experiment import validate_batch
         from aurora_pipelines.sources.access import SourceAccess
-        from aurora_pipelines.sources.fingerprint import COMMIT_KEY, source_fingerprint
         from aurora_pipelines.sources.ingest import ingest_source
 
         settings = lake.settings_for(actor_of(context))
-        # Taken before the read: a change during it makes the new-data sensor refresh again.
-        fingerprint = source_fingerprint(source, settings)
-        stamp = {COMMIT_KEY: fingerprint} if fingerprint else {}
         result = ingest_source(
             spark.spark_session,
             source,
             lake.path(spec.name, *stage),
             required,
             access=SourceAccess.from_settings(settings, spec.team, experiment=spec.name),
-            commit_info={**commit_info(context), **stamp},
+            commit_info=commit_info(context),
+            settings=settings,
         )
         validation = validate_batch(
             spark.spark_session, settings, spec, result.path, result.rows, skip_roles
